@@ -1,0 +1,31 @@
+// @ts-check
+import eslint from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Dependencies point one way: cli → connectors → streams → client → protocol; broker → protocol. */
+const restrictFrom = (...folders) => ({
+  patterns: folders.map((folder) => ({
+    group: [`**/${folder}/*`, `**/${folder}/index.js`],
+    message: `this layer must not import from src/${folder} (see STYLE.md §1)`,
+  })),
+});
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.tools/', 'coverage/', 'examples/seed/'] },
+  eslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/ban-ts-comment': ['error', { 'ts-expect-error': 'allow-with-description' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  { files: ['src/protocol/**'], rules: { 'no-restricted-imports': ['error', restrictFrom('broker', 'client', 'streams', 'connectors', 'cli')] } },
+  { files: ['src/broker/**'], rules: { 'no-restricted-imports': ['error', restrictFrom('client', 'streams', 'connectors', 'cli')] } },
+  { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+);
