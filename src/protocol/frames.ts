@@ -84,10 +84,20 @@ export type PublishDecodeResult =
   | { readonly kind: 'fatal'; readonly reason: string };
 
 export function okAck(messageId: string, context: string | undefined): ProducerAck {
-  return { result: 'ok', messageId, ...(context === undefined ? {} : { context }), errorCode: 0, schemaVersion: 0 };
+  return {
+    result: 'ok',
+    messageId,
+    ...(context === undefined ? {} : { context }),
+    errorCode: 0,
+    schemaVersion: 0,
+  };
 }
 
-export function errorAck(code: WebSocketErrorCode, errorMsg: string, context: string | undefined): ProducerAck {
+export function errorAck(
+  code: WebSocketErrorCode,
+  errorMsg: string,
+  context: string | undefined,
+): ProducerAck {
   return {
     result: `send-error:${code}`,
     errorMsg,
@@ -136,7 +146,11 @@ export function decodePublishFrame(text: string): PublishDecodeResult {
   const badJson = (message: string): PublishDecodeResult => ({
     kind: 'error',
     // Pulsar answers bad JSON without a context, even when the frame had one.
-    ack: errorAck(WebSocketErrorCode.FailedToDeserializeFromJson, `Failed to de-serialize from JSON: ${message}`, undefined),
+    ack: errorAck(
+      WebSocketErrorCode.FailedToDeserializeFromJson,
+      `Failed to de-serialize from JSON: ${message}`,
+      undefined,
+    ),
   });
   if (!parsed.ok) return badJson(parsed.message);
   // Jackson maps the JSON literal `null` to a null request; Pulsar then fails with an unhandled NPE.
@@ -154,12 +168,14 @@ export function decodePublishFrame(text: string): PublishDecodeResult {
     kind: 'error',
     ack: errorAck(WebSocketErrorCode.PayloadEncodingError, message, context),
   });
-  if (bound.payload === undefined) return payloadError('Invalid Base64 message-payload error=payload is missing');
+  if (bound.payload === undefined)
+    return payloadError('Invalid Base64 message-payload error=payload is missing');
   let payload: Buffer;
   try {
     payload = decodeBase64Strict(bound.payload);
   } catch (error) {
-    if (error instanceof Base64FormatError) return payloadError(`Invalid Base64 message-payload error=${error.message}`);
+    if (error instanceof Base64FormatError)
+      return payloadError(`Invalid Base64 message-payload error=${error.message}`);
     throw error;
   }
   let eventTime: number | undefined;
@@ -198,10 +214,16 @@ export interface CommandFailure {
 
 function bindCommand(text: string): { readonly fields: JsonObject } | CommandFailure {
   const parsed = parseJson(text);
-  if (!parsed.ok) return { type: 'failure', close: 'drop', reason: `Failed to de-serialize from JSON: ${parsed.message}` };
-  if (parsed.value === null) return { type: 'failure', close: 'internal-error', reason: 'NullPointerException' };
+  if (!parsed.ok)
+    return { type: 'failure', close: 'drop', reason: `Failed to de-serialize from JSON: ${parsed.message}` };
+  if (parsed.value === null)
+    return { type: 'failure', close: 'internal-error', reason: 'NullPointerException' };
   if (!isJsonObject(parsed.value)) {
-    return { type: 'failure', close: 'drop', reason: 'Failed to de-serialize from JSON: expected a JSON object' };
+    return {
+      type: 'failure',
+      close: 'drop',
+      reason: 'Failed to de-serialize from JSON: expected a JSON object',
+    };
   }
   return { fields: parsed.value };
 }
@@ -233,7 +255,11 @@ export function decodeConsumerCommand(text: string): ConsumerCommand | CommandFa
     type = readString(fields, 'type');
     permitMessages = readInteger(fields, 'permitMessages');
   } catch (error) {
-    return { type: 'failure', close: 'drop', reason: `Failed to de-serialize from JSON: ${(error as Error).message}` };
+    return {
+      type: 'failure',
+      close: 'drop',
+      reason: `Failed to de-serialize from JSON: ${(error as Error).message}`,
+    };
   }
   switch (type) {
     case 'permit':

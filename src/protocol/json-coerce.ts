@@ -21,7 +21,9 @@ export function readString(obj: JsonObject, field: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw new JsonBindError(`Cannot deserialize value of type \`java.lang.String\` from ${describe(value)} (field "${field}")`);
+  throw new JsonBindError(
+    `Cannot deserialize value of type \`java.lang.String\` from ${describe(value)} (field "${field}")`,
+  );
 }
 
 /**
@@ -32,7 +34,9 @@ export function readInteger(obj: JsonObject, field: string): number | undefined 
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number' && Number.isFinite(value)) return Math.trunc(value);
   if (typeof value === 'string' && /^[+-]?\d+$/.test(value.trim())) return Number(value.trim());
-  throw new JsonBindError(`Cannot deserialize value of type \`long\` from ${describe(value)} (field "${field}")`);
+  throw new JsonBindError(
+    `Cannot deserialize value of type \`long\` from ${describe(value)} (field "${field}")`,
+  );
 }
 
 /** A Java `Map<String,String>` field; `null` values are dropped. */
@@ -40,7 +44,9 @@ export function readStringMap(obj: JsonObject, field: string): Record<string, st
   const value = obj[field];
   if (value === undefined || value === null) return undefined;
   if (!isJsonObject(value)) {
-    throw new JsonBindError(`Cannot deserialize value of type \`java.util.Map\` from ${describe(value)} (field "${field}")`);
+    throw new JsonBindError(
+      `Cannot deserialize value of type \`java.util.Map\` from ${describe(value)} (field "${field}")`,
+    );
   }
   const result: Record<string, string> = {};
   for (const key of Object.keys(value)) {
@@ -55,7 +61,9 @@ export function readStringList(obj: JsonObject, field: string): string[] | undef
   const value = obj[field];
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) {
-    throw new JsonBindError(`Cannot deserialize value of type \`java.util.List\` from ${describe(value)} (field "${field}")`);
+    throw new JsonBindError(
+      `Cannot deserialize value of type \`java.util.List\` from ${describe(value)} (field "${field}")`,
+    );
   }
   return value.map((item, index) => {
     const text = readString({ item }, 'item');

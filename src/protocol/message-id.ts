@@ -199,4 +199,3 @@ export function decodeMessageId(text: string): MessageIdData {
 export function compareMessageIds(a: MessageIdData, b: MessageIdData): number {
   return a.ledgerId - b.ledgerId || a.entryId - b.entryId || a.batchIndex - b.batchIndex;
 }
-

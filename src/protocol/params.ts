@@ -41,7 +41,9 @@ function intParam(params: QueryParams, name: string): number | undefined {
 
 function longParam(params: QueryParams, name: string): number | undefined {
   const value = params.get(name);
-  return value === null ? undefined : parseJavaInteger(value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  return value === null
+    ? undefined
+    : parseJavaInteger(value, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
 }
 
 function enumParam<T extends string>(params: QueryParams, name: string, values: readonly T[]): T | undefined {
@@ -62,7 +64,8 @@ function stringParam(params: QueryParams, name: string): string | undefined {
 }
 
 function requireAtLeast(name: string, value: number | undefined, min: number, message?: string): void {
-  if (value !== undefined && value < min) throw new ParamError(message ?? `${name} must be >= ${min}, got ${value}`);
+  if (value !== undefined && value < min)
+    throw new ParamError(message ?? `${name} must be >= ${min}, got ${value}`);
 }
 
 export const HASHING_SCHEMES = ['JavaStringHash', 'Murmur3_32Hash'] as const;
@@ -162,7 +165,12 @@ export function parseConsumerParams(params: QueryParams): ConsumerParams {
   const priorityLevel = intParam(params, 'priorityLevel');
   requireAtLeast('priorityLevel', priorityLevel, 0, 'priorityLevel needs to be >= 0');
   const negativeAckRedeliveryDelay = longParam(params, 'negativeAckRedeliveryDelay');
-  requireAtLeast('negativeAckRedeliveryDelay', negativeAckRedeliveryDelay, 0, 'redeliveryDelay needs to be >= 0');
+  requireAtLeast(
+    'negativeAckRedeliveryDelay',
+    negativeAckRedeliveryDelay,
+    0,
+    'redeliveryDelay needs to be >= 0',
+  );
   const maxRedeliverCount = intParam(params, 'maxRedeliverCount');
   const deadLetterTopic = stringParam(params, 'deadLetterTopic');
   const consumerName = stringParam(params, 'consumerName');
@@ -172,7 +180,8 @@ export function parseConsumerParams(params: QueryParams): ConsumerParams {
   return {
     subscriptionType: enumParam(params, 'subscriptionType', SUBSCRIPTION_TYPES) ?? 'Exclusive',
     subscriptionMode: enumParam(params, 'subscriptionMode', SUBSCRIPTION_MODES) ?? 'Durable',
-    subscriptionInitialPosition: enumParam(params, 'subscriptionInitialPosition', INITIAL_POSITIONS) ?? 'Latest',
+    subscriptionInitialPosition:
+      enumParam(params, 'subscriptionInitialPosition', INITIAL_POSITIONS) ?? 'Latest',
     receiverQueueSize: Math.min(receiverQueueSize ?? MAX_RECEIVER_QUEUE_SIZE, MAX_RECEIVER_QUEUE_SIZE),
     ackTimeoutMillis,
     ...(consumerName === undefined ? {} : { consumerName }),
@@ -208,13 +217,20 @@ export function parseReaderParams(params: QueryParams): ReaderParams {
   }
   const rawStart = params.get('messageId')?.trim() ?? '';
   const start: ReaderStart =
-    rawStart === '' || rawStart === 'latest' ? 'latest' : rawStart === 'earliest' ? 'earliest' : { messageId: rawStart };
+    rawStart === '' || rawStart === 'latest'
+      ? 'latest'
+      : rawStart === 'earliest'
+        ? 'earliest'
+        : { messageId: rawStart };
   const readerName = stringParam(params, 'readerName');
   const crypto = params.get('cryptoFailureAction');
   const cryptoFailureAction = CRYPTO_FAILURE_ACTIONS.find((action) => action === crypto);
   return {
     ...(readerName === undefined ? {} : { readerName }),
-    receiverQueueSize: Math.min(Math.max(receiverQueueSize ?? MAX_RECEIVER_QUEUE_SIZE, 0), MAX_RECEIVER_QUEUE_SIZE),
+    receiverQueueSize: Math.min(
+      Math.max(receiverQueueSize ?? MAX_RECEIVER_QUEUE_SIZE, 0),
+      MAX_RECEIVER_QUEUE_SIZE,
+    ),
     start,
     ...(cryptoFailureAction === undefined ? {} : { cryptoFailureAction }),
   };

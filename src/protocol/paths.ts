@@ -90,7 +90,8 @@ export function parseEndpointPath(rawPath: string): EndpointPath {
   } catch (error) {
     throw new EndpointPathError(`Invalid query params: ${(error as Error).message}`, 400);
   }
-  if (subscription.length === 0) throw new EndpointPathError('Invalid query params: Empty subscription name', 400);
+  if (subscription.length === 0)
+    throw new EndpointPathError('Invalid query params: Empty subscription name', 400);
   return { kind, version: isV2 ? 'v2' : 'v1', topic, subscription };
 }
 
@@ -100,7 +101,10 @@ export function encodePathSegment(segment: string): string {
 }
 
 function topicPath(topic: TopicName): string {
-  const ns = topic.cluster === undefined ? [topic.tenant, topic.namespace] : [topic.tenant, topic.cluster, topic.namespace];
+  const ns =
+    topic.cluster === undefined
+      ? [topic.tenant, topic.namespace]
+      : [topic.tenant, topic.cluster, topic.namespace];
   return [topic.domain, ...ns, topic.localName].map(encodePathSegment).join('/');
 }
 

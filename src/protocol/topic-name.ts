@@ -120,6 +120,9 @@ function splitLimit(text: string, separator: string, limit: number): string[] {
 
 /** The name of partition `index` of a partitioned topic. */
 export function partitionTopicName(topic: TopicName, index: number): TopicName {
-  const ns = topic.cluster === undefined ? [topic.tenant, topic.namespace] : [topic.tenant, topic.cluster, topic.namespace];
+  const ns =
+    topic.cluster === undefined
+      ? [topic.tenant, topic.namespace]
+      : [topic.tenant, topic.cluster, topic.namespace];
   return topicNameOf(topic.domain, ns, `${topic.localName}-partition-${index}`);
 }

@@ -1,0 +1,240 @@
+/**
+ * Validates a WebSocket upgrade and prepares its session before the `101` is sent, failing with the
+ * HTTP statuses Pulsar uses (spec §2, §8.1). A prepared session holds its claims (producer name,
+ * exclusive consumer slot) until it is attached to a socket or abandoned.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import {
+  decodeMessageId,
+  HandshakeMessagePrefix,
+  ParamError,
+  parseConsumerParams,
+  parseEndpointPath,
+  parseProducerParams,
+  parseReaderParams,
+  EndpointPathError,
+  type EndpointPath,
+  type TopicName,
+} from '../protocol/index.js';
+import type { ResolvedBrokerOptions } from './options.js';
+import { ConsumerSession } from './sessions/consumer-session.js';
+import { ProducerSession } from './sessions/producer-session.js';
+import { ReaderSession } from './sessions/reader-session.js';
+import { ConsumerBusyError } from './topics/subscription.js';
+import { ProducerBusyError, type Topic } from './topics/topic.js';
+import { TopicNotFoundError, type TopicRegistry } from './topics/topic-registry.js';
+
+/** A refused handshake: the HTTP status and message to answer with. */
+export class HandshakeError extends Error {
+  override readonly name = 'HandshakeError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Session {
+  start(): void;
+  handleFrame(text: string): void;
+  close(): void;
+}
+
+export interface PreparedSession {
+  readonly endpoint: EndpointPath;
+  /** Binds the session to the upgraded socket. */
+  attach(ws: WebSocket): Session;
+  /** Releases claims when the upgrade did not complete. */
+  abandon(): void;
+}
+
+export interface HandshakeContext {
+  readonly options: ResolvedBrokerOptions;
+  readonly topics: TopicRegistry;
+  readonly logger: Logger;
+  nextProducerName(): string;
+}
+
+export async function prepareSession(
+  request: IncomingMessage,
+  context: HandshakeContext,
+): Promise<PreparedSession> {
+  const rawUrl = request.url ?? '/';
+  const queryStart = rawUrl.indexOf('?');
+  const rawPath = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
+  const query = new URLSearchParams(queryStart < 0 ? '' : rawUrl.slice(queryStart + 1));
+  let endpoint: EndpointPath;
+  try {
+    endpoint = parseEndpointPath(rawPath);
+  } catch (error) {
+    if (error instanceof EndpointPathError) throw new HandshakeError(error.status, error.message);
+    throw error;
+  }
+  switch (endpoint.kind) {
+    case 'producer':
+      return prepareProducer(endpoint, query, context);
+    case 'consumer':
+      return prepareConsumer(endpoint, query, context);
+    case 'reader':
+      return prepareReader(endpoint, query, context);
+  }
+}
+
+function invalidParams(error: unknown): never {
+  if (error instanceof ParamError) {
+    throw new HandshakeError(error.status, `${HandshakeMessagePrefix.invalidParams}${error.message}`);
+  }
+  throw error;
+}
+
+/** Maps a failure to open the topic or claim a slot on it to Pulsar's status (spec §8.1). */
+function creationFailure(prefix: string, error: unknown): never {
+  const message = `${prefix}${(error as Error).message}`;
+  if (error instanceof TopicNotFoundError) throw new HandshakeError(404, message);
+  if (error instanceof ProducerBusyError || error instanceof ConsumerBusyError)
+    throw new HandshakeError(409, message);
+  throw new HandshakeError(500, message);
+}
+
+function requirePersistent(topic: TopicName, prefix: string): void {
+  if (topic.domain !== 'persistent') {
+    throw new HandshakeError(
+      500,
+      `${prefix}non-persistent topics are not supported by the embedded broker yet`,
+    );
+  }
+}
+
+async function prepareProducer(
+  endpoint: EndpointPath,
+  query: URLSearchParams,
+  context: HandshakeContext,
+): Promise<PreparedSession> {
+  const prefix = HandshakeMessagePrefix.producer;
+  let params;
+  try {
+    params = parseProducerParams(query);
+  } catch (error) {
+    invalidParams(error);
+  }
+  requirePersistent(endpoint.topic, prefix);
+  let topic: Topic;
+  let release: () => void;
+  const producerName = params.producerName ?? context.nextProducerName();
+  try {
+    topic = await context.topics.get(endpoint.topic, context.options.allowAutoTopicCreation);
+    release = topic.claimProducerName(producerName);
+  } catch (error) {
+    creationFailure(prefix, error);
+  }
+  const logger = context.logger.child({
+    component: 'producer',
+    topic: endpoint.topic.fullName,
+    producerName,
+  });
+  return {
+    endpoint,
+    attach: (ws) => {
+      const session = new ProducerSession(
+        ws,
+        topic,
+        {
+          producerName,
+          initialSequenceId: params.initialSequenceId ?? -1,
+          maxMessageSize: context.options.maxMessageSize,
+          maxPendingMessages: context.options.maxPendingMessagesPerProducer,
+        },
+        logger,
+      );
+      return { start: () => undefined, handleFrame: (text) => session.handleFrame(text), close: release };
+    },
+    abandon: release,
+  };
+}
+
+async function prepareConsumer(
+  endpoint: EndpointPath,
+  query: URLSearchParams,
+  context: HandshakeContext,
+): Promise<PreparedSession> {
+  const prefix = HandshakeMessagePrefix.consumer;
+  let params;
+  try {
+    params = parseConsumerParams(query);
+  } catch (error) {
+    invalidParams(error);
+  }
+  requirePersistent(endpoint.topic, prefix);
+  if (params.subscriptionType !== 'Exclusive' || params.subscriptionMode !== 'Durable') {
+    throw new HandshakeError(
+      500,
+      `${prefix}the embedded broker supports only Exclusive Durable subscriptions so far (asked for ${params.subscriptionType} ${params.subscriptionMode})`,
+    );
+  }
+  const subscriptionName = endpoint.subscription ?? '';
+  const logger = context.logger.child({
+    component: 'consumer',
+    topic: endpoint.topic.fullName,
+    subscription: subscriptionName,
+  });
+  let topic: Topic;
+  let subscription;
+  const slot = { id: 0 };
+  try {
+    topic = await context.topics.get(endpoint.topic, context.options.allowAutoTopicCreation);
+    subscription = await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
+    subscription.attach(slot);
+  } catch (error) {
+    creationFailure(prefix, error);
+  }
+  return {
+    endpoint,
+    attach: (ws) => {
+      // The slot reserved the exclusive consumer during the handshake; hand it to the real session.
+      const session = new ConsumerSession(ws, topic, subscription, params, logger);
+      subscription.handOver(slot, session);
+      return session;
+    },
+    abandon: () => subscription.detach(slot),
+  };
+}
+
+async function prepareReader(
+  endpoint: EndpointPath,
+  query: URLSearchParams,
+  context: HandshakeContext,
+): Promise<PreparedSession> {
+  const prefix = HandshakeMessagePrefix.reader;
+  let params;
+  try {
+    params = parseReaderParams(query);
+  } catch (error) {
+    invalidParams(error);
+  }
+  requirePersistent(endpoint.topic, prefix);
+  let topic: Topic;
+  let startOrdinal: number;
+  try {
+    // Every reader creation failure is a 500 in Pulsar, topic-not-found included.
+    topic = await context.topics.get(endpoint.topic, context.options.allowAutoTopicCreation);
+    const { start } = params;
+    startOrdinal =
+      start === 'earliest'
+        ? 0
+        : start === 'latest'
+          ? topic.log.length
+          : topic.log.firstOrdinalAfter(decodeMessageId(start.messageId));
+  } catch (error) {
+    throw new HandshakeError(500, `${prefix}${(error as Error).message}`);
+  }
+  const logger = context.logger.child({ component: 'reader', topic: endpoint.topic.fullName });
+  return {
+    endpoint,
+    attach: (ws) =>
+      new ReaderSession(ws, topic, topic.reader(startOrdinal), params.receiverQueueSize, logger),
+    abandon: () => undefined,
+  };
+}

@@ -1,0 +1,91 @@
+/** Options of the embedded broker, with defaults and validation. */
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_TEXT_FRAME_SIZE } from '../protocol/index.js';
+
+export interface EmbeddedBrokerOptions {
+  /** Directory for topic logs and subscription cursors; created if missing. Required. */
+  dataDir: string;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. @default 8080 */
+  port?: number;
+  /**
+   * `'always'`: a publish is acked only after its record is fdatasync'ed (group commit: one sync per
+   * batch of concurrent publishes). `'never'`: acked once written to the OS; survives a killed broker
+   * process but not a power loss.
+   * @default 'always'
+   */
+  fsync?: 'always' | 'never';
+  /** Inbound text frames above this many bytes close the session with 1009 (`webSocketMaxTextFrameSize`). @default 1048576 */
+  maxTextFrameSize?: number;
+  /** Payloads above this many bytes get a `send-error:8` ack (`maxMessageSize`). @default 5242880 */
+  maxMessageSize?: number;
+  /** When false, producers and consumers of unknown topics get HTTP 404 (readers 500). @default true */
+  allowAutoTopicCreation?: boolean;
+  /** Negotiate permessage-deflate when a client offers it, as Pulsar's Jetty does. @default true */
+  perMessageDeflate?: boolean;
+  /** A new ledger starts when the current one reaches this many bytes. @default 134217728 (128 MiB) */
+  maxSegmentBytes?: number;
+  /** Decoded messages kept in memory per topic for fast dispatch, in bytes. @default 16777216 (16 MiB) */
+  cacheBytesPerTopic?: number;
+  /** Publishes awaiting storage per producer before its socket is paused. @default 10000 */
+  maxPendingMessagesPerProducer?: number;
+  /** pino logger; silent by default. */
+  logger?: Logger;
+}
+
+export type ResolvedBrokerOptions = Readonly<Required<EmbeddedBrokerOptions>>;
+
+export class BrokerOptionError extends Error {
+  override readonly name = 'BrokerOptionError';
+}
+
+function describe(value: unknown): string {
+  return `${JSON.stringify(value)} (${typeof value})`;
+}
+
+function checkInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new BrokerOptionError(
+      `expected \`${name}\` to be an integer in [${min}, ${max}], got ${describe(value)}`,
+    );
+  }
+}
+
+export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrokerOptions {
+  const resolved: ResolvedBrokerOptions = {
+    host: '127.0.0.1',
+    port: 8080,
+    fsync: 'always',
+    maxTextFrameSize: DEFAULT_MAX_TEXT_FRAME_SIZE,
+    maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
+    allowAutoTopicCreation: true,
+    perMessageDeflate: true,
+    maxSegmentBytes: 128 * 1024 * 1024,
+    cacheBytesPerTopic: 16 * 1024 * 1024,
+    maxPendingMessagesPerProducer: 10_000,
+    logger: pino({ enabled: false }),
+    ...Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)),
+  } as ResolvedBrokerOptions;
+  if (typeof resolved.dataDir !== 'string' || resolved.dataDir.length === 0) {
+    throw new BrokerOptionError(
+      `expected \`dataDir\` to be a non-empty path, got ${describe(resolved.dataDir)}`,
+    );
+  }
+  if (typeof resolved.host !== 'string' || resolved.host.length === 0) {
+    throw new BrokerOptionError(`expected \`host\` to be a non-empty string, got ${describe(resolved.host)}`);
+  }
+  checkInteger('port', resolved.port, 0, 65535);
+  if (resolved.fsync !== 'always' && resolved.fsync !== 'never') {
+    throw new BrokerOptionError(
+      `expected \`fsync\` to be 'always' or 'never', got ${describe(resolved.fsync)}`,
+    );
+  }
+  checkInteger('maxTextFrameSize', resolved.maxTextFrameSize, 1);
+  checkInteger('maxMessageSize', resolved.maxMessageSize, 1);
+  checkInteger('maxSegmentBytes', resolved.maxSegmentBytes, 1);
+  checkInteger('cacheBytesPerTopic', resolved.cacheBytesPerTopic, 0);
+  checkInteger('maxPendingMessagesPerProducer', resolved.maxPendingMessagesPerProducer, 1);
+  return resolved;
+}

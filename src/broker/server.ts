@@ -1,0 +1,196 @@
+/**
+ * The embedded broker: one HTTP server on one port serving the Pulsar WebSocket API (v1 and v2
+ * producer, consumer and reader endpoints) on a durable on-disk store, plus
+ * `GET /admin/v2/brokers/health`.
+ */
+import { mkdir } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from '../protocol/index.js';
+import { HandshakeError, prepareSession, type HandshakeContext, type Session } from './handshake.js';
+import { rejectUpgrade } from './http-response.js';
+import { resolveBrokerOptions, type EmbeddedBrokerOptions, type ResolvedBrokerOptions } from './options.js';
+import { closeWithInternalError } from './sessions/socket.js';
+import { lockDataDir } from './storage/data-dir-lock.js';
+import { LedgerIdAllocator } from './storage/ledger-ids.js';
+import { TopicRegistry } from './topics/topic-registry.js';
+
+export class EmbeddedBroker {
+  private readonly sockets = new Set<WebSocket>();
+  private readonly pendingHandshakes = new Set<Promise<void>>();
+  private producerCounter = 0;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly options: ResolvedBrokerOptions,
+    private readonly http: Server,
+    private readonly wss: WebSocketServer,
+    private readonly topics: TopicRegistry,
+    private readonly unlock: () => Promise<void>,
+  ) {}
+
+  /** Starts a broker; resolves once it accepts connections. */
+  static async start(input: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+    const options = resolveBrokerOptions(input);
+    await mkdir(options.dataDir, { recursive: true });
+    const unlock = await lockDataDir(options.dataDir);
+    try {
+      const ledgerIds = await LedgerIdAllocator.open(options.dataDir);
+      const topics = new TopicRegistry(ledgerIds, {
+        dataDir: options.dataDir,
+        fsync: options.fsync === 'always',
+        maxSegmentBytes: options.maxSegmentBytes,
+        cacheBytesPerTopic: options.cacheBytesPerTopic,
+        logger: options.logger,
+      });
+      const wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: options.maxTextFrameSize,
+        perMessageDeflate: options.perMessageDeflate,
+      });
+      const http = createServer();
+      const broker = new EmbeddedBroker(options, http, wss, topics, unlock);
+      http.on('request', (request: IncomingMessage, response: ServerResponse) =>
+        broker.onRequest(request, response),
+      );
+      http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+        broker.onUpgrade(request, socket, head),
+      );
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(options.port, options.host, () => {
+          http.off('error', reject);
+          resolve();
+        });
+      });
+      options.logger.info(
+        { url: broker.url, dataDir: options.dataDir, fsync: options.fsync },
+        'broker started',
+      );
+      return broker;
+    } catch (error) {
+      await unlock();
+      throw error;
+    }
+  }
+
+  /** The bound port (useful with `port: 0`). */
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  private get hostForUrl(): string {
+    return this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+  }
+
+  /** WebSocket service URL, e.g. `ws://127.0.0.1:8080`. */
+  get url(): string {
+    return `ws://${this.hostForUrl}:${this.port}`;
+  }
+
+  /** HTTP URL of the same server (health endpoint). */
+  get httpUrl(): string {
+    return `http://${this.hostForUrl}:${this.port}`;
+  }
+
+  private onRequest(request: IncomingMessage, response: ServerResponse): void {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method === 'GET' && path === '/admin/v2/brokers/health') {
+      response.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+      return;
+    }
+    response
+      .writeHead(404, { 'Content-Type': 'text/plain' })
+      .end(`No endpoint at ${request.method} ${path}\n`);
+  }
+
+  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (error) => this.options.logger.debug({ err: error }, 'socket error during handshake'));
+    if (this.stopping !== undefined) {
+      rejectUpgrade(socket, 503, 'Broker is shutting down');
+      return;
+    }
+    const handshake = this.handshake(request, socket, head).finally(() =>
+      this.pendingHandshakes.delete(handshake),
+    );
+    this.pendingHandshakes.add(handshake);
+  }
+
+  private async handshake(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const context: HandshakeContext = {
+      options: this.options,
+      topics: this.topics,
+      logger: this.options.logger,
+      nextProducerName: () => `standalone-0-${this.producerCounter++}`,
+    };
+    let prepared;
+    try {
+      prepared = await prepareSession(request, context);
+    } catch (error) {
+      const status = error instanceof HandshakeError ? error.status : 500;
+      if (!(error instanceof HandshakeError)) this.options.logger.error({ err: error }, 'handshake failed');
+      this.options.logger.debug({ status, reason: (error as Error).message }, 'refused handshake');
+      rejectUpgrade(socket, status, (error as Error).message);
+      return;
+    }
+    let attached = false;
+    if (!socket.destroyed && this.stopping === undefined) {
+      // Completes synchronously when no verifyClient is set, so `attached` is known right after.
+      this.wss.handleUpgrade(request, socket, head, (ws) => {
+        attached = true;
+        this.bind(ws, prepared.attach(ws));
+      });
+    }
+    if (!attached) {
+      prepared.abandon();
+      socket.destroy();
+    }
+  }
+
+  private bind(ws: WebSocket, session: Session): void {
+    this.sockets.add(ws);
+    ws.on('message', (data, isBinary) => {
+      // Pulsar's handlers take text frames only; binary frames are ignored.
+      if (isBinary) return;
+      try {
+        session.handleFrame(data.toString());
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'unhandled error in frame handler');
+        closeWithInternalError(ws, (error as Error).message);
+      }
+    });
+    ws.on('error', (error) => this.options.logger.debug({ err: error }, 'websocket error'));
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      session.close();
+    });
+    session.start();
+  }
+
+  /** Closes every connection (1001), waits for pending writes, flushes cursors and closes files. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.options.logger.info('broker stopping');
+    const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await Promise.allSettled(this.pendingHandshakes);
+    const socketsClosed = [...this.sockets].map((ws) => new Promise((resolve) => ws.once('close', resolve)));
+    for (const ws of this.sockets) ws.close(CloseCode.GoingAway, 'Broker shutting down');
+    // Give clients a moment to answer the close frame, then cut whatever is left.
+    await Promise.race([Promise.all(socketsClosed), delay(CLOSE_GRACE_MILLIS)]);
+    for (const ws of this.sockets) ws.terminate();
+    this.http.closeAllConnections();
+    await httpClosed;
+    await this.topics.close();
+    await this.unlock();
+    this.options.logger.info('broker stopped');
+  }
+}
+
+const CLOSE_GRACE_MILLIS = 1000;

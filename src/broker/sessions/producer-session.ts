@@ -1,0 +1,125 @@
+/**
+ * One producer connection (spec §3): decodes publish frames, stores messages and answers each with an
+ * ack. Bad frames get per-message error acks and the connection stays open. Ok-acks go out in publish
+ * order because the topic log completes appends in order.
+ */
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import {
+  decodePublishFrame,
+  encodeMessageId,
+  errorAck,
+  messageIdOf,
+  okAck,
+  WebSocketErrorCode,
+  type DecodedPublish,
+  type ProducerAck,
+} from '../../protocol/index.js';
+import type { StoredMessage } from '../storage/record-codec.js';
+import type { Topic } from '../topics/topic.js';
+import { closeWithInternalError, sendText } from './socket.js';
+
+export interface ProducerSessionOptions {
+  readonly producerName: string;
+  /** Sequence ids continue from here: the first message gets `initialSequenceId + 1`. */
+  readonly initialSequenceId: number;
+  readonly maxMessageSize: number;
+  /** Stop reading the socket while this many messages await storage (TCP backpressure). */
+  readonly maxPendingMessages: number;
+}
+
+export class ProducerSession {
+  private lastSequenceId: number;
+  private pendingMessages = 0;
+  private paused = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly topic: Topic,
+    private readonly options: ProducerSessionOptions,
+    private readonly logger: Logger,
+  ) {
+    this.lastSequenceId = options.initialSequenceId;
+  }
+
+  handleFrame(text: string): void {
+    const decoded = decodePublishFrame(text);
+    switch (decoded.kind) {
+      case 'fatal':
+        closeWithInternalError(this.ws, decoded.reason);
+        return;
+      case 'error':
+        this.logger.debug(
+          { result: decoded.ack.result, errorMsg: decoded.ack.errorMsg },
+          'rejected publish frame',
+        );
+        this.sendAck(decoded.ack);
+        return;
+      case 'message':
+        this.publish(decoded.message);
+    }
+  }
+
+  private publish(request: DecodedPublish): void {
+    const { context } = request;
+    if (request.payload.length > this.options.maxMessageSize) {
+      this.sendAck(
+        errorAck(
+          WebSocketErrorCode.UnknownError,
+          `The producer ${this.options.producerName} can not send message to the topic ${this.topic.name.fullName} within given timeout : Message size ${request.payload.length} exceeds maxMessageSize ${this.options.maxMessageSize}`,
+          context,
+        ),
+      );
+      return;
+    }
+    const now = Date.now();
+    const deliverAt =
+      request.deliverAfterMs > 0
+        ? now + request.deliverAfterMs
+        : request.deliverAt > 0
+          ? request.deliverAt
+          : undefined;
+    const message: StoredMessage = {
+      payload: request.payload,
+      properties: request.properties,
+      ...(request.key === undefined ? {} : { key: request.key }),
+      publishTime: now,
+      ...(request.eventTime === undefined || request.eventTime === 0 ? {} : { eventTime: request.eventTime }),
+      producerName: this.options.producerName,
+      sequenceId: ++this.lastSequenceId,
+      ...(deliverAt === undefined ? {} : { deliverAt }),
+      ...(request.replicationClusters === undefined
+        ? {}
+        : { replicationClusters: request.replicationClusters }),
+    };
+    this.trackPending(+1);
+    this.topic.publish(message).then(
+      ({ ledgerId, entryId }) => {
+        this.trackPending(-1);
+        this.sendAck(okAck(encodeMessageId(messageIdOf(ledgerId, entryId)), context));
+      },
+      (error: unknown) => {
+        this.trackPending(-1);
+        this.logger.warn({ err: error }, 'publish failed');
+        this.sendAck(errorAck(WebSocketErrorCode.UnknownError, (error as Error).message, context));
+      },
+    );
+  }
+
+  /** Bounds memory for a client that pipelines faster than the disk: pause the socket, resume at half. */
+  private trackPending(delta: number): void {
+    this.pendingMessages += delta;
+    if (!this.paused && this.pendingMessages >= this.options.maxPendingMessages) {
+      this.paused = true;
+      this.ws.pause();
+    } else if (this.paused && this.pendingMessages <= this.options.maxPendingMessages / 2) {
+      this.paused = false;
+      this.ws.resume();
+    }
+  }
+
+  private sendAck(ack: ProducerAck): void {
+    // As in Pulsar, an ack for a connection that is already gone is dropped.
+    sendText(this.ws, JSON.stringify(ack));
+  }
+}

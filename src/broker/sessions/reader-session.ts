@@ -1,0 +1,59 @@
+/**
+ * One reader connection (spec §6): push delivery from a non-durable position. Any frame other than
+ * `isEndOfTopic` is a flow-control credit, never an ack.
+ */
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { decodeReaderCommand, pushWindowSize, type EndOfTopicResponse } from '../../protocol/index.js';
+import type { ReaderCursor } from '../topics/reader-cursor.js';
+import type { Topic } from '../topics/topic.js';
+import { deliveredFrame } from './delivered-frame.js';
+import { DeliveryLoop } from './delivery-loop.js';
+import { closeWithInternalError, dropConnection, sendText } from './socket.js';
+
+export class ReaderSession {
+  private readonly loop: DeliveryLoop<string>;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly topic: Topic,
+    private readonly cursor: ReaderCursor,
+    receiverQueueSize: number,
+    private readonly logger: Logger,
+  ) {
+    this.loop = new DeliveryLoop({
+      pullMode: false,
+      window: pushWindowSize(receiverQueueSize),
+      next: async () => {
+        const entry = await cursor.next();
+        return entry === null ? null : deliveredFrame(entry, 0);
+      },
+      send: (frame) => sendText(ws, frame),
+      onError: (error) => {
+        this.logger.error({ err: error }, 'delivery failed; closing the connection');
+        closeWithInternalError(ws, error.message);
+      },
+    });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  handleFrame(text: string): void {
+    const command = decodeReaderCommand(text);
+    if (command.type === 'isEndOfTopic') {
+      const response: EndOfTopicResponse = { endOfTopic: this.topic.terminated && this.cursor.atEnd };
+      sendText(this.ws, JSON.stringify(response));
+      return;
+    }
+    // Pulsar counts the frame even when it then drops the connection for bad JSON.
+    this.loop.onAck();
+    if (command.dropConnection) dropConnection(this.ws);
+  }
+
+  close(): void {
+    this.loop.stop();
+    this.topic.releaseReader(this.cursor);
+  }
+}

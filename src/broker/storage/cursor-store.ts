@@ -1,0 +1,171 @@
+/**
+ * Persistence of one durable subscription's cursor: a snapshot file (`<sub>.json`, replaced
+ * atomically) plus an append-only ack journal (`<sub>.acks`, one `ledgerId:entryId` per line).
+ *
+ * Acks arrive fire-and-forget on the wire, so they are journaled in batches: everything acked during
+ * one event-loop turn is written together (and fdatasync'ed when the broker runs with fsync on).
+ * `flushed()` resolves once every ack received so far is written, which the broker uses to answer
+ * commands after the acks that preceded them are safe. On load the snapshot and journal are merged
+ * and compacted into a new snapshot.
+ */
+import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { writeFileAtomic } from './atomic-file.js';
+
+export interface Position {
+  readonly ledgerId: number;
+  readonly entryId: number;
+}
+
+export interface CursorSnapshot {
+  /** Everything up to and including this position is acknowledged; null = nothing yet. */
+  readonly markDelete: Position | null;
+  /** Acknowledged positions after `markDelete`. */
+  readonly acked: readonly Position[];
+}
+
+interface SnapshotFile extends CursorSnapshot {
+  readonly version: 1;
+  readonly subscription: string;
+}
+
+/** Journal lines beyond which the next load compacts into a new snapshot. */
+const COMPACT_AFTER_LINES = 50_000;
+
+export class CursorStore {
+  private journal: FileHandle | undefined;
+  private pending: string[] = [];
+  private writing: Promise<void> | undefined;
+  private journalLines = 0;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly basePath: string,
+    private readonly subscription: string,
+    private readonly fsync: boolean,
+    private readonly logger: Logger,
+  ) {}
+
+  private get snapshotPath(): string {
+    return `${this.basePath}.json`;
+  }
+
+  private get journalPath(): string {
+    return `${this.basePath}.acks`;
+  }
+
+  /** Loads the stored cursor, or undefined when the subscription was never created. */
+  async load(): Promise<CursorSnapshot | undefined> {
+    let snapshot: SnapshotFile;
+    try {
+      snapshot = JSON.parse(await readFile(this.snapshotPath, 'utf8')) as SnapshotFile;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    const acked = [...snapshot.acked];
+    let journalText = '';
+    try {
+      journalText = await readFile(this.journalPath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    const lines = journalText.split('\n');
+    // The last line is either empty (complete journal) or torn by a crash: that ack was never
+    // confirmed to anyone, so dropping it only means one more redelivery.
+    lines.pop();
+    for (const line of lines) {
+      const [ledger, entry] = line.split(':').map(Number);
+      if (Number.isSafeInteger(ledger) && Number.isSafeInteger(entry)) {
+        acked.push({ ledgerId: ledger ?? 0, entryId: entry ?? 0 });
+      }
+    }
+    this.journalLines = lines.length;
+    return { markDelete: snapshot.markDelete, acked };
+  }
+
+  /**
+   * Writes a fresh snapshot and empties the journal. `take` reads the in-memory cursor while no journal
+   * write is in flight; acks recorded meanwhile wait and go to the new journal.
+   */
+  async saveSnapshot(take: () => CursorSnapshot): Promise<void> {
+    await this.flushed();
+    let unlock: () => void = () => undefined;
+    this.writing = new Promise((resolve) => (unlock = resolve));
+    try {
+      const snapshot = take();
+      // Acks already pending are part of `snapshot`; only later ones belong in the new journal.
+      this.pending = [];
+      const file: SnapshotFile = { version: 1, subscription: this.subscription, ...snapshot };
+      await writeFileAtomic(this.snapshotPath, JSON.stringify(file));
+      await this.journal?.close();
+      this.journal = await open(this.journalPath, 'w');
+      if (this.fsync) await this.journal.sync();
+      this.journalLines = 0;
+    } finally {
+      this.writing = undefined;
+      unlock();
+      if (this.pending.length > 0) this.scheduleWrite();
+    }
+  }
+
+  /** True when the journal has grown enough that a compaction is worth it. */
+  get wantsCompaction(): boolean {
+    return this.journalLines >= COMPACT_AFTER_LINES;
+  }
+
+  /** Journals an ack; it is written with the other acks of this event-loop turn. */
+  recordAck(position: Position): void {
+    this.pending.push(`${position.ledgerId}:${position.entryId}\n`);
+    if (this.writing === undefined) this.scheduleWrite();
+  }
+
+  private scheduleWrite(): void {
+    this.writing = new Promise((resolve) => setImmediate(resolve)).then(() => this.writeLoop());
+  }
+
+  private async writeLoop(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const text = this.pending.join('');
+        const lines = this.pending.length;
+        this.pending = [];
+        if (this.failure !== undefined) continue;
+        try {
+          this.journal ??= await open(this.journalPath, 'a');
+          await this.journal.appendFile(text);
+          if (this.fsync) await this.journal.datasync();
+          this.journalLines += lines;
+        } catch (error) {
+          // Acks are fire-and-forget in the protocol, so there is no one to report this to but the
+          // log; the messages stay unacknowledged on disk and are redelivered after a restart.
+          this.failure = error as Error;
+          this.logger.error(
+            { err: error, path: this.journalPath },
+            'ack journal write failed; acks are kept in memory only',
+          );
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  /** Resolves once every ack recorded so far is written. */
+  async flushed(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+  }
+
+  async close(): Promise<void> {
+    await this.flushed();
+    await this.journal?.close();
+    this.journal = undefined;
+  }
+
+  /** Removes the subscription's files (unsubscribe). */
+  async delete(): Promise<void> {
+    await this.close();
+    await rm(this.snapshotPath, { force: true });
+    await rm(this.journalPath, { force: true });
+  }
+}

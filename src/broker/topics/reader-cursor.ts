@@ -1,0 +1,36 @@
+/** A non-durable read position on a topic's log, as a reader's internal subscription is. */
+import type { LogEntry, MessageLog } from '../storage/message-log.js';
+import { Signal } from './signal.js';
+
+export class ReaderCursor {
+  private closed = false;
+  private readonly changed = new Signal();
+  private readonly onAppended = (): void => this.changed.notify();
+
+  constructor(
+    private readonly log: MessageLog,
+    private position: number,
+  ) {
+    log.on('appended', this.onAppended);
+  }
+
+  /** True when every entry written so far has been handed out. */
+  get atEnd(): boolean {
+    return this.position >= this.log.length;
+  }
+
+  /** The next entry, waiting for one to be appended if needed; null once closed. */
+  async next(): Promise<LogEntry | null> {
+    while (!this.closed) {
+      if (this.position < this.log.length) return this.log.read(this.position++);
+      await this.changed.wait();
+    }
+    return null;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.log.off('appended', this.onAppended);
+    this.changed.notify();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Opens topics lazily, once each, under `<dataDir>/topics/<url-encoded full name>/`.
+ */
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { TopicName } from '../../protocol/index.js';
+import type { LedgerIdAllocator } from '../storage/ledger-ids.js';
+import { MessageLog } from '../storage/message-log.js';
+import { Topic } from './topic.js';
+
+export interface TopicRegistryOptions {
+  readonly dataDir: string;
+  readonly fsync: boolean;
+  readonly maxSegmentBytes: number;
+  readonly cacheBytesPerTopic: number;
+  readonly logger: Logger;
+}
+
+export class TopicNotFoundError extends Error {
+  override readonly name = 'TopicNotFoundError';
+}
+
+export class TopicRegistry {
+  private readonly topics = new Map<string, Promise<Topic>>();
+
+  constructor(
+    private readonly ledgerIds: LedgerIdAllocator,
+    private readonly options: TopicRegistryOptions,
+  ) {}
+
+  private dirOf(name: TopicName): string {
+    return join(this.options.dataDir, 'topics', encodeURIComponent(name.fullName));
+  }
+
+  /**
+   * The topic, loading it from disk on first use.
+   * @throws TopicNotFoundError when it does not exist and `create` is false (HTTP 404).
+   */
+  async get(name: TopicName, create: boolean): Promise<Topic> {
+    const known = this.topics.get(name.fullName);
+    if (known !== undefined) return known;
+    const dir = this.dirOf(name);
+    if (!create && !(await exists(dir))) {
+      throw new TopicNotFoundError(`Topic ${name.fullName} does not exist`);
+    }
+    // Re-check: another connection may have started opening it while we looked at the disk.
+    const raced = this.topics.get(name.fullName);
+    if (raced !== undefined) return raced;
+    const opening = this.open(name, dir);
+    this.topics.set(name.fullName, opening);
+    opening.catch(() => this.topics.delete(name.fullName));
+    return opening;
+  }
+
+  private async open(name: TopicName, dir: string): Promise<Topic> {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'topic.json'), JSON.stringify({ topic: name.fullName }));
+    const logger = this.options.logger.child({ topic: name.fullName });
+    const log = await MessageLog.open(dir, this.ledgerIds, {
+      fsync: this.options.fsync,
+      maxSegmentBytes: this.options.maxSegmentBytes,
+      cacheBytes: this.options.cacheBytesPerTopic,
+      logger,
+    });
+    return new Topic(name, dir, log, this.options.fsync, logger);
+  }
+
+  async close(): Promise<void> {
+    const topics = await Promise.allSettled(this.topics.values());
+    this.topics.clear();
+    for (const result of topics) {
+      if (result.status === 'fulfilled') await result.value.close();
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}

@@ -1,0 +1,101 @@
+/** `pulsar-ws broker`: runs the embedded broker until SIGINT/SIGTERM. */
+import { resolve } from 'node:path';
+import type { LevelWithSilent } from 'pino';
+import type { CommandModule } from 'yargs';
+import { BrokerOptionError, DataDirLockedError, EmbeddedBroker } from '../../broker/index.js';
+import { CliError } from '../cli-error.js';
+import { createCliLogger, LOG_LEVELS } from '../logger.js';
+
+interface BrokerArgs {
+  host: string;
+  port: number;
+  'data-dir': string;
+  fsync: 'always' | 'never';
+  'max-text-frame-size': number;
+  'max-message-size': number;
+  'allow-auto-topic-creation': boolean;
+  'log-level': LevelWithSilent;
+}
+
+export const brokerCommand: CommandModule<object, BrokerArgs> = {
+  command: 'broker',
+  describe: 'Run the embedded Pulsar WebSocket broker (data on disk, no Java needed)',
+  builder: (yargs) =>
+    yargs
+      .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
+      .option('port', { type: 'number', default: 8080, describe: 'Port to listen on (0 = any free port)' })
+      .option('data-dir', {
+        type: 'string',
+        default: 'pulsar-ws-data',
+        describe: 'Directory for topic logs and subscription cursors (relative to the working directory)',
+      })
+      .option('fsync', {
+        choices: ['always', 'never'] as const,
+        default: 'always' as const,
+        describe:
+          "always: ack a publish after it is fdatasync'ed (group commit); never: after it is written to the OS",
+      })
+      .option('max-text-frame-size', {
+        type: 'number',
+        default: 1024 * 1024,
+        describe: 'Inbound frames above this many bytes close the session with 1009',
+      })
+      .option('max-message-size', {
+        type: 'number',
+        default: 5 * 1024 * 1024,
+        describe: 'Payloads above this many bytes are refused with send-error:8',
+      })
+      .option('allow-auto-topic-creation', {
+        type: 'boolean',
+        default: true,
+        describe: 'Create topics on first use; --no-allow-auto-topic-creation makes unknown topics 404',
+      })
+      .option('log-level', {
+        choices: LOG_LEVELS,
+        default: 'info' as LevelWithSilent,
+        describe: 'Log level (logs go to stderr)',
+      }),
+  handler: async (args) => {
+    const logger = createCliLogger(args['log-level']);
+    const dataDir = resolve(args['data-dir']);
+    let broker: EmbeddedBroker;
+    try {
+      broker = await EmbeddedBroker.start({
+        host: args.host,
+        port: args.port,
+        dataDir,
+        fsync: args.fsync,
+        maxTextFrameSize: args['max-text-frame-size'],
+        maxMessageSize: args['max-message-size'],
+        allowAutoTopicCreation: args['allow-auto-topic-creation'],
+        logger,
+      });
+    } catch (error) {
+      throw toCliError(error, args);
+    }
+    process.stdout.write(`pulsar-ws broker ready at ${broker.url} (data in ${dataDir})\n`);
+    await new Promise<void>((resolveStop) => {
+      const onSignal = (signal: NodeJS.Signals): void => {
+        logger.info({ signal }, 'shutting down; send the signal again to exit at once');
+        process.once(signal, () => process.exit(130));
+        resolveStop();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    });
+    await broker.stop();
+  },
+};
+
+function toCliError(error: unknown, args: BrokerArgs): CliError {
+  const err = error as NodeJS.ErrnoException;
+  if (error instanceof BrokerOptionError || error instanceof DataDirLockedError) {
+    return new CliError(err.message, 2, { cause: error });
+  }
+  if (err.code === 'EADDRINUSE')
+    return new CliError(`port ${args.port} on ${args.host} is already in use`, 1, { cause: error });
+  if (err.code === 'EACCES' || err.code === 'EPERM') {
+    return new CliError(`permission denied: ${err.message}`, 1, { cause: error });
+  }
+  return new CliError(`broker failed to start: ${err.message}`, 1, { cause: error });
+}

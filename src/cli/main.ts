@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/**
+ * `pulsar-ws`: the command-line entry point. The only place that reads argv and env, builds the root
+ * logger, handles signals and turns errors into exit codes.
+ */
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { brokerCommand } from './commands/broker.js';
+import { CliError } from './cli-error.js';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('pulsar-ws')
+  .usage('$0 <command> [options]')
+  .command(brokerCommand)
+  .demandCommand(1, 'Name a command; see --help.')
+  .strict()
+  .version(packageVersion())
+  .help()
+  .alias('h', 'help')
+  .wrap(Math.min(110, process.stdout.columns || 110))
+  .fail((message, error, argv) => {
+    if (error instanceof CliError) {
+      process.stderr.write(`pulsar-ws: ${error.message}\n`);
+      process.exit(error.exitCode);
+    }
+    if (error !== undefined && error !== null) throw error;
+    process.stderr.write(`${argv.help()}\n\npulsar-ws: ${message}\n`);
+    process.exit(2);
+  })
+  .parseAsync();
