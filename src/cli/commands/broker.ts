@@ -14,6 +14,7 @@ interface BrokerArgs {
   'max-text-frame-size': number;
   'max-message-size': number;
   'allow-auto-topic-creation': boolean;
+  'per-message-deflate': boolean;
   'log-level': LevelWithSilent;
 }
 
@@ -50,6 +51,11 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         default: true,
         describe: 'Create topics on first use; --no-allow-auto-topic-creation makes unknown topics 404',
       })
+      .option('per-message-deflate', {
+        type: 'boolean',
+        default: false,
+        describe: 'Negotiate permessage-deflate when offered, as Pulsar does (costs throughput)',
+      })
       .option('log-level', {
         choices: LOG_LEVELS,
         default: 'info' as LevelWithSilent,
@@ -68,6 +74,7 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         maxTextFrameSize: args['max-text-frame-size'],
         maxMessageSize: args['max-message-size'],
         allowAutoTopicCreation: args['allow-auto-topic-creation'],
+        perMessageDeflate: args['per-message-deflate'],
         logger,
       });
     } catch (error) {
