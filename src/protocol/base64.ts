@@ -23,24 +23,24 @@ function isAlphabet(code: number): boolean {
  * (`Illegal base64 character 2d`, `Last unit does not have enough valid bits`, ...).
  */
 export function decodeBase64Strict(text: string): Buffer {
-  let dataLength = text.length;
+  // Characters are checked in order up to the first '=', as Java's decoder reports the first bad one.
   const firstPad = text.indexOf('=');
+  const dataLength = firstPad >= 0 ? firstPad : text.length;
+  for (let i = 0; i < dataLength; i++) {
+    const code = text.charCodeAt(i);
+    if (!isAlphabet(code)) {
+      throw new Base64FormatError(`Illegal base64 character ${code.toString(16)}`);
+    }
+  }
   if (firstPad >= 0) {
     for (let i = firstPad; i < text.length; i++) {
       if (text.charCodeAt(i) !== 0x3d) {
         throw new Base64FormatError(`Input byte array has incorrect ending byte at ${i}`);
       }
     }
-    dataLength = firstPad;
     const padCount = text.length - firstPad;
     if (padCount > 2 || (dataLength + padCount) % 4 !== 0 || dataLength % 4 < 2) {
       throw new Base64FormatError(`Input byte array has wrong 4-byte ending unit`);
-    }
-  }
-  for (let i = 0; i < dataLength; i++) {
-    const code = text.charCodeAt(i);
-    if (!isAlphabet(code)) {
-      throw new Base64FormatError(`Illegal base64 character ${code.toString(16)}`);
     }
   }
   if (dataLength % 4 === 1) {

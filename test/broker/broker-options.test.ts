@@ -1,0 +1,78 @@
+/** Broker configuration that the conformance suite (which runs on defaults) does not cover. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BrokerOptionError, EmbeddedBroker, resolveBrokerOptions } from '../../src/broker/index.js';
+import { base64, handshakeStatus, TestSocket } from '../helpers/ws-client.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startBroker(options: Parameters<typeof EmbeddedBroker.start>[0] extends infer O ? Partial<O> : never) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pws-options-'));
+  const broker = await EmbeddedBroker.start({ port: 0, dataDir, fsync: 'never', ...options });
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }), () => broker.stop());
+  return broker;
+}
+
+describe('broker options', () => {
+  it('rejects bad values with the option name and the value', () => {
+    expect(() => resolveBrokerOptions({ dataDir: '' })).toThrow(BrokerOptionError);
+    expect(() => resolveBrokerOptions({ dataDir: 'd', port: 70000 })).toThrow(/`port`.*70000/);
+    expect(() => resolveBrokerOptions({ dataDir: 'd', fsync: 'sometimes' as 'always' })).toThrow(/`fsync`/);
+  });
+
+  it('with auto topic creation off, unknown topics are 404 for producers and consumers, 500 for readers', async () => {
+    const broker = await startBroker({ allowAutoTopicCreation: false });
+    const ns = `${broker.url}/ws/v2`;
+    expect(await handshakeStatus(`${ns}/producer/persistent/public/default/missing`)).toBe(404);
+    expect(await handshakeStatus(`${ns}/consumer/persistent/public/default/missing/sub`)).toBe(404);
+    expect(await handshakeStatus(`${ns}/reader/persistent/public/default/missing`)).toBe(500);
+  });
+
+  it('a payload over maxMessageSize gets send-error:8 with its context; the socket stays usable', async () => {
+    const broker = await startBroker({ maxMessageSize: 10 });
+    const socket = await TestSocket.open(`${broker.url}/ws/v2/producer/persistent/public/default/size`);
+    socket.send({ payload: base64('x'.repeat(11)), context: 'big' });
+    const ack = await socket.next<{ result: string; context: string; errorMsg: string }>();
+    expect(ack).toMatchObject({ result: 'send-error:8', context: 'big' });
+    expect(ack.errorMsg).toMatch(/exceeds maxMessageSize 10/);
+    socket.send({ payload: base64('small'), context: 'ok' });
+    expect(await socket.next()).toMatchObject({ result: 'ok', context: 'ok' });
+    await socket.close();
+  });
+
+  it('maxTextFrameSize sets the 1009 limit', async () => {
+    const broker = await startBroker({ maxTextFrameSize: 64 });
+    const socket = await TestSocket.open(`${broker.url}/ws/v2/producer/persistent/public/default/frame`);
+    socket.send({ payload: base64('x'.repeat(64)) });
+    expect((await socket.closed).code).toBe(1009);
+  });
+
+  it('says plainly what is not implemented yet instead of behaving differently', async () => {
+    const broker = await startBroker({});
+    const ns = `${broker.url}/ws/v2`;
+    expect(await handshakeStatus(`${ns}/consumer/persistent/public/default/t/sub?subscriptionType=Shared`)).toBe(500);
+    expect(await handshakeStatus(`${ns}/producer/non-persistent/public/default/t`)).toBe(500);
+  });
+
+  it('answers the health endpoint and 404 elsewhere', async () => {
+    const broker = await startBroker({});
+    expect(await (await fetch(`${broker.httpUrl}/admin/v2/brokers/health`)).text()).toBe('ok');
+    expect((await fetch(`${broker.httpUrl}/nothing`)).status).toBe(404);
+  });
+
+  it('stop closes open sockets with 1001 and releases the data directory', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pws-stop-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const broker = await EmbeddedBroker.start({ port: 0, dataDir });
+    const socket = await TestSocket.open(`${broker.url}/ws/v2/consumer/persistent/public/default/t/sub`);
+    await broker.stop();
+    expect((await socket.closed).code).toBe(1001);
+    const again = await EmbeddedBroker.start({ port: 0, dataDir });
+    await again.stop();
+  });
+});

@@ -1,0 +1,91 @@
+/** The `pulsar-ws` binary as an operator runs it (built CLI, child processes). */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLI_PATH, startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
+
+const run = promisify(execFile);
+let dataDir = '';
+const running: BrokerProcess[] = [];
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'pws-cli-'));
+});
+afterEach(async () => {
+  for (const broker of running.splice(0)) {
+    broker.child.kill('SIGKILL');
+    await broker.exited;
+  }
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI_PATH, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe('pulsar-ws', () => {
+  it('--help lists the broker command; broker --help lists its flags', async () => {
+    const top = await cli(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/pulsar-ws broker/);
+    const broker = await cli(['broker', '--help']);
+    for (const flag of ['--host', '--port', '--data-dir', '--fsync', '--allow-auto-topic-creation']) {
+      expect(broker.stdout).toContain(flag);
+    }
+  });
+
+  it('no command or an unknown flag exits 2 with a message', async () => {
+    expect((await cli([])).code).toBe(2);
+    const unknown = await cli(['broker', '--prot', '9']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/Unknown argument: prot/);
+  });
+
+  it('a bad port exits 2 naming the option and value', async () => {
+    const result = await cli(['broker', '--port', 'eighty', '--data-dir', dataDir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/`port`.*null|`port`.*NaN/);
+  });
+
+  it('prints one ready line with the URL, and SIGTERM stops it cleanly (exit 0, lock released)', async () => {
+    const broker = await startBrokerProcess(['--data-dir', dataDir]);
+    running.push(broker);
+    expect(broker.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    expect(existsSync(join(dataDir, 'LOCK'))).toBe(true);
+    broker.child.kill('SIGTERM');
+    expect(await broker.exited).toBe(0);
+    expect(existsSync(join(dataDir, 'LOCK'))).toBe(false);
+    expect(broker.stderr()).toMatch(/broker stopped/);
+  });
+
+  it('a second broker on the same data directory is refused with a clear message', async () => {
+    running.push(await startBrokerProcess(['--data-dir', dataDir]));
+    const second = await cli(['broker', '--port', '0', '--data-dir', dataDir]);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/data directory .* is in use by another broker \(pid \d+/);
+  });
+
+  it('a port in use exits 1 naming the port', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const result = await cli(['broker', '--port', String(port), '--data-dir', dataDir]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+});
