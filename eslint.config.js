@@ -11,7 +11,7 @@ const restrictFrom = (...folders) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tools/', 'coverage/', 'examples/seed/'] },
+  { ignores: ['dist/', 'node_modules/', '.tools/', 'coverage/', 'examples/seed/', '.venv/', 'test-results/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -25,7 +25,15 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  { files: ['src/protocol/**'], rules: { 'no-restricted-imports': ['error', restrictFrom('broker', 'client', 'streams', 'connectors', 'cli')] } },
-  { files: ['src/broker/**'], rules: { 'no-restricted-imports': ['error', restrictFrom('client', 'streams', 'connectors', 'cli')] } },
+  {
+    files: ['src/protocol/**'],
+    rules: {
+      'no-restricted-imports': ['error', restrictFrom('broker', 'client', 'streams', 'connectors', 'cli')],
+    },
+  },
+  {
+    files: ['src/broker/**'],
+    rules: { 'no-restricted-imports': ['error', restrictFrom('client', 'streams', 'connectors', 'cli')] },
+  },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );

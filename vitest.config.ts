@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Conformance files may target one shared external server (real Pulsar); keep files isolated.
     pool: 'forks',
+    // CI also writes a JSON report, which .ci/run turns into a plain "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: 'test-results/vitest.json' },
   },
 });

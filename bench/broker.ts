@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { EmbeddedBroker } from '../src/broker/index.js';
+import { textOf } from '../src/broker/sessions/socket.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const PAYLOAD_BYTES = Number(process.env.BENCH_PAYLOAD_BYTES ?? 100);
@@ -39,9 +40,9 @@ async function publishRun(url: string): Promise<number> {
       }
     };
     ws.on('message', (data) => {
-      const ack = JSON.parse(data.toString()) as { result: string };
+      const ack = JSON.parse(textOf(data)) as { result: string };
       if (ack.result !== 'ok') {
-        reject(new Error(`publish failed: ${data.toString()}`));
+        reject(new Error(`publish failed: ${textOf(data)}`));
         return;
       }
       acked++;
@@ -63,10 +64,12 @@ async function echoServer(): Promise<{ url: string; close: () => Promise<void> }
   let entry = 0;
   wss.on('connection', (ws) => {
     ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { context?: string; payload: string };
+      const frame = JSON.parse(textOf(data)) as { context?: string; payload: string };
       Buffer.from(frame.payload, 'base64');
       const messageId = Buffer.from([0x08, 0x01, 0x10, entry++ & 0x7f, 0x30, 0x00]).toString('base64');
-      ws.send(JSON.stringify({ result: 'ok', messageId, context: frame.context, errorCode: 0, schemaVersion: 0 }));
+      ws.send(
+        JSON.stringify({ result: 'ok', messageId, context: frame.context, errorCode: 0, schemaVersion: 0 }),
+      );
     });
   });
   const { port } = wss.address() as { port: number };
@@ -88,7 +91,9 @@ function format(rate: number): string {
   return `${Math.round(rate).toLocaleString('en-US')} msg/s`;
 }
 
-console.log(`publishing ${MESSAGES} × ${PAYLOAD_BYTES}-byte messages, ${IN_FLIGHT} in flight, one pipelined ws client`);
+console.log(
+  `publishing ${MESSAGES} × ${PAYLOAD_BYTES}-byte messages, ${IN_FLIGHT} in flight, one pipelined ws client`,
+);
 const echo = await echoServer();
 // Warm up JIT and sockets on the baseline before measuring anything.
 await publishRun(`${echo.url}${TOPIC_PATH}`);

@@ -47,7 +47,7 @@ export class BrokerOptionError extends Error {
 }
 
 function describe(value: unknown): string {
-  return `${JSON.stringify(value)} (${typeof value})`;
+  return `${typeof value === 'string' ? JSON.stringify(value) : String(value)} (${typeof value})`;
 }
 
 function checkInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {

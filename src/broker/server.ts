@@ -13,7 +13,7 @@ import { CloseCode } from '../protocol/index.js';
 import { HandshakeError, prepareSession, type HandshakeContext, type Session } from './handshake.js';
 import { rejectUpgrade } from './http-response.js';
 import { resolveBrokerOptions, type EmbeddedBrokerOptions, type ResolvedBrokerOptions } from './options.js';
-import { closeWithInternalError } from './sessions/socket.js';
+import { closeWithInternalError, textOf } from './sessions/socket.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
 import { LedgerIdAllocator } from './storage/ledger-ids.js';
 import { TopicRegistry } from './topics/topic-registry.js';
@@ -156,7 +156,7 @@ export class EmbeddedBroker {
       // Pulsar's handlers take text frames only; binary frames are ignored.
       if (isBinary) return;
       try {
-        session.handleFrame(data.toString());
+        session.handleFrame(textOf(data));
       } catch (error) {
         this.options.logger.error({ err: error }, 'unhandled error in frame handler');
         closeWithInternalError(ws, (error as Error).message);

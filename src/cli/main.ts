@@ -26,13 +26,14 @@ await yargs(hideBin(process.argv))
   .help()
   .alias('h', 'help')
   .wrap(Math.min(110, process.stdout.columns || 110))
-  .fail((message, error, argv) => {
+  .fail((message, error, parser) => {
     if (error instanceof CliError) {
       process.stderr.write(`pulsar-ws: ${error.message}\n`);
       process.exit(error.exitCode);
     }
     if (error !== undefined && error !== null) throw error;
-    process.stderr.write(`${argv.help()}\n\npulsar-ws: ${message}\n`);
+    parser.showHelp((help) => process.stderr.write(`${help}\n\n`));
+    process.stderr.write(`pulsar-ws: ${message}\n`);
     process.exit(2);
   })
   .parseAsync();

@@ -11,10 +11,15 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startBroker(options: Parameters<typeof EmbeddedBroker.start>[0] extends infer O ? Partial<O> : never) {
+async function startBroker(
+  options: Parameters<typeof EmbeddedBroker.start>[0] extends infer O ? Partial<O> : never,
+) {
   const dataDir = await mkdtemp(join(tmpdir(), 'pws-options-'));
   const broker = await EmbeddedBroker.start({ port: 0, dataDir, fsync: 'never', ...options });
-  cleanups.push(() => rm(dataDir, { recursive: true, force: true }), () => broker.stop());
+  cleanups.push(
+    () => rm(dataDir, { recursive: true, force: true }),
+    () => broker.stop(),
+  );
   return broker;
 }
 
@@ -55,7 +60,9 @@ describe('broker options', () => {
   it('says plainly what is not implemented yet instead of behaving differently', async () => {
     const broker = await startBroker({});
     const ns = `${broker.url}/ws/v2`;
-    expect(await handshakeStatus(`${ns}/consumer/persistent/public/default/t/sub?subscriptionType=Shared`)).toBe(500);
+    expect(
+      await handshakeStatus(`${ns}/consumer/persistent/public/default/t/sub?subscriptionType=Shared`),
+    ).toBe(500);
     expect(await handshakeStatus(`${ns}/producer/non-persistent/public/default/t`)).toBe(500);
   });
 

@@ -18,7 +18,14 @@ beforeEach(async () => {
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 function message(text: string, extra: Partial<StoredMessage> = {}): StoredMessage {
-  return { payload: Buffer.from(text), properties: {}, publishTime: 1, producerName: 'p', sequenceId: 0, ...extra };
+  return {
+    payload: Buffer.from(text),
+    properties: {},
+    publishTime: 1,
+    producerName: 'p',
+    sequenceId: 0,
+    ...extra,
+  };
 }
 
 async function openLog(options: { maxSegmentBytes?: number; cacheBytes?: number } = {}): Promise<MessageLog> {
@@ -33,7 +40,9 @@ async function openLog(options: { maxSegmentBytes?: number; cacheBytes?: number 
 describe('message log', () => {
   it('appends concurrently, in order, and reads back through the cache and from disk', async () => {
     const log = await openLog({ cacheBytes: 0 });
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(message(`m${i}`, { key: `k${i}` }))));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => log.append(message(`m${i}`, { key: `k${i}` }))),
+    );
     expect(results.map((r) => r.entryId)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     const entry = await log.read(42);
     expect(entry.message.payload.toString()).toBe('m42');
@@ -94,7 +103,10 @@ describe('cursor store', () => {
   it('replays the journal over the snapshot and ignores a torn last line', async () => {
     const base = join(dir, 'sub');
     const store = new CursorStore(base, 'sub', true, logger);
-    await store.saveSnapshot(() => ({ markDelete: { ledgerId: 1, entryId: 4 }, acked: [{ ledgerId: 1, entryId: 9 }] }));
+    await store.saveSnapshot(() => ({
+      markDelete: { ledgerId: 1, entryId: 4 },
+      acked: [{ ledgerId: 1, entryId: 9 }],
+    }));
     store.recordAck({ ledgerId: 1, entryId: 6 });
     store.recordAck({ ledgerId: 2, entryId: 0 });
     await store.close();

@@ -120,7 +120,11 @@ describe('consumer flow control (spec §4.4)', () => {
   it('a negative ack also frees a window slot', async () => {
     const topic = uniqueTopic();
     await publishAll(target, topic, range(5));
-    const consumer = await openEarliest(topic, 'sub', '&receiverQueueSize=2&negativeAckRedeliveryDelay=60000');
+    const consumer = await openEarliest(
+      topic,
+      'sub',
+      '&receiverQueueSize=2&negativeAckRedeliveryDelay=60000',
+    );
     const [first] = await consumer.take<Delivered>(2);
     expect(await consumer.drain()).toEqual([]);
     consumer.send({ type: 'negativeAcknowledge', messageId: first?.messageId });
@@ -231,7 +235,9 @@ describe('consumer handshake', () => {
   });
 
   it('an empty subscription name is refused with 400 (scenario 4)', async () => {
-    expect(await handshakeStatus(`${target.wsUrl}/ws/v2/consumer/persistent/public/default/${uniqueTopic()}/`)).toBe(400);
+    expect(
+      await handshakeStatus(`${target.wsUrl}/ws/v2/consumer/persistent/public/default/${uniqueTopic()}/`),
+    ).toBe(400);
   });
 
   for (const [param, value] of [
@@ -246,15 +252,21 @@ describe('consumer handshake', () => {
     ['maxRedeliverCount', 'x'],
   ] as const) {
     it(`${param}=${value} is refused with 400`, async () => {
-      expect(await handshakeStatus(consumerUrl(target, uniqueTopic(), 'sub', `?${param}=${value}`))).toBe(400);
+      expect(await handshakeStatus(consumerUrl(target, uniqueTopic(), 'sub', `?${param}=${value}`))).toBe(
+        400,
+      );
     });
   }
 
   it('an invalid cryptoFailureAction is ignored', async () => {
-    expect(await handshakeStatus(consumerUrl(target, uniqueTopic(), 'sub', '?cryptoFailureAction=EXPLODE'))).toBe(101);
+    expect(
+      await handshakeStatus(consumerUrl(target, uniqueTopic(), 'sub', '?cryptoFailureAction=EXPLODE')),
+    ).toBe(101);
   });
 
   it('receiverQueueSize above 1000 is accepted (capped)', async () => {
-    expect(await handshakeStatus(consumerUrl(target, uniqueTopic(), 'sub', '?receiverQueueSize=50000'))).toBe(101);
+    expect(await handshakeStatus(consumerUrl(target, uniqueTopic(), 'sub', '?receiverQueueSize=50000'))).toBe(
+      101,
+    );
   });
 });

@@ -77,7 +77,9 @@ describe('embedded only (kills the broker process): restart durability', () => {
     const again = await pool.open(consumerUrl(target, topic, 'sub', '?pullMode=true'));
     again.send({ type: 'permit', permitMessages: 10_000 });
     const redelivered = await again.take<Delivered>(5_000);
-    expect(redelivered.map((m) => m.messageId)).toEqual(published.filter((_, i) => i % 2 === 1).map((p) => p.messageId));
+    expect(redelivered.map((m) => m.messageId)).toEqual(
+      published.filter((_, i) => i % 2 === 1).map((p) => p.messageId),
+    );
     expect(await again.drain()).toEqual([]);
 
     const reader = await pool.open(readerUrl(target, topic, '?messageId=earliest'));
@@ -93,7 +95,9 @@ describe('embedded only (kills the broker process): restart durability', () => {
   it('every publish acked before a SIGKILL mid-stream is there after the restart', async () => {
     const topic = uniqueTopic('midstream');
     let target = await start();
-    const producer = await TestSocket.open(`${target.wsUrl}/ws/v2/producer/persistent/public/default/${topic}`);
+    const producer = await TestSocket.open(
+      `${target.wsUrl}/ws/v2/producer/persistent/public/default/${topic}`,
+    );
     const acked: string[] = [];
     let sent = 0;
     // Keep a window of sends in flight and kill the broker while they are.

@@ -25,23 +25,33 @@ async function roundTrip(producerPath: string, readerPath: string): Promise<stri
 describe('paths', () => {
   it('special characters and unicode in a percent-encoded topic name', async () => {
     const topic = encodeURIComponent(`${uniqueTopic()}-[]<>!@#$%^&*( )-中文、，《》`);
-    expect(await roundTrip(`/ws/v2/producer/${ns}/${topic}`, `/ws/v2/reader/${ns}/${topic}`)).toBe('via-path');
+    expect(await roundTrip(`/ws/v2/producer/${ns}/${topic}`, `/ws/v2/reader/${ns}/${topic}`)).toBe(
+      'via-path',
+    );
   });
 
   it('producer and reader topic names may contain raw slashes', async () => {
     const topic = `${uniqueTopic()}/with/slashes`;
-    expect(await roundTrip(`/ws/v2/producer/${ns}/${topic}`, `/ws/v2/reader/${ns}/${topic}`)).toBe('via-path');
+    expect(await roundTrip(`/ws/v2/producer/${ns}/${topic}`, `/ws/v2/reader/${ns}/${topic}`)).toBe(
+      'via-path',
+    );
   });
 
   it('a raw slash and its %2F encoding name the same topic for a producer', async () => {
     const base = uniqueTopic();
-    expect(await roundTrip(`/ws/v2/producer/${ns}/${base}%2Fx`, `/ws/v2/reader/${ns}/${base}/x`)).toBe('via-path');
+    expect(await roundTrip(`/ws/v2/producer/${ns}/${base}%2Fx`, `/ws/v2/reader/${ns}/${base}/x`)).toBe(
+      'via-path',
+    );
   });
 
   it('+ in a path segment is a space; %2B is a plus', async () => {
     const base = uniqueTopic();
-    expect(await roundTrip(`/ws/v2/producer/${ns}/${base}+a`, `/ws/v2/reader/${ns}/${base}%20a`)).toBe('via-path');
-    expect(await roundTrip(`/ws/v2/producer/${ns}/${base}%2Bb`, `/ws/v2/reader/${ns}/${base}%2Bb`)).toBe('via-path');
+    expect(await roundTrip(`/ws/v2/producer/${ns}/${base}+a`, `/ws/v2/reader/${ns}/${base}%20a`)).toBe(
+      'via-path',
+    );
+    expect(await roundTrip(`/ws/v2/producer/${ns}/${base}%2Bb`, `/ws/v2/reader/${ns}/${base}%2Bb`)).toBe(
+      'via-path',
+    );
   });
 
   it('a consumer on a topic with a raw slash is refused with 400', async () => {
@@ -56,18 +66,24 @@ describe('paths', () => {
     await publishAll(target, topic, ['x']);
     await consumer.take(1);
     // Same subscription through a different encoding of the same name: busy.
-    expect(await handshakeStatus(`${target.wsUrl}/ws/v2/consumer/${ns}/${topic}/sub+name%2B%C3%A9`)).toBe(409);
+    expect(await handshakeStatus(`${target.wsUrl}/ws/v2/consumer/${ns}/${topic}/sub+name%2B%C3%A9`)).toBe(
+      409,
+    );
   });
 
   it('v1 paths (tenant/cluster/namespace) work for producer, consumer and reader', async () => {
     const v1ns = 'persistent/public/standalone/v1ns';
     if (!target.embedded) {
       // Real Pulsar needs the v1 (cluster-scoped) namespace to exist.
-      const response = await fetch(`${target.adminUrl}/admin/namespaces/public/standalone/v1ns`, { method: 'PUT' });
+      const response = await fetch(`${target.adminUrl}/admin/namespaces/public/standalone/v1ns`, {
+        method: 'PUT',
+      });
       expect([204, 409]).toContain(response.status);
     }
     const topic = uniqueTopic();
-    const consumer = await pool.open(`${target.wsUrl}/ws/consumer/${v1ns}/${topic}/sub?subscriptionInitialPosition=Earliest`);
+    const consumer = await pool.open(
+      `${target.wsUrl}/ws/consumer/${v1ns}/${topic}/sub?subscriptionInitialPosition=Earliest`,
+    );
     expect(await roundTrip(`/ws/producer/${v1ns}/${topic}`, `/ws/reader/${v1ns}/${topic}`)).toBe('via-path');
     expect(fromBase64((await consumer.next<{ payload: string }>()).payload)).toBe('via-path');
   });
@@ -77,6 +93,8 @@ describe('paths', () => {
   });
 
   it('an unknown domain fails with 500', async () => {
-    expect(await handshakeStatus(`${target.wsUrl}/ws/v2/producer/durable/public/default/${uniqueTopic()}`)).toBe(500);
+    expect(
+      await handshakeStatus(`${target.wsUrl}/ws/v2/producer/durable/public/default/${uniqueTopic()}`),
+    ).toBe(500);
   });
 });

@@ -93,7 +93,12 @@ describe('producer', () => {
 
 describe('producer error catalogue (spec §3.3): per-message errors, connection stays open', () => {
   const rows: { name: string; frame: string; result: string; context: boolean; errorMsg?: RegExp }[] = [
-    { name: 'invalid JSON', frame: '{"payload": "eA==", "context": "c"', result: 'send-error:3', context: false },
+    {
+      name: 'invalid JSON',
+      frame: '{"payload": "eA==", "context": "c"',
+      result: 'send-error:3',
+      context: false,
+    },
     { name: 'not a JSON object', frame: '["eA=="]', result: 'send-error:3', context: false },
     {
       name: 'type mismatch (properties is an array)',
@@ -121,7 +126,12 @@ describe('producer error catalogue (spec §3.3): per-message errors, connection 
       context: true,
       errorMsg: /Illegal base64 character 5f/,
     },
-    { name: 'payload missing', frame: '{"properties":{},"context":"c"}', result: 'send-error:7', context: true },
+    {
+      name: 'payload missing',
+      frame: '{"properties":{},"context":"c"}',
+      result: 'send-error:7',
+      context: true,
+    },
     { name: 'payload null', frame: '{"payload":null,"context":"c"}', result: 'send-error:7', context: true },
     {
       name: 'eventTime without offset',
@@ -193,7 +203,9 @@ describe('producer handshake', () => {
   }
 
   it('messageRoutingMode=CustomPartition is accepted (and ignored)', async () => {
-    expect(await handshakeStatus(producerUrl(target, uniqueTopic(), '?messageRoutingMode=CustomPartition'))).toBe(101);
+    expect(
+      await handshakeStatus(producerUrl(target, uniqueTopic(), '?messageRoutingMode=CustomPartition')),
+    ).toBe(101);
   });
 
   it('batching knobs are not parsed while batching is off (Pulsar 3.x+)', async () => {

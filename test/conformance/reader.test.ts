@@ -49,7 +49,9 @@ describe('reader start positions', () => {
   it('a message id of the last message reads only new messages', async () => {
     const topic = uniqueTopic();
     const published = await publishAll(target, topic, range(2));
-    const reader = await pool.open(readerUrl(target, topic, `?messageId=${encodeURIComponent(published[1]?.messageId ?? '')}`));
+    const reader = await pool.open(
+      readerUrl(target, topic, `?messageId=${encodeURIComponent(published[1]?.messageId ?? '')}`),
+    );
     expect(await reader.drain()).toEqual([]);
     await publishAll(target, topic, ['after']);
     expect(fromBase64((await reader.next<Delivered>()).payload)).toBe('after');
@@ -103,9 +105,11 @@ describe('reader handshake: every failure is a 500', () => {
   });
 
   it('a message id that is base64 but not a MessageIdData', async () => {
-    expect(await handshakeStatus(readerUrl(target, uniqueTopic(), `?messageId=${encodeURIComponent(base64('junk!!'))}`))).toBe(
-      500,
-    );
+    expect(
+      await handshakeStatus(
+        readerUrl(target, uniqueTopic(), `?messageId=${encodeURIComponent(base64('junk!!'))}`),
+      ),
+    ).toBe(500);
   });
 
   it('a non-numeric receiverQueueSize', async () => {

@@ -16,7 +16,10 @@ export interface BrokerProcess {
   stderr(): string;
 }
 
-export async function startBrokerProcess(args: readonly string[], timeoutMs = 15_000): Promise<BrokerProcess> {
+export async function startBrokerProcess(
+  args: readonly string[],
+  timeoutMs = 15_000,
+): Promise<BrokerProcess> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first`);
   const child = spawn(process.execPath, [CLI_PATH, 'broker', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -28,7 +31,10 @@ export async function startBrokerProcess(args: readonly string[], timeoutMs = 15
   );
   const url = await new Promise<string>((resolve, reject) => {
     let stdout = '';
-    const timer = setTimeout(() => reject(new Error(`broker not ready within ${timeoutMs} ms; stderr:\n${stderr}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`broker not ready within ${timeoutMs} ms; stderr:\n${stderr}`)),
+      timeoutMs,
+    );
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const match = /ready at (ws:\/\/\S+)/.exec(stdout);

@@ -33,8 +33,14 @@ export async function publishAll(
     });
     const published: PublishedMessage[] = [];
     while (published.length < payloads.length) {
-      const ack = await socket.next<{ result: string; context?: string; messageId?: string; errorMsg?: string }>();
-      if (ack.result !== 'ok' || ack.messageId === undefined) throw new Error(`publish failed: ${JSON.stringify(ack)}`);
+      const ack = await socket.next<{
+        result: string;
+        context?: string;
+        messageId?: string;
+        errorMsg?: string;
+      }>();
+      if (ack.result !== 'ok' || ack.messageId === undefined)
+        throw new Error(`publish failed: ${JSON.stringify(ack)}`);
       const index = Number(ack.context);
       published[index] = { payload: payloads[index] ?? '', messageId: ack.messageId };
     }

@@ -28,7 +28,10 @@ export function useTarget(options: Partial<EmbeddedBrokerOptions> = {}): Target 
   beforeAll(async () => {
     if (externalTarget) {
       target.wsUrl = (process.env.PULSAR_WS_URL ?? '').replace(/\/$/, '');
-      target.adminUrl = (process.env.PULSAR_ADMIN_URL ?? target.wsUrl.replace(/^ws/, 'http')).replace(/\/$/, '');
+      target.adminUrl = (process.env.PULSAR_ADMIN_URL ?? target.wsUrl.replace(/^ws/, 'http')).replace(
+        /\/$/,
+        '',
+      );
       return;
     }
     dataDir = await mkdtemp(join(tmpdir(), 'pws-conformance-'));

@@ -3,6 +3,7 @@
  * HTTP status of a refused handshake. Frames are never interpreted here; tests assert on them.
  */
 import WebSocket from 'ws';
+import { textOf } from '../../src/broker/sessions/socket.js';
 
 export interface CloseInfo {
   readonly code: number;
@@ -22,7 +23,7 @@ export class TestSocket {
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
       // The API sends text frames only; a binary one is kept visibly marked so a test fails on it.
-      this.frames.push(isBinary ? `<binary frame: ${data.toString()}>` : data.toString());
+      this.frames.push(isBinary ? `<binary frame: ${textOf(data)}>` : textOf(data));
       this.waiter?.();
     });
     this.closed = new Promise((resolve) => {

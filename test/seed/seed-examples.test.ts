@@ -63,7 +63,11 @@ function run(command: string, args: string[]): Running {
         const timer = setInterval(check, 50);
         const deadline = setTimeout(() => {
           clearInterval(timer);
-          reject(new Error(`${command} ${args.join(' ')}: no ${pattern} in output.\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+          reject(
+            new Error(
+              `${command} ${args.join(' ')}: no ${pattern} in output.\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+            ),
+          );
         }, timeoutMs);
         check();
       }),
@@ -77,7 +81,12 @@ async function createSubscription(topic: string): Promise<void> {
 }
 
 const languages = [
-  { name: 'Python (websocket-client)', command: 'python3', ext: 'py', published: /Message published successfully/ },
+  {
+    name: 'Python (websocket-client)',
+    command: 'python3',
+    ext: 'py',
+    published: /Message published successfully/,
+  },
   { name: 'Node (ws)', command: process.execPath, ext: 'cjs', published: /received ack: .*"result":"ok"/ },
 ] as const;
 

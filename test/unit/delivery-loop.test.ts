@@ -8,7 +8,8 @@ function harness(pullMode: boolean, window: number, available: number) {
   const loop = new DeliveryLoop<number>({
     pullMode,
     window,
-    next: () => (remaining > 0 ? Promise.resolve(available - remaining--) : new Promise<number | null>(() => undefined)),
+    next: () =>
+      remaining > 0 ? Promise.resolve(available - remaining--) : new Promise<number | null>(() => undefined),
     send: (item) => {
       sent.push(item);
       return true;

@@ -16,7 +16,13 @@ describe('message id codec (spec §7)', () => {
   });
 
   it('decodes an old-style id without batch_size: CAAQAw== = ledger 0, entry 3', () => {
-    expect(decodeMessageId('CAAQAw==')).toEqual({ ledgerId: 0, entryId: 3, partition: -1, batchIndex: -1, batchSize: -1 });
+    expect(decodeMessageId('CAAQAw==')).toEqual({
+      ledgerId: 0,
+      entryId: 3,
+      partition: -1,
+      batchIndex: -1,
+      batchSize: -1,
+    });
   });
 
   it('round-trips partition, batch index and large ledger ids', () => {
@@ -25,7 +31,9 @@ describe('message id codec (spec §7)', () => {
   });
 
   it('writes fields in order 1,2,3,4,6 for a partitioned batched id', () => {
-    const bytes = [...encodeMessageIdBytes({ ledgerId: 1, entryId: 2, partition: 3, batchIndex: 4, batchSize: 5 })];
+    const bytes = [
+      ...encodeMessageIdBytes({ ledgerId: 1, entryId: 2, partition: 3, batchIndex: 4, batchSize: 5 }),
+    ];
     expect(bytes).toEqual([0x08, 1, 0x10, 2, 0x18, 3, 0x20, 4, 0x30, 5]);
   });
 

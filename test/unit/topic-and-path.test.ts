@@ -22,16 +22,27 @@ describe('topic names', () => {
       localName: 'x-partition-3',
       partitionIndex: 3,
     });
-    expect(parseTopicName('persistent://t/c/ns/x')).toMatchObject({ cluster: 'c', namespace: 'ns', localName: 'x' });
+    expect(parseTopicName('persistent://t/c/ns/x')).toMatchObject({
+      cluster: 'c',
+      namespace: 'ns',
+      localName: 'x',
+    });
   });
 
   it('reads a 4-part full name as v1 (tenant/cluster/namespace/local), as Pulsar does', () => {
-    expect(parseTopicName('persistent://t/c/ns/a/b')).toMatchObject({ cluster: 'c', namespace: 'ns', localName: 'a/b' });
+    expect(parseTopicName('persistent://t/c/ns/a/b')).toMatchObject({
+      cluster: 'c',
+      namespace: 'ns',
+      localName: 'a/b',
+    });
   });
 
-  it.each(['a/b', 'a/b/c/d', 'http://t/ns/x', 'persistent://t/x', 'persistent://t/n$s/x', ''])('rejects %j', (name) => {
-    expect(() => parseTopicName(name)).toThrow(TopicNameError);
-  });
+  it.each(['a/b', 'a/b/c/d', 'http://t/ns/x', 'persistent://t/x', 'persistent://t/n$s/x', ''])(
+    'rejects %j',
+    (name) => {
+      expect(() => parseTopicName(name)).toThrow(TopicNameError);
+    },
+  );
 });
 
 describe('endpoint paths', () => {
@@ -45,7 +56,9 @@ describe('endpoint paths', () => {
       kind: 'consumer',
       subscription: 'sub 1',
     });
-    expect(parseEndpointPath('/ws/v2/reader/non-persistent/public/default/t1').topic.domain).toBe('non-persistent');
+    expect(parseEndpointPath('/ws/v2/reader/non-persistent/public/default/t1').topic.domain).toBe(
+      'non-persistent',
+    );
   });
 
   it('parses v1 paths with a cluster', () => {

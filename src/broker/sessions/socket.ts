@@ -1,5 +1,5 @@
 /** Ways a session ends a WebSocket connection the way Pulsar's Jetty server does (spec §8.2). */
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { CloseCode } from '../../protocol/index.js';
 
 /** Close reasons are limited to 123 bytes by RFC 6455. */
@@ -28,4 +28,11 @@ export function sendText(ws: WebSocket, text: string): boolean {
   if (ws.readyState !== ws.OPEN) return false;
   ws.send(text);
   return true;
+}
+
+/** The text of a received frame (`ws` hands over a Buffer, or fragments). */
+export function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
 }

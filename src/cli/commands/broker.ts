@@ -6,6 +6,8 @@ import { BrokerOptionError, DataDirLockedError, EmbeddedBroker } from '../../bro
 import { CliError } from '../cli-error.js';
 import { createCliLogger, LOG_LEVELS } from '../logger.js';
 
+const DEFAULT_LOG_LEVEL: LevelWithSilent = 'info';
+
 interface BrokerArgs {
   host: string;
   port: number;
@@ -58,7 +60,7 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
       })
       .option('log-level', {
         choices: LOG_LEVELS,
-        default: 'info' as LevelWithSilent,
+        default: DEFAULT_LOG_LEVEL,
         describe: 'Log level (logs go to stderr)',
       }),
   handler: async (args) => {
