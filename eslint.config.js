@@ -11,7 +11,9 @@ const restrictFrom = (...folders) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tools/', 'coverage/', 'examples/seed/', '.venv/', 'test-results/'] },
+  {
+    ignores: ['dist/', 'node_modules/', '.tools/', 'coverage/', 'examples/seed/', '.venv/', 'test-results/'],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
