@@ -85,7 +85,9 @@ export async function prepareSession(
 
 function invalidParams(error: unknown): never {
   if (error instanceof ParamError) {
-    throw new HandshakeError(error.status, `${HandshakeMessagePrefix.invalidParams}${error.message}`);
+    const message =
+      error.status === 400 ? `${HandshakeMessagePrefix.invalidParams}${error.message}` : error.message;
+    throw new HandshakeError(error.status, message);
   }
   throw error;
 }

@@ -33,8 +33,9 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 /** Message prefixes Pulsar uses in failed-handshake responses (the status code is what matters). */
 export const HandshakeMessagePrefix = {
   invalidParams: 'Invalid query params: ',
-  producer: 'Failed to create producer: ',
-  consumer: 'Failed to create consumer: ',
+  /** Pulsar uses this one literal for both producers and consumers. */
+  producer: 'Failed to create producer/consumer: ',
+  consumer: 'Failed to create producer/consumer: ',
   reader: 'Failed to create reader: ',
 } as const;
 

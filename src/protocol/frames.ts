@@ -146,11 +146,7 @@ export function decodePublishFrame(text: string): PublishDecodeResult {
   const badJson = (message: string): PublishDecodeResult => ({
     kind: 'error',
     // Pulsar answers bad JSON without a context, even when the frame had one.
-    ack: errorAck(
-      WebSocketErrorCode.FailedToDeserializeFromJson,
-      `Failed to de-serialize from JSON: ${message}`,
-      undefined,
-    ),
+    ack: errorAck(WebSocketErrorCode.FailedToDeserializeFromJson, message, undefined),
   });
   if (!parsed.ok) return badJson(parsed.message);
   // Jackson maps the JSON literal `null` to a null request; Pulsar then fails with an unhandled NPE.
@@ -169,7 +165,8 @@ export function decodePublishFrame(text: string): PublishDecodeResult {
     ack: errorAck(WebSocketErrorCode.PayloadEncodingError, message, context),
   });
   if (bound.payload === undefined)
-    return payloadError('Invalid Base64 message-payload error=payload is missing');
+    // Pulsar decodes a null payload and fails with the JDK's NullPointerException text.
+    return payloadError('Cannot invoke "String.getBytes(java.nio.charset.Charset)" because "src" is null');
   let payload: Buffer;
   try {
     payload = decodeBase64Strict(bound.payload);

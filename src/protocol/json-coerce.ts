@@ -45,7 +45,7 @@ export function readStringMap(obj: JsonObject, field: string): Record<string, st
   if (value === undefined || value === null) return undefined;
   if (!isJsonObject(value)) {
     throw new JsonBindError(
-      `Cannot deserialize value of type \`java.util.Map\` from ${describe(value)} (field "${field}")`,
+      `Cannot deserialize value of type \`java.util.LinkedHashMap<java.lang.String,java.lang.String>\` from ${describe(value)} (field "${field}")`,
     );
   }
   const result: Record<string, string> = {};
@@ -62,7 +62,7 @@ export function readStringList(obj: JsonObject, field: string): string[] | undef
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) {
     throw new JsonBindError(
-      `Cannot deserialize value of type \`java.util.List\` from ${describe(value)} (field "${field}")`,
+      `Cannot deserialize value of type \`java.util.ArrayList<java.lang.String>\` from ${describe(value)} (field "${field}")`,
     );
   }
   return value.map((item, index) => {

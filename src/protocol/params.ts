@@ -5,7 +5,10 @@
  */
 import { MAX_RECEIVER_QUEUE_SIZE } from './codes.js';
 
-/** A rejected parameter; `status` is the HTTP status Pulsar answers the handshake with. */
+/**
+ * A rejected parameter; `status` is the HTTP status Pulsar answers the handshake with. A 400's message
+ * goes after Pulsar's `Invalid query params: ` prefix; a 500's message is the whole answer.
+ */
 export class ParamError extends Error {
   override readonly name = 'ParamError';
   constructor(
@@ -113,18 +116,22 @@ export function parseProducerParams(params: QueryParams): ProducerParams {
   const initialSequenceId = longParam(params, 'initialSequenceId');
   if (initialSequenceId !== undefined) result.initialSequenceId = initialSequenceId;
   const sendTimeoutMillis = intParam(params, 'sendTimeoutMillis');
-  requireAtLeast('sendTimeoutMillis', sendTimeoutMillis, 0);
+  requireAtLeast('sendTimeoutMillis', sendTimeoutMillis, 0, 'sendTimeout needs to be >= 0');
   if (sendTimeoutMillis !== undefined) result.sendTimeoutMillis = sendTimeoutMillis;
   // Pulsar 3.x+ reads the batching knobs only when batching is on.
   if (batchingEnabled) {
     const batchingMaxMessages = intParam(params, 'batchingMaxMessages');
-    requireAtLeast('batchingMaxMessages', batchingMaxMessages, 1);
     if (batchingMaxMessages !== undefined) result.batchingMaxMessages = batchingMaxMessages;
     const maxPendingMessages = intParam(params, 'maxPendingMessages');
-    requireAtLeast('maxPendingMessages', maxPendingMessages, 0);
+    requireAtLeast('maxPendingMessages', maxPendingMessages, 0, 'maxPendingMessages needs to be >= 0');
     if (maxPendingMessages !== undefined) result.maxPendingMessages = maxPendingMessages;
     const batchingMaxPublishDelay = longParam(params, 'batchingMaxPublishDelay');
-    requireAtLeast('batchingMaxPublishDelay', batchingMaxPublishDelay, 0);
+    requireAtLeast(
+      'batchingMaxPublishDelay',
+      batchingMaxPublishDelay,
+      1,
+      'configured value for batch delay must be at least 1ms',
+    );
     if (batchingMaxPublishDelay !== undefined) result.batchingMaxPublishDelay = batchingMaxPublishDelay;
   }
   const compressionType = enumParam(params, 'compressionType', COMPRESSION_TYPES);
@@ -173,6 +180,10 @@ export function parseConsumerParams(params: QueryParams): ConsumerParams {
   );
   const maxRedeliverCount = intParam(params, 'maxRedeliverCount');
   const deadLetterTopic = stringParam(params, 'deadLetterTopic');
+  // Either key builds a DeadLetterPolicy, whose redelivery count (0 when absent) must be positive.
+  if ((maxRedeliverCount !== undefined || deadLetterTopic !== undefined) && !((maxRedeliverCount ?? 0) > 0)) {
+    throw new ParamError('MaxRedeliverCount must be > 0.');
+  }
   const consumerName = stringParam(params, 'consumerName');
   // An invalid cryptoFailureAction is logged and ignored by Pulsar, never an error.
   const crypto = params.get('cryptoFailureAction');
@@ -225,12 +236,12 @@ export function parseReaderParams(params: QueryParams): ReaderParams {
   const readerName = stringParam(params, 'readerName');
   const crypto = params.get('cryptoFailureAction');
   const cryptoFailureAction = CRYPTO_FAILURE_ACTIONS.find((action) => action === crypto);
+  if (receiverQueueSize !== undefined && receiverQueueSize < 0) {
+    throw new ParamError('Failed to create reader: receiverQueueSize needs to be >= 0', 500);
+  }
   return {
     ...(readerName === undefined ? {} : { readerName }),
-    receiverQueueSize: Math.min(
-      Math.max(receiverQueueSize ?? MAX_RECEIVER_QUEUE_SIZE, 0),
-      MAX_RECEIVER_QUEUE_SIZE,
-    ),
+    receiverQueueSize: Math.min(receiverQueueSize ?? MAX_RECEIVER_QUEUE_SIZE, MAX_RECEIVER_QUEUE_SIZE),
     start,
     ...(cryptoFailureAction === undefined ? {} : { cryptoFailureAction }),
   };

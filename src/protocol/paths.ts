@@ -82,7 +82,7 @@ export function parseEndpointPath(rawPath: string): EndpointPath {
   }
   if (kind !== 'consumer') return { kind, version: isV2 ? 'v2' : 'v1', topic };
   if (parts.length !== 9) {
-    throw new EndpointPathError('Invalid query params: Invalid subscription name format', 400);
+    throw new EndpointPathError('Invalid query params: Invalid topic name format', 400);
   }
   let subscription: string;
   try {

@@ -42,6 +42,12 @@ describe('ISO_OFFSET_DATE_TIME', () => {
     expect(parseOffsetDateTime('2024-05-01T10:00:00.123456789Z')).toBe(Date.UTC(2024, 4, 1, 10, 0, 0, 123));
   });
 
+  it("reports Java's failure index", () => {
+    expect(() => parseOffsetDateTime('x')).toThrow("Text 'x' could not be parsed at index 0");
+    expect(() => parseOffsetDateTime('2024-05-01T10:00:00')).toThrow('at index 19');
+    expect(() => parseOffsetDateTime('2024-13-01T10:00:00Z')).toThrow('Invalid value for MonthOfYear');
+  });
+
   it.each([
     '2024-05-01T10:00:00',
     '2024-05-01',
