@@ -18,6 +18,7 @@ import {
   type EndpointPath,
   type TopicName,
 } from '../protocol/index.js';
+import { NamespaceNotFoundError, type NamespaceRegistry } from './namespaces.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { ConsumerSession } from './sessions/consumer-session.js';
 import { ProducerSession } from './sessions/producer-session.js';
@@ -54,6 +55,7 @@ export interface PreparedSession {
 export interface HandshakeContext {
   readonly options: ResolvedBrokerOptions;
   readonly topics: TopicRegistry;
+  readonly namespaces: NamespaceRegistry;
   readonly logger: Logger;
   nextProducerName(): string;
 }
@@ -95,10 +97,23 @@ function invalidParams(error: unknown): never {
 /** Maps a failure to open the topic or claim a slot on it to Pulsar's status (spec §8.1). */
 function creationFailure(prefix: string, error: unknown): never {
   const message = `${prefix}${(error as Error).message}`;
-  if (error instanceof TopicNotFoundError) throw new HandshakeError(404, message);
+  if (error instanceof TopicNotFoundError || error instanceof NamespaceNotFoundError) {
+    throw new HandshakeError(404, message);
+  }
   if (error instanceof ProducerBusyError || error instanceof ConsumerBusyError)
     throw new HandshakeError(409, message);
   throw new HandshakeError(500, message);
+}
+
+/**
+ * Opens the topic, creating it when auto-creation allows. v2 topics need an existing namespace, as in
+ * Pulsar; v1 (cluster-scoped) topics are served without that check, as Pulsar 4.0 does.
+ */
+async function openTopic(name: TopicName, context: HandshakeContext): Promise<Topic> {
+  if (name.cluster === undefined && !context.namespaces.hasNamespace(`${name.tenant}/${name.namespace}`)) {
+    throw new NamespaceNotFoundError('Namespace not found');
+  }
+  return context.topics.get(name, context.options.allowAutoTopicCreation);
 }
 
 function requirePersistent(topic: TopicName, prefix: string): void {
@@ -127,7 +142,7 @@ async function prepareProducer(
   let release: () => void;
   const producerName = params.producerName ?? context.nextProducerName();
   try {
-    topic = await context.topics.get(endpoint.topic, context.options.allowAutoTopicCreation);
+    topic = await openTopic(endpoint.topic, context);
     release = topic.claimProducerName(producerName);
   } catch (error) {
     creationFailure(prefix, error);
@@ -186,7 +201,7 @@ async function prepareConsumer(
   let subscription;
   const slot = { id: 0 };
   try {
-    topic = await context.topics.get(endpoint.topic, context.options.allowAutoTopicCreation);
+    topic = await openTopic(endpoint.topic, context);
     subscription = await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
     subscription.attach(slot);
   } catch (error) {
@@ -221,7 +236,7 @@ async function prepareReader(
   let startOrdinal: number;
   try {
     // Every reader creation failure is a 500 in Pulsar, topic-not-found included.
-    topic = await context.topics.get(endpoint.topic, context.options.allowAutoTopicCreation);
+    topic = await openTopic(endpoint.topic, context);
     const { start } = params;
     startOrdinal =
       start === 'earliest'

@@ -1,7 +1,7 @@
 /**
  * The embedded broker: one HTTP server on one port serving the Pulsar WebSocket API (v1 and v2
  * producer, consumer and reader endpoints) on a durable on-disk store, plus
- * `GET /admin/v2/brokers/health`.
+ * a small admin REST API (see admin.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -10,12 +10,14 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../protocol/index.js';
+import { AdminApi } from './admin.js';
 import { HandshakeError, prepareSession, type HandshakeContext, type Session } from './handshake.js';
 import { rejectUpgrade } from './http-response.js';
 import { resolveBrokerOptions, type EmbeddedBrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { closeWithInternalError, textOf } from './sessions/socket.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
 import { LedgerIdAllocator } from './storage/ledger-ids.js';
+import { NamespaceRegistry } from './namespaces.js';
 import { TopicRegistry } from './topics/topic-registry.js';
 
 export class EmbeddedBroker {
@@ -29,8 +31,13 @@ export class EmbeddedBroker {
     private readonly http: Server,
     private readonly wss: WebSocketServer,
     private readonly topics: TopicRegistry,
+    private readonly namespaces: NamespaceRegistry,
     private readonly unlock: () => Promise<void>,
-  ) {}
+  ) {
+    this.admin = new AdminApi(namespaces, options.logger.child({ component: 'admin' }));
+  }
+
+  private readonly admin: AdminApi;
 
   /** Starts a broker; resolves once it accepts connections. */
   static async start(input: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
@@ -39,6 +46,7 @@ export class EmbeddedBroker {
     const unlock = await lockDataDir(options.dataDir);
     try {
       const ledgerIds = await LedgerIdAllocator.open(options.dataDir);
+      const namespaces = await NamespaceRegistry.open(options.dataDir);
       const topics = new TopicRegistry(ledgerIds, {
         dataDir: options.dataDir,
         fsync: options.fsync === 'always',
@@ -52,7 +60,7 @@ export class EmbeddedBroker {
         perMessageDeflate: options.perMessageDeflate,
       });
       const http = createServer();
-      const broker = new EmbeddedBroker(options, http, wss, topics, unlock);
+      const broker = new EmbeddedBroker(options, http, wss, topics, namespaces, unlock);
       http.on('request', (request: IncomingMessage, response: ServerResponse) =>
         broker.onRequest(request, response),
       );
@@ -97,11 +105,8 @@ export class EmbeddedBroker {
   }
 
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
+    if (this.admin.handle(request, response)) return;
     const path = (request.url ?? '/').split('?')[0];
-    if (request.method === 'GET' && path === '/admin/v2/brokers/health') {
-      response.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
-      return;
-    }
     response
       .writeHead(404, { 'Content-Type': 'text/plain' })
       .end(`No endpoint at ${request.method} ${path}\n`);
@@ -123,6 +128,7 @@ export class EmbeddedBroker {
     const context: HandshakeContext = {
       options: this.options,
       topics: this.topics,
+      namespaces: this.namespaces,
       logger: this.options.logger,
       nextProducerName: () => `standalone-0-${this.producerCounter++}`,
     };

@@ -250,6 +250,9 @@ describe('consumer handshake', () => {
     ['priorityLevel', '-1'],
     ['negativeAckRedeliveryDelay', 'soon'],
     ['maxRedeliverCount', 'x'],
+    ['maxRedeliverCount', '0'],
+    ['maxRedeliverCount', '-1'],
+    ['deadLetterTopic', 'dlq-without-count'],
   ] as const) {
     it(`${param}=${value} is refused with 400`, async () => {
       expect(await handshakeStatus(consumerUrl(target, uniqueTopic(), 'sub', `?${param}=${value}`))).toBe(
@@ -257,6 +260,12 @@ describe('consumer handshake', () => {
       );
     });
   }
+
+  it('maxRedeliverCount=2 is accepted', async () => {
+    expect(await handshakeStatus(consumerUrl(target, uniqueTopic(), 'sub', '?maxRedeliverCount=2'))).toBe(
+      101,
+    );
+  });
 
   it('an invalid cryptoFailureAction is ignored', async () => {
     expect(

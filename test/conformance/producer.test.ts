@@ -193,6 +193,7 @@ describe('producer handshake', () => {
   for (const [param, value] of [
     ['initialSequenceId', 'abc'],
     ['sendTimeoutMillis', '1.5'],
+    ['sendTimeoutMillis', '-1'],
     ['hashingScheme', 'Sha1'],
     ['messageRoutingMode', 'Random'],
     ['compressionType', 'BROTLI'],
@@ -207,6 +208,15 @@ describe('producer handshake', () => {
       await handshakeStatus(producerUrl(target, uniqueTopic(), '?messageRoutingMode=CustomPartition')),
     ).toBe(101);
   });
+
+  for (const query of [
+    'batchingEnabled=true&maxPendingMessages=-1',
+    'batchingEnabled=true&batchingMaxPublishDelay=-1',
+  ]) {
+    it(`${query} is refused with 400`, async () => {
+      expect(await handshakeStatus(producerUrl(target, uniqueTopic(), `?${query}`))).toBe(400);
+    });
+  }
 
   it('batching knobs are not parsed while batching is off (Pulsar 3.x+)', async () => {
     expect(await handshakeStatus(producerUrl(target, uniqueTopic(), '?batchingMaxMessages=abc'))).toBe(101);

@@ -112,6 +112,10 @@ describe('reader handshake: every failure is a 500', () => {
     ).toBe(500);
   });
 
+  it('a negative receiverQueueSize', async () => {
+    expect(await handshakeStatus(readerUrl(target, uniqueTopic(), '?receiverQueueSize=-1'))).toBe(500);
+  });
+
   it('a non-numeric receiverQueueSize', async () => {
     expect(await handshakeStatus(readerUrl(target, uniqueTopic(), '?receiverQueueSize=lots'))).toBe(500);
   });

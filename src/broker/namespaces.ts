@@ -1,0 +1,98 @@
+/**
+ * Tenants and namespaces. As in Pulsar, a producer or consumer on a v2 topic whose namespace does not
+ * exist is refused (404 "Namespace not found"); a fresh broker has what Pulsar standalone creates:
+ * `public/default` and `pulsar/system`. Persisted in `<data-dir>/namespaces.json`.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from './storage/atomic-file.js';
+
+interface NamespacesFile {
+  readonly version: 1;
+  readonly tenants: string[];
+  readonly namespaces: string[];
+}
+
+const INITIAL: NamespacesFile = {
+  version: 1,
+  tenants: ['public', 'pulsar'],
+  namespaces: ['public/default', 'pulsar/system'],
+};
+
+export class NamespaceNotFoundError extends Error {
+  override readonly name = 'NamespaceNotFoundError';
+}
+
+export class TenantNotFoundError extends Error {
+  override readonly name = 'TenantNotFoundError';
+}
+
+export class AlreadyExistsError extends Error {
+  override readonly name = 'AlreadyExistsError';
+}
+
+export class NamespaceRegistry {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly path: string,
+    private readonly tenants: Set<string>,
+    private readonly namespaces: Set<string>,
+  ) {}
+
+  static async open(dataDir: string): Promise<NamespaceRegistry> {
+    const path = join(dataDir, 'namespaces.json');
+    let file = INITIAL;
+    try {
+      file = JSON.parse(await readFile(path, 'utf8')) as NamespacesFile;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    return new NamespaceRegistry(path, new Set(file.tenants), new Set(file.namespaces));
+  }
+
+  hasNamespace(namespace: string): boolean {
+    return this.namespaces.has(namespace);
+  }
+
+  listTenants(): string[] {
+    return [...this.tenants].sort();
+  }
+
+  /** @throws TenantNotFoundError */
+  listNamespaces(tenant: string): string[] {
+    if (!this.tenants.has(tenant)) throw new TenantNotFoundError('Tenant does not exist');
+    return [...this.namespaces].filter((ns) => ns.startsWith(`${tenant}/`)).sort();
+  }
+
+  /** @throws AlreadyExistsError */
+  createTenant(tenant: string): Promise<void> {
+    if (this.tenants.has(tenant)) return Promise.reject(new AlreadyExistsError('Tenant already exists'));
+    this.tenants.add(tenant);
+    return this.save();
+  }
+
+  /** @throws TenantNotFoundError, AlreadyExistsError */
+  createNamespace(tenant: string, namespace: string): Promise<void> {
+    const name = `${tenant}/${namespace}`;
+    if (!this.tenants.has(tenant)) return Promise.reject(new TenantNotFoundError('Tenant does not exist'));
+    if (this.namespaces.has(name)) return Promise.reject(new AlreadyExistsError('Namespace already exists'));
+    this.namespaces.add(name);
+    return this.save();
+  }
+
+  /** Writes the current sets; writes are serialised so the file always ends with the latest state. */
+  private save(): Promise<void> {
+    const write = this.chain.then(() => {
+      const file: NamespacesFile = {
+        version: 1,
+        tenants: [...this.tenants],
+        namespaces: [...this.namespaces],
+      };
+      return writeFileAtomic(this.path, JSON.stringify(file, null, 2));
+    });
+    // The caller gets the failure through `write`; the chain only orders the writes.
+    this.chain = write.catch(() => undefined);
+    return write;
+  }
+}
