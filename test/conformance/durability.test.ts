@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { publishAll, range } from '../helpers/publish.js';
-import { consumerUrl, readerUrl, uniqueTopic, type Target } from '../helpers/target.js';
+import { consumerUrl, externalTarget, readerUrl, uniqueTopic, type Target } from '../helpers/target.js';
 import { base64, fromBase64, SocketPool, TestSocket } from '../helpers/ws-client.js';
 
 interface Delivered {
@@ -53,7 +53,7 @@ async function readAll(socket: TestSocket, count: number): Promise<Delivered[]> 
   return messages;
 }
 
-describe('embedded only (kills the broker process): restart durability', () => {
+describe.skipIf(externalTarget)('embedded only (kills the broker process): restart durability', () => {
   it('10 000 messages, half acked, SIGKILL: the subscription gets exactly the unacked half; a reader sees all', async () => {
     const topic = uniqueTopic('durable');
     let target = await start();
