@@ -85,13 +85,16 @@ export async function prepareSession(
   }
 }
 
-function invalidParams(error: unknown): never {
-  if (error instanceof ParamError) {
+/** Parses query parameters, turning a ParamError into Pulsar's handshake answer (400, or 500 for readers). */
+function parseQuery<T>(parse: (query: URLSearchParams) => T, query: URLSearchParams): T {
+  try {
+    return parse(query);
+  } catch (error) {
+    if (!(error instanceof ParamError)) throw error;
     const message =
       error.status === 400 ? `${HandshakeMessagePrefix.invalidParams}${error.message}` : error.message;
     throw new HandshakeError(error.status, message);
   }
-  throw error;
 }
 
 /** Maps a failure to open the topic or claim a slot on it to Pulsar's status (spec §8.1). */
@@ -131,12 +134,7 @@ async function prepareProducer(
   context: HandshakeContext,
 ): Promise<PreparedSession> {
   const prefix = HandshakeMessagePrefix.producer;
-  let params;
-  try {
-    params = parseProducerParams(query);
-  } catch (error) {
-    invalidParams(error);
-  }
+  const params = parseQuery(parseProducerParams, query);
   requirePersistent(endpoint.topic, prefix);
   let topic: Topic;
   let release: () => void;
@@ -178,12 +176,7 @@ async function prepareConsumer(
   context: HandshakeContext,
 ): Promise<PreparedSession> {
   const prefix = HandshakeMessagePrefix.consumer;
-  let params;
-  try {
-    params = parseConsumerParams(query);
-  } catch (error) {
-    invalidParams(error);
-  }
+  const params = parseQuery(parseConsumerParams, query);
   requirePersistent(endpoint.topic, prefix);
   if (params.subscriptionType !== 'Exclusive' || params.subscriptionMode !== 'Durable') {
     throw new HandshakeError(
@@ -225,12 +218,7 @@ async function prepareReader(
   context: HandshakeContext,
 ): Promise<PreparedSession> {
   const prefix = HandshakeMessagePrefix.reader;
-  let params;
-  try {
-    params = parseReaderParams(query);
-  } catch (error) {
-    invalidParams(error);
-  }
+  const params = parseQuery(parseReaderParams, query);
   requirePersistent(endpoint.topic, prefix);
   let topic: Topic;
   let startOrdinal: number;

@@ -2,6 +2,7 @@
  * Consumer endpoint (spec §4): delivered frames, acks, initial position, push/pull flow control,
  * redelivery of unacked messages, command errors and handshake statuses.
  */
+import type { DeliveredMessage } from '../../src/protocol/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { publishAll, range } from '../helpers/publish.js';
 import { consumerUrl, uniqueTopic, useTarget } from '../helpers/target.js';
@@ -11,15 +12,7 @@ const target = useTarget();
 const pool = new SocketPool();
 afterEach(() => pool.closeAll());
 
-interface Delivered {
-  messageId: string;
-  payload: string;
-  properties: Record<string, string>;
-  publishTime: string;
-  redeliveryCount: number;
-  eventTime?: string;
-  key?: string;
-}
+type Delivered = DeliveredMessage;
 
 /** Opens a consumer whose subscription starts at the earliest message. */
 function openEarliest(topic: string, subscription: string, query = '') {

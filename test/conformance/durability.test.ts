@@ -6,16 +6,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DeliveredMessage } from '../../src/protocol/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { publishAll, range } from '../helpers/publish.js';
 import { consumerUrl, externalTarget, readerUrl, uniqueTopic, type Target } from '../helpers/target.js';
 import { base64, fromBase64, SocketPool, TestSocket } from '../helpers/ws-client.js';
 
-interface Delivered {
-  messageId: string;
-  payload: string;
-}
+type Delivered = DeliveredMessage;
 
 const pool = new SocketPool();
 let dataDir = '';

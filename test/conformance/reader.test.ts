@@ -2,6 +2,7 @@
  * Reader endpoint (spec §6): start positions (exclusive), any-frame-is-credit flow control,
  * isEndOfTopic, and its handshake statuses (every failure is a 500).
  */
+import type { DeliveredMessage } from '../../src/protocol/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { publishAll, range } from '../helpers/publish.js';
 import { readerUrl, uniqueTopic, useTarget } from '../helpers/target.js';
@@ -11,11 +12,7 @@ const target = useTarget();
 const pool = new SocketPool();
 afterEach(() => pool.closeAll());
 
-interface Delivered {
-  messageId: string;
-  payload: string;
-  redeliveryCount: number;
-}
+type Delivered = DeliveredMessage;
 
 describe('reader start positions', () => {
   it('earliest reads the whole topic in order, with the producer ack ids', async () => {

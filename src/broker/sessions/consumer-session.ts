@@ -12,8 +12,8 @@ import {
 } from '../../protocol/index.js';
 import type { Subscription, SubscriptionConsumer } from '../topics/subscription.js';
 import type { Topic } from '../topics/topic.js';
-import { deliveredFrame } from './delivered-frame.js';
-import { DeliveryLoop } from './delivery-loop.js';
+import { deliveredFrame, socketDeliveryLoop } from './delivery.js';
+import type { DeliveryLoop } from './delivery-loop.js';
 import { closeWithInternalError, dropConnection, sendText } from './socket.js';
 
 let nextConsumerId = 1;
@@ -29,17 +29,12 @@ export class ConsumerSession implements SubscriptionConsumer {
     private readonly params: ConsumerParams,
     private readonly logger: Logger,
   ) {
-    this.loop = new DeliveryLoop({
+    this.loop = socketDeliveryLoop(ws, logger, {
       pullMode: params.pullMode,
       window: pushWindowSize(params.receiverQueueSize),
       next: async () => {
         const delivery = await subscription.next(this);
         return delivery === null ? null : deliveredFrame(delivery.entry, delivery.redeliveryCount);
-      },
-      send: (frame) => sendText(ws, frame),
-      onError: (error) => {
-        this.logger.error({ err: error }, 'delivery failed; closing the connection');
-        closeWithInternalError(ws, error.message);
       },
     });
   }

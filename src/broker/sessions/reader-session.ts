@@ -7,9 +7,9 @@ import type { WebSocket } from 'ws';
 import { decodeReaderCommand, pushWindowSize, type EndOfTopicResponse } from '../../protocol/index.js';
 import type { ReaderCursor } from '../topics/reader-cursor.js';
 import type { Topic } from '../topics/topic.js';
-import { deliveredFrame } from './delivered-frame.js';
-import { DeliveryLoop } from './delivery-loop.js';
-import { closeWithInternalError, dropConnection, sendText } from './socket.js';
+import { deliveredFrame, socketDeliveryLoop } from './delivery.js';
+import type { DeliveryLoop } from './delivery-loop.js';
+import { dropConnection, sendText } from './socket.js';
 
 export class ReaderSession {
   private readonly loop: DeliveryLoop<string>;
@@ -21,17 +21,12 @@ export class ReaderSession {
     receiverQueueSize: number,
     private readonly logger: Logger,
   ) {
-    this.loop = new DeliveryLoop({
+    this.loop = socketDeliveryLoop(ws, logger, {
       pullMode: false,
       window: pushWindowSize(receiverQueueSize),
       next: async () => {
         const entry = await cursor.next();
         return entry === null ? null : deliveredFrame(entry, 0);
-      },
-      send: (frame) => sendText(ws, frame),
-      onError: (error) => {
-        this.logger.error({ err: error }, 'delivery failed; closing the connection');
-        closeWithInternalError(ws, error.message);
       },
     });
   }

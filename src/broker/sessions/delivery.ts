@@ -1,0 +1,42 @@
+/** Delivery to a socket: the JSON frame (spec §4.2) for a stored entry, and the loop that sends them. */
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import {
+  encodeMessageId,
+  formatOffsetDateTime,
+  messageIdOf,
+  type DeliveredMessage,
+} from '../../protocol/index.js';
+import type { LogEntry } from '../storage/message-log.js';
+import { DeliveryLoop } from './delivery-loop.js';
+import { closeWithInternalError, sendText } from './socket.js';
+
+export function deliveredFrame(entry: LogEntry, redeliveryCount: number, partition = -1): string {
+  const { message } = entry;
+  const frame: DeliveredMessage = {
+    messageId: encodeMessageId(messageIdOf(entry.ledgerId, entry.entryId, partition)),
+    payload: message.payload.toString('base64'),
+    properties: { ...message.properties },
+    publishTime: formatOffsetDateTime(message.publishTime),
+    redeliveryCount,
+    ...(message.eventTime === undefined ? {} : { eventTime: formatOffsetDateTime(message.eventTime) }),
+    ...(message.key === undefined ? {} : { key: message.key }),
+  };
+  return JSON.stringify(frame);
+}
+
+/** A §4.4 delivery loop that sends frames on `ws` and closes it (1011) if reading an entry fails. */
+export function socketDeliveryLoop(
+  ws: WebSocket,
+  logger: Logger,
+  options: { pullMode: boolean; window: number; next: () => Promise<string | null> },
+): DeliveryLoop<string> {
+  return new DeliveryLoop({
+    ...options,
+    send: (frame) => sendText(ws, frame),
+    onError: (error) => {
+      logger.error({ err: error }, 'delivery failed; closing the connection');
+      closeWithInternalError(ws, error.message);
+    },
+  });
+}
