@@ -98,13 +98,15 @@ function parseQuery<T>(parse: (query: URLSearchParams) => T, query: URLSearchPar
 }
 
 /** Maps a failure to open the topic or claim a slot on it to Pulsar's status (spec §8.1). */
-function creationFailure(prefix: string, error: unknown): never {
+function creationFailure(prefix: string, error: unknown, logger: Logger): never {
   const message = `${prefix}${(error as Error).message}`;
   if (error instanceof TopicNotFoundError || error instanceof NamespaceNotFoundError) {
     throw new HandshakeError(404, message);
   }
   if (error instanceof ProducerBusyError || error instanceof ConsumerBusyError)
     throw new HandshakeError(409, message);
+  // Anything else is unexpected (I/O, a bug): the client gets a 500, the operator the details.
+  logger.error({ err: error }, 'failed to create a producer or consumer');
   throw new HandshakeError(500, message);
 }
 
@@ -143,7 +145,7 @@ async function prepareProducer(
     topic = await openTopic(endpoint.topic, context);
     release = topic.claimProducerName(producerName);
   } catch (error) {
-    creationFailure(prefix, error);
+    creationFailure(prefix, error, context.logger);
   }
   const logger = context.logger.child({
     component: 'producer',
@@ -198,7 +200,7 @@ async function prepareConsumer(
     subscription = await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
     subscription.attach(slot);
   } catch (error) {
-    creationFailure(prefix, error);
+    creationFailure(prefix, error, context.logger);
   }
   return {
     endpoint,

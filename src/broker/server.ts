@@ -23,6 +23,8 @@ import { TopicRegistry } from './topics/topic-registry.js';
 export class EmbeddedBroker {
   private readonly sockets = new Set<WebSocket>();
   private readonly pendingHandshakes = new Set<Promise<void>>();
+  private readonly admin: AdminApi;
+  private readonly handshakeContext: HandshakeContext;
   private producerCounter = 0;
   private stopping: Promise<void> | undefined;
 
@@ -31,13 +33,19 @@ export class EmbeddedBroker {
     private readonly http: Server,
     private readonly wss: WebSocketServer,
     private readonly topics: TopicRegistry,
-    private readonly namespaces: NamespaceRegistry,
+    namespaces: NamespaceRegistry,
     private readonly unlock: () => Promise<void>,
   ) {
     this.admin = new AdminApi(namespaces, options.logger.child({ component: 'admin' }));
+    this.handshakeContext = {
+      options,
+      topics,
+      namespaces,
+      logger: options.logger,
+      // Pulsar names unnamed producers `<cluster>-<broker>-<n>`.
+      nextProducerName: () => `standalone-0-${this.producerCounter++}`,
+    };
   }
-
-  private readonly admin: AdminApi;
 
   /** Starts a broker; resolves once it accepts connections. */
   static async start(input: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
@@ -118,23 +126,20 @@ export class EmbeddedBroker {
       rejectUpgrade(socket, 503, 'Broker is shutting down');
       return;
     }
-    const handshake = this.handshake(request, socket, head).finally(() =>
-      this.pendingHandshakes.delete(handshake),
-    );
+    const handshake = this.handshake(request, socket, head)
+      .catch((error: unknown) => {
+        // A failure after the upgrade started (e.g. in a session constructor): nothing to answer with.
+        this.options.logger.error({ err: error }, 'failed to set up a connection');
+        socket.destroy();
+      })
+      .finally(() => this.pendingHandshakes.delete(handshake));
     this.pendingHandshakes.add(handshake);
   }
 
   private async handshake(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const context: HandshakeContext = {
-      options: this.options,
-      topics: this.topics,
-      namespaces: this.namespaces,
-      logger: this.options.logger,
-      nextProducerName: () => `standalone-0-${this.producerCounter++}`,
-    };
     let prepared;
     try {
-      prepared = await prepareSession(request, context);
+      prepared = await prepareSession(request, this.handshakeContext);
     } catch (error) {
       const status = error instanceof HandshakeError ? error.status : 500;
       if (!(error instanceof HandshakeError)) this.options.logger.error({ err: error }, 'handshake failed');
