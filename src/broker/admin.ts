@@ -1,13 +1,26 @@
 /**
- * The small admin REST surface of the embedded broker, on Pulsar's paths: broker health, tenants and
- * namespaces. Errors are JSON `{"reason": "..."}` with Pulsar's statuses.
+ * The small admin REST surface of the embedded broker, on Pulsar's paths: broker health, tenants,
+ * namespaces and namespace permissions. Errors are JSON `{"reason": "..."}` with Pulsar's statuses.
+ * With auth enabled every admin call needs a super-user token; like Pulsar, anything less is a 401.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { AuthenticationError, PermissionFileError, type BrokerAuth } from './auth/index.js';
 import { AlreadyExistsError, TenantNotFoundError, type NamespaceRegistry } from './namespaces.js';
+
+class AdminRequestError extends Error {
+  override readonly name = 'AdminRequestError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 type Handler = (
   params: string[],
+  body: string,
 ) => Promise<{ status: number; body?: unknown }> | { status: number; body?: unknown };
 
 interface Route {
@@ -22,7 +35,8 @@ export class AdminApi {
   private readonly routes: Route[];
 
   constructor(
-    private readonly namespaces: NamespaceRegistry,
+    namespaces: NamespaceRegistry,
+    private readonly auth: BrokerAuth | undefined,
     private readonly logger: Logger,
   ) {
     this.routes = [
@@ -58,6 +72,28 @@ export class AdminApi {
         },
       },
       {
+        method: 'GET',
+        pattern: new RegExp(`^/admin/v2/namespaces/${NAME}/${NAME}/permissions$`),
+        handler: ([tenant = '', namespace = '']) => ({
+          status: 200,
+          body: this.requireAuth().permissions.list(`${tenant}/${namespace}`),
+        }),
+      },
+      {
+        method: 'POST',
+        pattern: new RegExp(`^/admin/v2/namespaces/${NAME}/${NAME}/permissions/${NAME}$`),
+        handler: async ([tenant = '', namespace = '', role = ''], body) => {
+          let actions: unknown;
+          try {
+            actions = JSON.parse(body);
+          } catch {
+            throw new AdminRequestError(400, 'expected a JSON array of actions, e.g. ["produce","consume"]');
+          }
+          await this.requireAuth().permissions.grant(`${tenant}/${namespace}`, role, actions);
+          return { status: 204 };
+        },
+      },
+      {
         // v1 (cluster-scoped) namespaces: Pulsar serves v1 topics without checking them, and so do we.
         method: 'PUT',
         pattern: new RegExp(`^/admin/namespaces/${NAME}/${NAME}/${NAME}$`),
@@ -66,30 +102,75 @@ export class AdminApi {
     ];
   }
 
+  private requireAuth(): BrokerAuth {
+    if (this.auth === undefined) {
+      throw new AdminRequestError(
+        501,
+        'Authorization is not enabled (start the broker with a token secret key)',
+      );
+    }
+    return this.auth;
+  }
+
+  /** With auth on, only a super-user may call the admin API (Pulsar answers 401 otherwise). */
+  private async checkSuperUser(request: IncomingMessage): Promise<void> {
+    if (this.auth === undefined) return;
+    const query = new URLSearchParams((request.url ?? '').split('?')[1] ?? '');
+    let role: string;
+    try {
+      role = await this.auth.authenticate(request.headers, query);
+    } catch (error) {
+      if (error instanceof AuthenticationError) throw new AdminRequestError(401, 'Authentication required');
+      throw error;
+    }
+    if (!this.auth.permissions.isSuperUser(role)) {
+      throw new AdminRequestError(401, `Role ${role} is not a super-user; the admin API needs one`);
+    }
+  }
+
   /** Answers the request; false when no route matches the path (the caller answers 404). */
   handle(request: IncomingMessage, response: ServerResponse): boolean {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
-    for (const route of this.routes) {
-      const match = route.pattern.exec(path);
-      if (match === null) continue;
-      if (request.method !== route.method) continue;
-      // Request bodies (tenant info, policies) are accepted and not interpreted; drain them.
-      request.resume();
-      Promise.resolve()
-        .then(() => route.handler(match.slice(1)))
-        .then(
-          ({ status, body }) => send(response, status, body),
-          (error: unknown) => {
-            const status =
-              error instanceof TenantNotFoundError ? 404 : error instanceof AlreadyExistsError ? 409 : 500;
-            if (status === 500) this.logger.error({ err: error, path }, 'admin request failed');
-            send(response, status, { reason: (error as Error).message });
-          },
-        );
-      return true;
-    }
-    return false;
+    const route = this.routes.find(
+      (candidate) => candidate.method === request.method && candidate.pattern.test(path),
+    );
+    if (route === undefined) return false;
+    const params = route.pattern.exec(path)?.slice(1) ?? [];
+    this.checkSuperUser(request)
+      .then(() => readBody(request))
+      .then((body) => route.handler(params, body))
+      .then(
+        ({ status, body }) => send(response, status, body),
+        (error: unknown) => {
+          const status = statusOf(error);
+          if (status === 500) this.logger.error({ err: error, path }, 'admin request failed');
+          send(response, status, { reason: (error as Error).message });
+        },
+      );
+    return true;
   }
+}
+
+function statusOf(error: unknown): number {
+  if (error instanceof AdminRequestError) return error.status;
+  if (error instanceof TenantNotFoundError) return 404;
+  if (error instanceof AlreadyExistsError) return 409;
+  if (error instanceof PermissionFileError) return 400;
+  return 500;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads a small request body (tenant info, grants); larger ones are refused. */
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new AdminRequestError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {

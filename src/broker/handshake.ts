@@ -18,6 +18,7 @@ import {
   type EndpointPath,
   type TopicName,
 } from '../protocol/index.js';
+import { AuthenticationError, AuthorizationError, type AuthAction, type BrokerAuth } from './auth/index.js';
 import { NamespaceNotFoundError, type NamespaceRegistry } from './namespaces.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { ConsumerSession } from './sessions/consumer-session.js';
@@ -56,6 +57,8 @@ export interface HandshakeContext {
   readonly options: ResolvedBrokerOptions;
   readonly topics: TopicRegistry;
   readonly namespaces: NamespaceRegistry;
+  /** Present when authentication and authorization are enabled. */
+  readonly auth: BrokerAuth | undefined;
   readonly logger: Logger;
   nextProducerName(): string;
 }
@@ -68,6 +71,8 @@ export async function prepareSession(
   const queryStart = rawUrl.indexOf('?');
   const rawPath = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
   const query = new URLSearchParams(queryStart < 0 ? '' : rawUrl.slice(queryStart + 1));
+  // Like the broker's HTTP authentication filter, authentication comes before anything else.
+  const role = await authenticate(request, query, context);
   let endpoint: EndpointPath;
   try {
     endpoint = parseEndpointPath(rawPath);
@@ -75,13 +80,47 @@ export async function prepareSession(
     if (error instanceof EndpointPathError) throw new HandshakeError(error.status, error.message);
     throw error;
   }
+  const session = { endpoint, query, role };
   switch (endpoint.kind) {
     case 'producer':
-      return prepareProducer(endpoint, query, context);
+      return prepareProducer(session, context);
     case 'consumer':
-      return prepareConsumer(endpoint, query, context);
+      return prepareConsumer(session, context);
     case 'reader':
-      return prepareReader(endpoint, query, context);
+      return prepareReader(session, context);
+  }
+}
+
+interface SessionRequest {
+  readonly endpoint: EndpointPath;
+  readonly query: URLSearchParams;
+  /** The authenticated role, when auth is enabled. */
+  readonly role: string | undefined;
+}
+
+async function authenticate(
+  request: IncomingMessage,
+  query: URLSearchParams,
+  context: HandshakeContext,
+): Promise<string | undefined> {
+  if (context.auth === undefined) return undefined;
+  try {
+    return await context.auth.authenticate(request.headers, query);
+  } catch (error) {
+    if (!(error instanceof AuthenticationError)) throw error;
+    context.logger.debug({ reason: error.message }, 'authentication failed');
+    throw new HandshakeError(401, 'Authentication required');
+  }
+}
+
+/** Pulsar checks authorization after parsing the parameters: 403 when denied. */
+function authorize(request: SessionRequest, action: AuthAction, context: HandshakeContext): void {
+  if (context.auth === undefined || request.role === undefined) return;
+  try {
+    context.auth.authorize(request.role, request.endpoint.topic, action);
+  } catch (error) {
+    if (error instanceof AuthorizationError) throw new HandshakeError(403, error.message);
+    throw error;
   }
 }
 
@@ -130,13 +169,11 @@ function requirePersistent(topic: TopicName, prefix: string): void {
   }
 }
 
-async function prepareProducer(
-  endpoint: EndpointPath,
-  query: URLSearchParams,
-  context: HandshakeContext,
-): Promise<PreparedSession> {
+async function prepareProducer(request: SessionRequest, context: HandshakeContext): Promise<PreparedSession> {
+  const { endpoint, query } = request;
   const prefix = HandshakeMessagePrefix.producer;
   const params = parseQuery(parseProducerParams, query);
+  authorize(request, 'produce', context);
   requirePersistent(endpoint.topic, prefix);
   let topic: Topic;
   let release: () => void;
@@ -172,13 +209,11 @@ async function prepareProducer(
   };
 }
 
-async function prepareConsumer(
-  endpoint: EndpointPath,
-  query: URLSearchParams,
-  context: HandshakeContext,
-): Promise<PreparedSession> {
+async function prepareConsumer(request: SessionRequest, context: HandshakeContext): Promise<PreparedSession> {
+  const { endpoint, query } = request;
   const prefix = HandshakeMessagePrefix.consumer;
   const params = parseQuery(parseConsumerParams, query);
+  authorize(request, 'consume', context);
   requirePersistent(endpoint.topic, prefix);
   if (params.subscriptionType !== 'Exclusive' || params.subscriptionMode !== 'Durable') {
     throw new HandshakeError(
@@ -214,13 +249,11 @@ async function prepareConsumer(
   };
 }
 
-async function prepareReader(
-  endpoint: EndpointPath,
-  query: URLSearchParams,
-  context: HandshakeContext,
-): Promise<PreparedSession> {
+async function prepareReader(request: SessionRequest, context: HandshakeContext): Promise<PreparedSession> {
+  const { endpoint, query } = request;
   const prefix = HandshakeMessagePrefix.reader;
   const params = parseQuery(parseReaderParams, query);
+  authorize(request, 'consume', context);
   requirePersistent(endpoint.topic, prefix);
   let topic: Topic;
   let startOrdinal: number;

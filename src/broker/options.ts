@@ -36,11 +36,23 @@ export interface EmbeddedBrokerOptions {
   cacheBytesPerTopic?: number;
   /** Publishes awaiting storage per producer before its socket is paused. @default 10000 */
   maxPendingMessagesPerProducer?: number;
+  /**
+   * Enables token authentication and authorization: a file with the raw HMAC secret key (at least 32
+   * bytes) that tokens are signed with, as Pulsar's `tokenSecretKey=file:///...`. Without it, no auth.
+   */
+  authTokenSecretFile?: string;
+  /** Roles allowed everything, admin API included (Pulsar's `superUserRoles`). @default [] */
+  superUserRoles?: string[];
+  /** JSON grants `{"tenant/ns": {"role": ["produce", "consume"]}}` loaded at start-up. */
+  authPermissionsFile?: string;
   /** pino logger; silent by default. */
   logger?: Logger;
 }
 
-export type ResolvedBrokerOptions = Readonly<Required<EmbeddedBrokerOptions>>;
+export type ResolvedBrokerOptions = Readonly<
+  Required<Omit<EmbeddedBrokerOptions, 'authTokenSecretFile' | 'authPermissionsFile'>> &
+    Pick<EmbeddedBrokerOptions, 'authTokenSecretFile' | 'authPermissionsFile'>
+>;
 
 export class BrokerOptionError extends Error {
   override readonly name = 'BrokerOptionError';
@@ -60,19 +72,22 @@ function checkInteger(name: string, value: number, min: number, max = Number.MAX
 
 export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrokerOptions {
   const resolved: ResolvedBrokerOptions = {
-    host: '127.0.0.1',
-    port: 8080,
-    fsync: 'always',
-    maxTextFrameSize: DEFAULT_MAX_TEXT_FRAME_SIZE,
-    maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
-    allowAutoTopicCreation: true,
-    perMessageDeflate: false,
-    maxSegmentBytes: 128 * 1024 * 1024,
-    cacheBytesPerTopic: 16 * 1024 * 1024,
-    maxPendingMessagesPerProducer: 10_000,
-    logger: pino({ enabled: false }),
-    ...Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)),
-  } as ResolvedBrokerOptions;
+    dataDir: input.dataDir,
+    host: input.host ?? '127.0.0.1',
+    port: input.port ?? 8080,
+    fsync: input.fsync ?? 'always',
+    maxTextFrameSize: input.maxTextFrameSize ?? DEFAULT_MAX_TEXT_FRAME_SIZE,
+    maxMessageSize: input.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    allowAutoTopicCreation: input.allowAutoTopicCreation ?? true,
+    perMessageDeflate: input.perMessageDeflate ?? false,
+    maxSegmentBytes: input.maxSegmentBytes ?? 128 * 1024 * 1024,
+    cacheBytesPerTopic: input.cacheBytesPerTopic ?? 16 * 1024 * 1024,
+    maxPendingMessagesPerProducer: input.maxPendingMessagesPerProducer ?? 10_000,
+    superUserRoles: input.superUserRoles ?? [],
+    logger: input.logger ?? pino({ enabled: false }),
+    ...(input.authTokenSecretFile === undefined ? {} : { authTokenSecretFile: input.authTokenSecretFile }),
+    ...(input.authPermissionsFile === undefined ? {} : { authPermissionsFile: input.authPermissionsFile }),
+  };
   if (typeof resolved.dataDir !== 'string' || resolved.dataDir.length === 0) {
     throw new BrokerOptionError(
       `expected \`dataDir\` to be a non-empty path, got ${describe(resolved.dataDir)}`,
@@ -92,5 +107,18 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
   checkInteger('maxSegmentBytes', resolved.maxSegmentBytes, 1);
   checkInteger('cacheBytesPerTopic', resolved.cacheBytesPerTopic, 0);
   checkInteger('maxPendingMessagesPerProducer', resolved.maxPendingMessagesPerProducer, 1);
+  if (
+    !Array.isArray(resolved.superUserRoles) ||
+    resolved.superUserRoles.some((role) => typeof role !== 'string')
+  ) {
+    throw new BrokerOptionError(
+      `expected \`superUserRoles\` to be an array of strings, got ${describe(resolved.superUserRoles)}`,
+    );
+  }
+  if (resolved.authTokenSecretFile === undefined && resolved.authPermissionsFile !== undefined) {
+    throw new BrokerOptionError(
+      '`authPermissionsFile` needs `authTokenSecretFile`: without authentication there is no role to grant to',
+    );
+  }
   return resolved;
 }

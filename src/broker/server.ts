@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../protocol/index.js';
 import { AdminApi } from './admin.js';
+import { BrokerAuth, PermissionStore, TokenAuthenticator } from './auth/index.js';
 import { HandshakeError, prepareSession, type HandshakeContext, type Session } from './handshake.js';
 import { rejectUpgrade } from './http-response.js';
 import { resolveBrokerOptions, type EmbeddedBrokerOptions, type ResolvedBrokerOptions } from './options.js';
@@ -34,13 +35,15 @@ export class EmbeddedBroker {
     private readonly wss: WebSocketServer,
     private readonly topics: TopicRegistry,
     namespaces: NamespaceRegistry,
+    auth: BrokerAuth | undefined,
     private readonly unlock: () => Promise<void>,
   ) {
-    this.admin = new AdminApi(namespaces, options.logger.child({ component: 'admin' }));
+    this.admin = new AdminApi(namespaces, auth, options.logger.child({ component: 'admin' }));
     this.handshakeContext = {
       options,
       topics,
       namespaces,
+      auth,
       logger: options.logger,
       // Pulsar names unnamed producers `<cluster>-<broker>-<n>`.
       nextProducerName: () => `standalone-0-${this.producerCounter++}`,
@@ -55,6 +58,17 @@ export class EmbeddedBroker {
     try {
       const ledgerIds = await LedgerIdAllocator.open(options.dataDir);
       const namespaces = await NamespaceRegistry.open(options.dataDir);
+      const auth =
+        options.authTokenSecretFile === undefined
+          ? undefined
+          : new BrokerAuth(
+              await TokenAuthenticator.fromSecretFile(options.authTokenSecretFile),
+              await PermissionStore.open(
+                options.dataDir,
+                options.superUserRoles,
+                options.authPermissionsFile,
+              ),
+            );
       const topics = new TopicRegistry(ledgerIds, {
         dataDir: options.dataDir,
         fsync: options.fsync === 'always',
@@ -68,7 +82,7 @@ export class EmbeddedBroker {
         perMessageDeflate: options.perMessageDeflate,
       });
       const http = createServer();
-      const broker = new EmbeddedBroker(options, http, wss, topics, namespaces, unlock);
+      const broker = new EmbeddedBroker(options, http, wss, topics, namespaces, auth, unlock);
       http.on('request', (request: IncomingMessage, response: ServerResponse) =>
         broker.onRequest(request, response),
       );
@@ -83,7 +97,7 @@ export class EmbeddedBroker {
         });
       });
       options.logger.info(
-        { url: broker.url, dataDir: options.dataDir, fsync: options.fsync },
+        { url: broker.url, dataDir: options.dataDir, fsync: options.fsync, auth: auth !== undefined },
         'broker started',
       );
       return broker;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { brokerCommand } from './commands/broker.js';
+import { tokenCommand } from './commands/token.js';
 import { CliError } from './cli-error.js';
 
 function packageVersion(): string {
@@ -20,6 +21,7 @@ await yargs(hideBin(process.argv))
   .scriptName('pulsar-ws')
   .usage('$0 <command> [options]')
   .command(brokerCommand)
+  .command(tokenCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

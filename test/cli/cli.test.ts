@@ -76,6 +76,32 @@ describe('pulsar-ws', () => {
     expect(second.stderr).toMatch(/data directory .* is in use by another broker \(pid \d+/);
   });
 
+  it('token create-secret-key and token create make a key and a JWT for a role', async () => {
+    const key = join(dataDir, 'secret.key');
+    expect((await cli(['token', 'create-secret-key', '--output', key])).code).toBe(0);
+    const created = await cli(['token', 'create', '--secret-file', key, '--subject', 'app']);
+    expect(created.code).toBe(0);
+    const [, payload = ''] = created.stdout.trim().split('.');
+    expect(JSON.parse(Buffer.from(payload, 'base64url').toString())).toEqual({ sub: 'app' });
+    const again = await cli(['token', 'create-secret-key', '--output', key]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/EEXIST/);
+  });
+
+  it('the broker with --auth-token-secret-file refuses a missing key file with exit 2', async () => {
+    const result = await cli([
+      'broker',
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--auth-token-secret-file',
+      '/nonexistent/key',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no such file: /nonexistent/key');
+  });
+
   it('a port in use exits 1 naming the port', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

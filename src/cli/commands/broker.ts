@@ -2,7 +2,13 @@
 import { resolve } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import type { CommandModule } from 'yargs';
-import { BrokerOptionError, DataDirLockedError, EmbeddedBroker } from '../../broker/index.js';
+import {
+  AuthenticationError,
+  BrokerOptionError,
+  DataDirLockedError,
+  EmbeddedBroker,
+  PermissionFileError,
+} from '../../broker/index.js';
 import { CliError } from '../cli-error.js';
 import { createCliLogger, LOG_LEVELS } from '../logger.js';
 
@@ -17,6 +23,9 @@ interface BrokerArgs {
   'max-message-size': number;
   'allow-auto-topic-creation': boolean;
   'per-message-deflate': boolean;
+  'auth-token-secret-file': string | undefined;
+  'auth-superuser-roles': string[];
+  'auth-permissions-file': string | undefined;
   'log-level': LevelWithSilent;
 }
 
@@ -58,6 +67,22 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         default: false,
         describe: 'Negotiate permessage-deflate when offered, as Pulsar does (costs throughput)',
       })
+      .option('auth-token-secret-file', {
+        type: 'string',
+        describe:
+          'Enable JWT auth: file with the raw HMAC secret key (>= 32 bytes; see `pulsar-ws token create-secret-key`)',
+      })
+      .option('auth-superuser-roles', {
+        type: 'string',
+        array: true,
+        default: [] as string[],
+        describe: 'Roles allowed everything, admin API included (with --auth-token-secret-file)',
+      })
+      .option('auth-permissions-file', {
+        type: 'string',
+        describe:
+          'JSON grants {"tenant/ns": {"role": ["produce","consume"]}} (with --auth-token-secret-file)',
+      })
       .option('log-level', {
         choices: LOG_LEVELS,
         default: DEFAULT_LOG_LEVEL,
@@ -77,13 +102,20 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         maxMessageSize: args['max-message-size'],
         allowAutoTopicCreation: args['allow-auto-topic-creation'],
         perMessageDeflate: args['per-message-deflate'],
+        superUserRoles: args['auth-superuser-roles'],
+        ...(args['auth-token-secret-file'] === undefined
+          ? {}
+          : { authTokenSecretFile: resolve(args['auth-token-secret-file']) }),
+        ...(args['auth-permissions-file'] === undefined
+          ? {}
+          : { authPermissionsFile: resolve(args['auth-permissions-file']) }),
         logger,
       });
     } catch (error) {
       throw toCliError(error, args);
     }
-    process.stdout.write(`pulsar-ws broker ready at ${broker.url} (data in ${dataDir})\n`);
-    await new Promise<void>((resolveStop) => {
+    // Handlers go in before the ready line: a supervisor may signal as soon as it reads it.
+    const stopRequested = new Promise<void>((resolveStop) => {
       const onSignal = (signal: NodeJS.Signals): void => {
         logger.info({ signal }, 'shutting down; send the signal again to exit at once');
         process.once(signal, () => process.exit(130));
@@ -92,17 +124,27 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
     });
+    process.stdout.write(`pulsar-ws broker ready at ${broker.url} (data in ${dataDir})\n`);
+    await stopRequested;
     await broker.stop();
   },
 };
 
 function toCliError(error: unknown, args: BrokerArgs): CliError {
   const err = error as NodeJS.ErrnoException;
-  if (error instanceof BrokerOptionError || error instanceof DataDirLockedError) {
+  if (
+    error instanceof BrokerOptionError ||
+    error instanceof DataDirLockedError ||
+    error instanceof AuthenticationError ||
+    error instanceof PermissionFileError
+  ) {
     return new CliError(err.message, 2, { cause: error });
   }
   if (err.code === 'EADDRINUSE')
     return new CliError(`port ${args.port} on ${args.host} is already in use`, 1, { cause: error });
+  if (err.code === 'ENOENT' && err.path !== undefined) {
+    return new CliError(`no such file: ${err.path}`, 2, { cause: error });
+  }
   if (err.code === 'EACCES' || err.code === 'EPERM') {
     return new CliError(`permission denied: ${err.message}`, 1, { cause: error });
   }
