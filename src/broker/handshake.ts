@@ -14,6 +14,7 @@ import {
   parseEndpointPath,
   parseProducerParams,
   parseReaderParams,
+  parseTopicName,
   EndpointPathError,
   type EndpointPath,
   type TopicName,
@@ -21,7 +22,7 @@ import {
 import { AuthenticationError, AuthorizationError, type AuthAction, type BrokerAuth } from './auth/index.js';
 import { NamespaceNotFoundError, type NamespaceRegistry } from './namespaces.js';
 import type { ResolvedBrokerOptions } from './options.js';
-import { ConsumerSession } from './sessions/consumer-session.js';
+import { ConsumerSession, type DeadLetterSink } from './sessions/consumer-session.js';
 import { ProducerSession } from './sessions/producer-session.js';
 import { ReaderSession } from './sessions/reader-session.js';
 import { ConsumerBusyError } from './topics/subscription.js';
@@ -215,10 +216,10 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
   const params = parseQuery(parseConsumerParams, query);
   authorize(request, 'consume', context);
   requirePersistent(endpoint.topic, prefix);
-  if (params.subscriptionType !== 'Exclusive' || params.subscriptionMode !== 'Durable') {
+  if (params.subscriptionMode !== 'Durable') {
     throw new HandshakeError(
       500,
-      `${prefix}the embedded broker supports only Exclusive Durable subscriptions so far (asked for ${params.subscriptionType} ${params.subscriptionMode})`,
+      `${prefix}the embedded broker supports only Durable subscriptions so far (asked for ${params.subscriptionMode})`,
     );
   }
   const subscriptionName = endpoint.subscription ?? '';
@@ -227,25 +228,66 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
     topic: endpoint.topic.fullName,
     subscription: subscriptionName,
   });
+  const id = nextConsumerId++;
+  // Pulsar's client names unnamed consumers at random; a counter keeps ours in connection order.
+  const name = params.consumerName ?? `consumer-${String(id).padStart(10, '0')}`;
   let topic: Topic;
   let subscription;
-  const slot = { id: 0 };
+  // Holds the consumer's place (same name and priority) until the socket is upgraded.
+  const placeholder = { id, name, priorityLevel: params.priorityLevel ?? 0 };
   try {
     topic = await openTopic(endpoint.topic, context);
     subscription = await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
-    subscription.attach(slot);
+    subscription.attach(placeholder, params.subscriptionType);
   } catch (error) {
     creationFailure(prefix, error, context.logger);
   }
+  const deadLetter =
+    params.maxRedeliverCount === undefined
+      ? undefined
+      : deadLetterSink(endpoint.topic, subscriptionName, params.deadLetterTopic, context);
   return {
     endpoint,
     attach: (ws) => {
-      // The slot reserved the exclusive consumer during the handshake; hand it to the real session.
-      const session = new ConsumerSession(ws, topic, subscription, params, logger);
-      subscription.handOver(slot, session);
+      const session = new ConsumerSession(id, name, ws, topic, subscription, params, deadLetter, logger);
+      subscription.handOver(placeholder, session);
       return session;
     },
-    abandon: () => subscription.detach(slot),
+    abandon: () => subscription.detach(placeholder),
+  };
+}
+
+let nextConsumerId = 1;
+
+/**
+ * Where messages go after `maxRedeliverCount` redeliveries: `deadLetterTopic`, or
+ * `<topic>-<subscription>-DLQ`, with the properties Pulsar 4.0's client adds.
+ */
+function deadLetterSink(
+  source: TopicName,
+  subscription: string,
+  deadLetterTopic: string | undefined,
+  context: HandshakeContext,
+): DeadLetterSink {
+  const target = parseTopicName(deadLetterTopic ?? `${source.fullName}-${subscription}-DLQ`);
+  let producerSequence = -1;
+  return async (entry) => {
+    const dlq = await context.topics.get(target, true);
+    const originId = `${entry.ledgerId}:${entry.entryId}:${source.partitionIndex}`;
+    await dlq.publish({
+      ...entry.message,
+      publishTime: Date.now(),
+      properties: {
+        ...entry.message.properties,
+        REAL_TOPIC: source.fullName,
+        REAL_SUBSCRIPTION: subscription,
+        ORIGIN_MESSAGE_ID: originId,
+        // Pulsar 4.0's client really writes this misspelt property too.
+        ORIGIN_MESSAGE_IDY_TIME: originId,
+      },
+      producerName: `${subscription}-DLQ`,
+      sequenceId: ++producerSequence,
+    });
   };
 }
 

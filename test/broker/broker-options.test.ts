@@ -61,7 +61,7 @@ describe('broker options', () => {
     const broker = await startBroker({});
     const ns = `${broker.url}/ws/v2`;
     expect(
-      await handshakeStatus(`${ns}/consumer/persistent/public/default/t/sub?subscriptionType=Shared`),
+      await handshakeStatus(`${ns}/consumer/persistent/public/default/t/sub?subscriptionMode=NonDurable`),
     ).toBe(500);
     expect(await handshakeStatus(`${ns}/producer/non-persistent/public/default/t`)).toBe(500);
   });

@@ -1,17 +1,30 @@
 /**
- * A durable subscription: the acknowledged set (a fully-acked prefix plus individually acked entries
- * after it), the dispatch position, and the attached consumer. Only Exclusive dispatch is
- * implemented so far; the other types are refused at the handshake.
+ * A durable subscription's dispatch: which consumers are attached and which of them gets the next
+ * message, by subscription type (spec §4.1, §4.5):
+ *
+ * - Exclusive: one consumer; another is refused (409).
+ * - Failover: many consumers, one active (lowest `priorityLevel`, then consumer name); when the active
+ *   one changes, dispatch rewinds so the new one gets everything unacknowledged.
+ * - Shared: every consumer gets the next available message; messages of a closed consumer, negative
+ *   acks and ack timeouts are replayed, the latter two with `redeliveryCount` + 1.
+ * - Key_Shared: like Shared, but every key sticks to one consumer (hash of the key over the connected
+ *   consumers; when consumers come and go, keys move, without Pulsar's ordering safeguards).
+ *
+ * Consumers of another type than the connected ones are refused (409), as in Pulsar.
  */
 import type { Logger } from 'pino';
-import type { InitialPosition } from '../../protocol/index.js';
-import type { CursorSnapshot, CursorStore, Position } from '../storage/cursor-store.js';
+import type { InitialPosition, SubscriptionType } from '../../protocol/index.js';
+import type { CursorStore, Position } from '../storage/cursor-store.js';
 import type { LogEntry, MessageLog } from '../storage/message-log.js';
+import { keyOwner } from './key-hash.js';
 import { Signal } from './signal.js';
+import { SubscriptionCursor } from './subscription-cursor.js';
 
 /** The consumer side as the subscription sees it. */
 export interface SubscriptionConsumer {
   readonly id: number;
+  readonly name: string;
+  readonly priorityLevel: number;
 }
 
 /** A delivery: the entry and how often it was redelivered before. */
@@ -24,29 +37,36 @@ export class ConsumerBusyError extends Error {
   override readonly name = 'ConsumerBusyError';
 }
 
+/** How far Key_Shared looks past messages whose key belongs to a busy consumer. */
+const KEY_SHARED_LOOKAHEAD = 1000;
+
 export class Subscription {
-  /** Entries with ordinal < ackedPrefix are all acknowledged. */
-  private ackedPrefix = 0;
-  /** Acknowledged ordinals >= ackedPrefix. */
-  private readonly acked = new Set<number>();
-  private readPosition = 0;
-  private consumer: SubscriptionConsumer | undefined;
+  private type: SubscriptionType | undefined;
+  private consumers: SubscriptionConsumer[] = [];
+  /** Next entry never dispatched since the last rewind. */
+  private readPosition: number;
+  /** Entries to dispatch again before new ones (Shared, Key_Shared). */
+  private readonly replay = new Set<number>();
+  /** Dispatched, not yet acknowledged: who has them. */
+  private readonly pending = new Map<number, SubscriptionConsumer>();
+  /** Shared/Key_Shared only: how often an entry was redelivered (negative ack, ack timeout). */
+  private readonly redeliveryCounts = new Map<number, number>();
+  /** Key_Shared: keys of entries looked at but not yet acknowledged. */
+  private readonly keys = new Map<number, string | undefined>();
   private readonly changed = new Signal();
   private readonly onAppended = (): void => this.changed.notify();
-  private readonly redeliveryTimers = new Set<NodeJS.Timeout>();
-  private compacting = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
   private deleted = false;
 
   private constructor(
     readonly name: string,
     private readonly log: MessageLog,
-    private readonly store: CursorStore,
-    private readonly logger: Logger,
+    private readonly cursor: SubscriptionCursor,
   ) {
+    this.readPosition = cursor.firstUnacked;
     log.on('appended', this.onAppended);
   }
 
-  /** Loads the subscription, or creates it at `initialPosition` when `create` allows; else undefined. */
   static async open(
     name: string,
     log: MessageLog,
@@ -54,157 +74,209 @@ export class Subscription {
     logger: Logger,
     initialPosition: InitialPosition,
   ): Promise<Subscription> {
-    const subscription = new Subscription(name, log, store, logger);
-    const stored = await store.load();
-    if (stored === undefined) {
-      const markDelete =
-        initialPosition === 'Latest' && log.length > 0 ? log.positionOf(log.length - 1) : null;
-      subscription.restore({ markDelete, acked: [] });
-    } else {
-      subscription.restore(stored);
-    }
-    // A new subscription is persisted before its consumer is accepted; a loaded one is compacted.
-    await store.saveSnapshot(() => subscription.snapshot());
-    return subscription;
+    const cursor = await SubscriptionCursor.open(name, log, store, logger, initialPosition);
+    return new Subscription(name, log, cursor);
   }
 
-  private restore(snapshot: CursorSnapshot): void {
-    this.ackedPrefix = snapshot.markDelete === null ? 0 : this.log.firstOrdinalAfter(snapshot.markDelete);
-    for (const position of snapshot.acked) {
-      const ordinal = this.log.ordinalOf(position);
-      if (ordinal !== undefined && ordinal >= this.ackedPrefix) this.acked.add(ordinal);
-    }
-    this.advancePrefix();
-    this.readPosition = this.ackedPrefix;
+  private get isSingleActive(): boolean {
+    return this.type === 'Exclusive' || this.type === 'Failover';
   }
 
-  private snapshot(): CursorSnapshot {
-    return {
-      markDelete: this.ackedPrefix > 0 ? this.log.positionOf(this.ackedPrefix - 1) : null,
-      acked: [...this.acked].sort((a, b) => a - b).map((ordinal) => this.log.positionOf(ordinal)),
-    };
-  }
-
-  private advancePrefix(): void {
-    while (this.acked.delete(this.ackedPrefix)) this.ackedPrefix++;
+  /** Failover's active consumer: lowest priority level, then name, as Pulsar sorts them. */
+  private get activeConsumer(): SubscriptionConsumer | undefined {
+    return [...this.consumers].sort(
+      (a, b) => a.priorityLevel - b.priorityLevel || a.name.localeCompare(b.name) || a.id - b.id,
+    )[0];
   }
 
   /**
-   * Attaches a consumer.
-   * @throws ConsumerBusyError when the Exclusive subscription already has one (HTTP 409).
+   * Attaches a consumer of `type`.
+   * @throws ConsumerBusyError (HTTP 409) for a second Exclusive consumer or a type mismatch.
    */
-  attach(consumer: SubscriptionConsumer): void {
+  attach(consumer: SubscriptionConsumer, type: SubscriptionType): void {
     if (this.deleted) throw new ConsumerBusyError(`Subscription ${this.name} was deleted`);
-    if (this.consumer !== undefined) {
-      throw new ConsumerBusyError(`Exclusive consumer is already connected`);
+    if (this.consumers.length > 0 && this.type !== type) {
+      throw new ConsumerBusyError(
+        `Subscription is of different type. Active subscription type of '${this.type}' is different than the connecting consumer's type '${type}'.`,
+      );
     }
-    this.consumer = consumer;
-  }
-
-  /** Replaces the consumer that reserved the subscription during a handshake by the live one. */
-  handOver(from: SubscriptionConsumer, to: SubscriptionConsumer): void {
-    if (this.consumer !== from)
-      throw new ConsumerBusyError(`Subscription ${this.name} is not held by the handshake`);
-    this.consumer = to;
-  }
-
-  /** Detaches a consumer; what it was sent but did not acknowledge is delivered again to the next one. */
-  detach(consumer: SubscriptionConsumer): void {
-    if (this.consumer !== consumer) return;
-    this.consumer = undefined;
-    this.rewind();
+    if (type === 'Exclusive' && this.consumers.length > 0) {
+      throw new ConsumerBusyError('Exclusive consumer is already connected');
+    }
+    const activeBefore = this.activeConsumer;
+    this.type = type;
+    this.consumers.push(consumer);
+    if (type === 'Failover' && activeBefore !== undefined && this.activeConsumer !== activeBefore)
+      this.rewind();
     this.changed.notify();
   }
 
-  /** Moves dispatch back to the first unacknowledged entry (Pulsar's cursor rewind). */
+  /** Replaces the consumer that reserved its place during a handshake by the live one. */
+  handOver(from: SubscriptionConsumer, to: SubscriptionConsumer): void {
+    const index = this.consumers.indexOf(from);
+    if (index < 0) throw new ConsumerBusyError(`Subscription ${this.name} is not held by the handshake`);
+    this.consumers[index] = to;
+  }
+
+  /** Detaches a consumer; what it was sent but did not acknowledge is delivered again. */
+  detach(consumer: SubscriptionConsumer): void {
+    const index = this.consumers.indexOf(consumer);
+    if (index < 0) return;
+    const activeBefore = this.activeConsumer;
+    this.consumers.splice(index, 1);
+    if (this.isSingleActive) {
+      if (activeBefore === consumer) this.rewind();
+    } else {
+      // Pulsar replays a closed Shared consumer's messages without counting a redelivery.
+      for (const [ordinal, owner] of this.pending) {
+        if (owner !== consumer) continue;
+        this.pending.delete(ordinal);
+        this.replay.add(ordinal);
+      }
+    }
+    this.changed.notify();
+  }
+
+  /** Dispatch starts again at the first unacknowledged entry (Pulsar's cursor rewind). */
   private rewind(): void {
-    this.readPosition = this.ackedPrefix;
+    this.readPosition = this.cursor.firstUnacked;
+    this.replay.clear();
+    this.pending.clear();
     this.changed.notify();
   }
 
   /** The next entry for `consumer`, waiting for one if needed; null once it is detached. */
   async next(consumer: SubscriptionConsumer): Promise<Delivery | null> {
     for (;;) {
-      if (this.consumer !== consumer) return null;
-      while (this.readPosition < this.log.length && this.isAcked(this.readPosition)) this.readPosition++;
-      if (this.readPosition < this.log.length) {
-        const entry = await this.log.read(this.readPosition++);
-        // Exclusive dispatch does not track redeliveries; Pulsar reports 0 there too.
-        return { entry, redeliveryCount: 0 };
+      if (!this.consumers.includes(consumer)) return null;
+      const ordinal = this.type === 'Key_Shared' ? await this.pickByKey(consumer) : this.pick(consumer);
+      if (ordinal !== undefined) {
+        const entry = await this.log.read(ordinal);
+        return { entry, redeliveryCount: this.redeliveryCounts.get(ordinal) ?? 0 };
       }
       await this.changed.wait();
     }
   }
 
-  private isAcked(ordinal: number): boolean {
-    return ordinal < this.ackedPrefix || this.acked.has(ordinal);
+  /** Marks `ordinal` as dispatched to `consumer`. */
+  private claim(ordinal: number, consumer: SubscriptionConsumer): number {
+    this.replay.delete(ordinal);
+    this.pending.set(ordinal, consumer);
+    return ordinal;
+  }
+
+  private isAvailable(ordinal: number): boolean {
+    return !this.cursor.isAcked(ordinal) && !this.pending.has(ordinal);
+  }
+
+  private skipDispatched(): void {
+    while (this.readPosition < this.log.length && !this.isAvailable(this.readPosition)) this.readPosition++;
+  }
+
+  private replayInOrder(): number[] {
+    for (const ordinal of this.replay) if (this.cursor.isAcked(ordinal)) this.replay.delete(ordinal);
+    return [...this.replay].sort((a, b) => a - b);
+  }
+
+  /** Exclusive, Failover, Shared: replayed entries first, then the next new one. */
+  private pick(consumer: SubscriptionConsumer): number | undefined {
+    if (this.isSingleActive && this.activeConsumer !== consumer) return undefined;
+    const [replayed] = this.replayInOrder();
+    if (replayed !== undefined) return this.claim(replayed, consumer);
+    this.skipDispatched();
+    return this.readPosition < this.log.length ? this.claim(this.readPosition++, consumer) : undefined;
+  }
+
+  /**
+   * Key_Shared: the first replayed or new entry whose key this consumer owns. Entries of other
+   * consumers' keys stay where they are; the scan looks a bounded way ahead.
+   */
+  private async pickByKey(consumer: SubscriptionConsumer): Promise<number | undefined> {
+    this.skipDispatched();
+    const limit = Math.min(this.log.length, this.readPosition + KEY_SHARED_LOOKAHEAD);
+    const candidates = [...this.replayInOrder()];
+    for (let ordinal = this.readPosition; ordinal < limit; ordinal++) candidates.push(ordinal);
+    for (const ordinal of candidates) {
+      if (!this.isAvailable(ordinal)) continue;
+      const key = await this.keyOf(ordinal);
+      // Re-check after the read: another consumer may have taken it, or this one gone away.
+      if (!this.isAvailable(ordinal) || !this.consumers.includes(consumer)) continue;
+      if (keyOwner(key, ordinal, this.consumers) === consumer) return this.claim(ordinal, consumer);
+    }
+    return undefined;
+  }
+
+  private async keyOf(ordinal: number): Promise<string | undefined> {
+    if (!this.keys.has(ordinal)) this.keys.set(ordinal, (await this.log.read(ordinal)).message.key);
+    return this.keys.get(ordinal);
   }
 
   /** Individual ack. Unknown ids are ignored, as Pulsar's fire-and-forget acks are. */
   acknowledge(position: Position): void {
-    const ordinal = this.log.ordinalOf(position);
-    if (ordinal === undefined || this.isAcked(ordinal) || this.deleted) return;
-    this.acked.add(ordinal);
-    this.advancePrefix();
-    this.store.recordAck(position);
-    if (this.store.wantsCompaction && !this.compacting) this.compact();
-  }
-
-  private compact(): void {
-    this.compacting = true;
-    this.store
-      .saveSnapshot(() => this.snapshot())
-      .catch((error: unknown) => {
-        // The journal still holds every ack, so a failed compaction loses nothing; it is retried later.
-        this.logger.error({ err: error, subscription: this.name }, 'cursor compaction failed');
-      })
-      .finally(() => (this.compacting = false));
+    if (this.deleted) return;
+    const ordinal = this.cursor.acknowledge(position);
+    if (ordinal === undefined) return;
+    this.pending.delete(ordinal);
+    this.replay.delete(ordinal);
+    this.redeliveryCounts.delete(ordinal);
+    this.keys.delete(ordinal);
   }
 
   /**
-   * Negative ack. For Exclusive (and Failover) subscriptions Pulsar's client cannot redeliver single
-   * messages, so after the delay it rewinds: every unacknowledged message is delivered again.
+   * Redelivers what `consumer` did not acknowledge after `delayMillis` (negative ack, ack timeout).
+   * Shared and Key_Shared redeliver those entries with a higher `redeliveryCount`; Exclusive and
+   * Failover cannot redeliver single messages, so Pulsar's client rewinds instead.
    */
-  negativeAcknowledge(consumer: SubscriptionConsumer, delayMillis: number): void {
+  redeliverLater(consumer: SubscriptionConsumer, positions: readonly Position[], delayMillis: number): void {
     const timer = setTimeout(() => {
-      this.redeliveryTimers.delete(timer);
-      if (this.consumer === consumer) this.rewind();
+      this.timers.delete(timer);
+      if (!this.consumers.includes(consumer)) return;
+      if (this.isSingleActive) {
+        if (this.activeConsumer === consumer) this.rewind();
+        return;
+      }
+      for (const position of positions) {
+        const ordinal = this.log.ordinalOf(position);
+        if (ordinal === undefined || this.cursor.isAcked(ordinal) || this.pending.get(ordinal) !== consumer)
+          continue;
+        this.pending.delete(ordinal);
+        this.redeliveryCounts.set(ordinal, (this.redeliveryCounts.get(ordinal) ?? 0) + 1);
+        this.replay.add(ordinal);
+      }
+      this.changed.notify();
     }, delayMillis);
-    this.redeliveryTimers.add(timer);
+    this.timers.add(timer);
   }
 
   /** Resolves once every ack received so far is on disk. */
   flushed(): Promise<void> {
-    return this.store.flushed();
+    return this.cursor.flushed();
   }
 
   /** True when everything written so far has been dispatched. */
   get dispatchedAll(): boolean {
-    return this.readPosition >= this.log.length;
+    return this.readPosition >= this.log.length && this.replay.size === 0;
   }
 
-  /** Deletes the subscription and its files; the attached consumer gets nothing more. */
+  /** Deletes the subscription and its files; attached consumers get nothing more. */
   async unsubscribe(): Promise<void> {
     this.deleted = true;
-    this.consumer = undefined;
-    this.close();
-    await this.store.delete();
+    this.consumers = [];
+    this.stop();
+    await this.cursor.delete();
   }
 
-  get isDeleted(): boolean {
-    return this.deleted;
-  }
-
-  /** Stops timers and listeners; acks already received are flushed by `store.close()`. */
-  close(): void {
-    for (const timer of this.redeliveryTimers) clearTimeout(timer);
-    this.redeliveryTimers.clear();
+  /** Stops timers and listeners. */
+  private stop(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     this.log.off('appended', this.onAppended);
     this.changed.notify();
   }
 
-  async closeStore(): Promise<void> {
-    this.close();
-    if (!this.deleted) await this.store.close();
+  /** Stops dispatch and flushes the acks received so far. */
+  async close(): Promise<void> {
+    this.stop();
+    if (!this.deleted) await this.cursor.close();
   }
 }

@@ -94,7 +94,7 @@ export class Topic {
     for (const reader of this.readers) reader.close();
     const subscriptions = await Promise.allSettled(this.subscriptions.values());
     for (const result of subscriptions) {
-      if (result.status === 'fulfilled') await result.value.closeStore();
+      if (result.status === 'fulfilled') await result.value.close();
     }
     await this.log.close();
   }

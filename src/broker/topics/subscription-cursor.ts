@@ -1,0 +1,109 @@
+/**
+ * The acknowledged state of a durable subscription: a fully-acked prefix of the log plus individually
+ * acked entries after it, persisted through a CursorStore (snapshot + ack journal).
+ */
+import type { Logger } from 'pino';
+import type { InitialPosition } from '../../protocol/index.js';
+import type { CursorSnapshot, CursorStore, Position } from '../storage/cursor-store.js';
+import type { MessageLog } from '../storage/message-log.js';
+
+export class SubscriptionCursor {
+  /** Entries with ordinal < ackedPrefix are all acknowledged. */
+  private ackedPrefix = 0;
+  /** Acknowledged ordinals >= ackedPrefix. */
+  private readonly acked = new Set<number>();
+  private compacting = false;
+
+  private constructor(
+    private readonly name: string,
+    private readonly log: MessageLog,
+    private readonly store: CursorStore,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Loads the cursor, creating it at `initialPosition` when the subscription is new. */
+  static async open(
+    name: string,
+    log: MessageLog,
+    store: CursorStore,
+    logger: Logger,
+    initialPosition: InitialPosition,
+  ): Promise<SubscriptionCursor> {
+    const cursor = new SubscriptionCursor(name, log, store, logger);
+    const stored = await store.load();
+    if (stored === undefined) {
+      const markDelete =
+        initialPosition === 'Latest' && log.length > 0 ? log.positionOf(log.length - 1) : null;
+      cursor.restore({ markDelete, acked: [] });
+    } else {
+      cursor.restore(stored);
+    }
+    // A new subscription is persisted before its consumer is accepted; a loaded one is compacted.
+    await store.saveSnapshot(() => cursor.snapshot());
+    return cursor;
+  }
+
+  private restore(snapshot: CursorSnapshot): void {
+    this.ackedPrefix = snapshot.markDelete === null ? 0 : this.log.firstOrdinalAfter(snapshot.markDelete);
+    for (const position of snapshot.acked) {
+      const ordinal = this.log.ordinalOf(position);
+      if (ordinal !== undefined && ordinal >= this.ackedPrefix) this.acked.add(ordinal);
+    }
+    this.advancePrefix();
+  }
+
+  private snapshot(): CursorSnapshot {
+    return {
+      markDelete: this.ackedPrefix > 0 ? this.log.positionOf(this.ackedPrefix - 1) : null,
+      acked: [...this.acked].sort((a, b) => a - b).map((ordinal) => this.log.positionOf(ordinal)),
+    };
+  }
+
+  private advancePrefix(): void {
+    while (this.acked.delete(this.ackedPrefix)) this.ackedPrefix++;
+  }
+
+  /** The first ordinal that is not acknowledged. */
+  get firstUnacked(): number {
+    return this.ackedPrefix;
+  }
+
+  isAcked(ordinal: number): boolean {
+    return ordinal < this.ackedPrefix || this.acked.has(ordinal);
+  }
+
+  /** Records an ack; returns the ordinal, or undefined for an unknown or already acked position. */
+  acknowledge(position: Position): number | undefined {
+    const ordinal = this.log.ordinalOf(position);
+    if (ordinal === undefined || this.isAcked(ordinal)) return undefined;
+    this.acked.add(ordinal);
+    this.advancePrefix();
+    this.store.recordAck(position);
+    if (this.store.wantsCompaction && !this.compacting) this.compact();
+    return ordinal;
+  }
+
+  private compact(): void {
+    this.compacting = true;
+    this.store
+      .saveSnapshot(() => this.snapshot())
+      .catch((error: unknown) => {
+        // The journal still holds every ack, so a failed compaction loses nothing; it is retried later.
+        this.logger.error({ err: error, subscription: this.name }, 'cursor compaction failed');
+      })
+      .finally(() => (this.compacting = false));
+  }
+
+  /** Resolves once every ack received so far is on disk. */
+  flushed(): Promise<void> {
+    return this.store.flushed();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  delete(): Promise<void> {
+    return this.store.delete();
+  }
+}
