@@ -7,6 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AuthenticationError, PermissionFileError, type BrokerAuth } from './auth/index.js';
 import { AlreadyExistsError, TenantNotFoundError, type NamespaceRegistry } from './namespaces.js';
+import { formDecode, topicNameOf, type TopicName } from '../protocol/index.js';
+import { TopicInUseError, TopicNotFoundError, type TopicRegistry } from './topics/topic-registry.js';
 
 class AdminRequestError extends Error {
   override readonly name = 'AdminRequestError';
@@ -30,12 +32,15 @@ interface Route {
 }
 
 const NAME = '([-=:.\\w]+)';
+/** A percent-encoded path segment (a topic's local name). */
+const SEGMENT = '([^/]+)';
 
 export class AdminApi {
   private readonly routes: Route[];
 
   constructor(
-    namespaces: NamespaceRegistry,
+    private readonly namespaces: NamespaceRegistry,
+    private readonly topics: TopicRegistry,
     private readonly auth: BrokerAuth | undefined,
     private readonly logger: Logger,
   ) {
@@ -94,12 +99,69 @@ export class AdminApi {
         },
       },
       {
+        method: 'GET',
+        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}$`),
+        handler: async ([tenant = '', namespace = '']) => {
+          this.requireNamespace(tenant, namespace);
+          return { status: 200, body: await topics.list('persistent', `${tenant}/${namespace}`) };
+        },
+      },
+      {
+        method: 'PUT',
+        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}$`),
+        handler: async (params) => {
+          const name = this.topicOf(params);
+          if (await topics.exists(name)) throw new AdminRequestError(409, 'This topic already exists');
+          await topics.get(name, true);
+          return { status: 204 };
+        },
+      },
+      {
+        method: 'DELETE',
+        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}$`),
+        handler: async (params) => {
+          await topics.delete(this.topicOf(params));
+          return { status: 204 };
+        },
+      },
+      {
+        method: 'POST',
+        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}/terminate$`),
+        handler: async (params) => {
+          const topic = await this.existingTopic(params);
+          const last = await topic.terminate();
+          return { status: 200, body: { ...last, partitionIndex: -1, batchIndex: -1, batchSize: 0 } };
+        },
+      },
+      {
+        method: 'GET',
+        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}/stats$`),
+        handler: async (params) => ({ status: 200, body: await (await this.existingTopic(params)).stats() }),
+      },
+      {
         // v1 (cluster-scoped) namespaces: Pulsar serves v1 topics without checking them, and so do we.
         method: 'PUT',
         pattern: new RegExp(`^/admin/namespaces/${NAME}/${NAME}/${NAME}$`),
         handler: () => ({ status: 204 }),
       },
     ];
+  }
+
+  private requireNamespace(tenant: string, namespace: string): void {
+    if (!this.namespaces.hasNamespace(`${tenant}/${namespace}`)) {
+      throw new AdminRequestError(404, 'Namespace does not exist');
+    }
+  }
+
+  private topicOf([tenant = '', namespace = '', local = '']: string[]): TopicName {
+    this.requireNamespace(tenant, namespace);
+    return topicNameOf('persistent', [tenant, namespace], formDecode(local));
+  }
+
+  private async existingTopic(params: string[]) {
+    const name = this.topicOf(params);
+    if (!(await this.topics.exists(name))) throw new TopicNotFoundError(`Topic ${name.fullName} not found`);
+    return this.topics.get(name, false);
   }
 
   private requireAuth(): BrokerAuth {
@@ -153,7 +215,8 @@ export class AdminApi {
 
 function statusOf(error: unknown): number {
   if (error instanceof AdminRequestError) return error.status;
-  if (error instanceof TenantNotFoundError) return 404;
+  if (error instanceof TenantNotFoundError || error instanceof TopicNotFoundError) return 404;
+  if (error instanceof TopicInUseError) return 412;
   if (error instanceof AlreadyExistsError) return 409;
   if (error instanceof PermissionFileError) return 400;
   return 500;

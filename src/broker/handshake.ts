@@ -26,7 +26,7 @@ import { ConsumerSession, type DeadLetterSink } from './sessions/consumer-sessio
 import { ProducerSession } from './sessions/producer-session.js';
 import { ReaderSession } from './sessions/reader-session.js';
 import { ConsumerBusyError } from './topics/subscription.js';
-import { ProducerBusyError, type Topic } from './topics/topic.js';
+import { ProducerBusyError, TopicTerminatedError, type Topic } from './topics/topic.js';
 import { TopicNotFoundError, type TopicRegistry } from './topics/topic-registry.js';
 
 /** A refused handshake: the HTTP status and message to answer with. */
@@ -143,6 +143,7 @@ function creationFailure(prefix: string, error: unknown, logger: Logger): never 
   if (error instanceof TopicNotFoundError || error instanceof NamespaceNotFoundError) {
     throw new HandshakeError(404, message);
   }
+  if (error instanceof TopicTerminatedError) throw new HandshakeError(503, message);
   if (error instanceof ProducerBusyError || error instanceof ConsumerBusyError)
     throw new HandshakeError(409, message);
   // Anything else is unexpected (I/O, a bug): the client gets a 500, the operator the details.
@@ -181,6 +182,7 @@ async function prepareProducer(request: SessionRequest, context: HandshakeContex
   const producerName = params.producerName ?? context.nextProducerName();
   try {
     topic = await openTopic(endpoint.topic, context);
+    if (topic.terminated) throw new TopicTerminatedError('Topic was already terminated');
     release = topic.claimProducerName(producerName);
   } catch (error) {
     creationFailure(prefix, error, context.logger);

@@ -38,7 +38,7 @@ export class EmbeddedBroker {
     auth: BrokerAuth | undefined,
     private readonly unlock: () => Promise<void>,
   ) {
-    this.admin = new AdminApi(namespaces, auth, options.logger.child({ component: 'admin' }));
+    this.admin = new AdminApi(namespaces, topics, auth, options.logger.child({ component: 'admin' }));
     this.handshakeContext = {
       options,
       topics,

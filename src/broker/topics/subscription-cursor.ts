@@ -68,6 +68,11 @@ export class SubscriptionCursor {
     return this.ackedPrefix;
   }
 
+  /** Entries not yet acknowledged (the subscription's backlog). */
+  get backlog(): number {
+    return Math.max(0, this.log.length - this.ackedPrefix - this.acked.size);
+  }
+
   isAcked(ordinal: number): boolean {
     return ordinal < this.ackedPrefix || this.acked.has(ordinal);
   }

@@ -253,6 +253,19 @@ export class Subscription {
     return this.cursor.flushed();
   }
 
+  /** What the admin API reports (a subset of Pulsar's subscription stats). */
+  stats(): { type: SubscriptionType | undefined; msgBacklog: number; consumers: { consumerName: string }[] } {
+    return {
+      type: this.type,
+      msgBacklog: this.cursor.backlog,
+      consumers: this.consumers.map((consumer) => ({ consumerName: consumer.name })),
+    };
+  }
+
+  get hasConsumers(): boolean {
+    return this.consumers.length > 0;
+  }
+
   /** True when everything written so far has been dispatched. */
   get dispatchedAll(): boolean {
     return this.readPosition >= this.log.length && this.replay.size === 0;

@@ -1,7 +1,7 @@
 /**
  * Opens topics lazily, once each, under `<dataDir>/topics/<url-encoded full name>/`.
  */
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { TopicName } from '../../protocol/index.js';
@@ -19,6 +19,10 @@ export interface TopicRegistryOptions {
 
 export class TopicNotFoundError extends Error {
   override readonly name = 'TopicNotFoundError';
+}
+
+export class TopicInUseError extends Error {
+  override readonly name = 'TopicInUseError';
 }
 
 export class TopicRegistry {
@@ -55,7 +59,6 @@ export class TopicRegistry {
 
   private async open(name: TopicName, dir: string): Promise<Topic> {
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'topic.json'), JSON.stringify({ topic: name.fullName }));
     const logger = this.options.logger.child({ topic: name.fullName });
     const log = await MessageLog.open(dir, this.ledgerIds, {
       fsync: this.options.fsync,
@@ -63,7 +66,51 @@ export class TopicRegistry {
       cacheBytes: this.options.cacheBytesPerTopic,
       logger,
     });
-    return new Topic(name, dir, log, this.options.fsync, logger);
+    return Topic.open(name, dir, log, this.options.fsync, logger);
+  }
+
+  /** Whether the topic exists (loaded or on disk). */
+  async exists(name: TopicName): Promise<boolean> {
+    return this.topics.has(name.fullName) || exists(this.dirOf(name));
+  }
+
+  /** Full names of the stored topics of a namespace (`tenant/namespace`). */
+  async list(domain: string, namespace: string): Promise<string[]> {
+    const prefix = `${domain}://${namespace}/`;
+    let dirs: string[];
+    try {
+      dirs = await readdir(join(this.options.dataDir, 'topics'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const names = await Promise.all(
+      dirs.map(async (dir) => {
+        const metadata = await readFile(
+          join(this.options.dataDir, 'topics', dir, 'topic.json'),
+          'utf8',
+        ).catch((error: unknown) => {
+          // A folder without metadata is a topic whose creation crashed half-way: not a topic.
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw error;
+        });
+        return metadata === undefined ? undefined : (JSON.parse(metadata) as { topic: string }).topic;
+      }),
+    );
+    return names.filter((name): name is string => name?.startsWith(prefix) === true).sort();
+  }
+
+  /**
+   * Deletes a topic with its data.
+   * @throws TopicNotFoundError, TopicInUseError
+   */
+  async delete(name: TopicName): Promise<void> {
+    if (!(await this.exists(name))) throw new TopicNotFoundError(`Topic ${name.fullName} not found`);
+    const topic = await this.get(name, false);
+    if (topic.inUse) throw new TopicInUseError('Topic has active producers/subscriptions');
+    this.topics.delete(name.fullName);
+    await topic.close();
+    await rm(this.dirOf(name), { recursive: true, force: true });
   }
 
   async close(): Promise<void> {
