@@ -37,6 +37,14 @@ export interface EmbeddedBrokerOptions {
   /** Publishes awaiting storage per producer before its socket is paused. @default 10000 */
   maxPendingMessagesPerProducer?: number;
   /**
+   * A session with no traffic either way for this long is closed with 1001, as Pulsar's
+   * `webSocketSessionIdleTimeoutMillis`; 0 disables it.
+   * @default 300000
+   */
+  idleTimeoutMillis?: number;
+  /** Server pings every this many ms (payload "PING"), as `webSocketPingDurationSeconds`; 0 = off. @default 0 */
+  pingIntervalMillis?: number;
+  /**
    * Enables token authentication and authorization: a file with the raw HMAC secret key (at least 32
    * bytes) that tokens are signed with, as Pulsar's `tokenSecretKey=file:///...`. Without it, no auth.
    */
@@ -84,6 +92,8 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
     cacheBytesPerTopic: input.cacheBytesPerTopic ?? 16 * 1024 * 1024,
     maxPendingMessagesPerProducer: input.maxPendingMessagesPerProducer ?? 10_000,
     superUserRoles: input.superUserRoles ?? [],
+    idleTimeoutMillis: input.idleTimeoutMillis ?? 300_000,
+    pingIntervalMillis: input.pingIntervalMillis ?? 0,
     logger: input.logger ?? pino({ enabled: false }),
     ...(input.authTokenSecretFile === undefined ? {} : { authTokenSecretFile: input.authTokenSecretFile }),
     ...(input.authPermissionsFile === undefined ? {} : { authPermissionsFile: input.authPermissionsFile }),
@@ -107,6 +117,8 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
   checkInteger('maxSegmentBytes', resolved.maxSegmentBytes, 1);
   checkInteger('cacheBytesPerTopic', resolved.cacheBytesPerTopic, 0);
   checkInteger('maxPendingMessagesPerProducer', resolved.maxPendingMessagesPerProducer, 1);
+  checkInteger('idleTimeoutMillis', resolved.idleTimeoutMillis, 0);
+  checkInteger('pingIntervalMillis', resolved.pingIntervalMillis, 0);
   if (
     !Array.isArray(resolved.superUserRoles) ||
     resolved.superUserRoles.some((role) => typeof role !== 'string')

@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../protocol/index.js';
@@ -166,12 +166,34 @@ export class EmbeddedBroker {
       // Completes synchronously when no verifyClient is set, so `attached` is known right after.
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         attached = true;
+        this.keepAlive(ws, socket);
         this.bind(ws, prepared.attach(ws));
       });
     }
     if (!attached) {
       prepared.abandon();
       socket.destroy();
+    }
+  }
+
+  /**
+   * Jetty's idle timeout counts traffic both ways, as a socket timeout does; server pings (when on)
+   * are traffic too, so they keep a quiet session open (spec §8.3).
+   */
+  private keepAlive(ws: WebSocket, socket: Duplex): void {
+    const { idleTimeoutMillis, pingIntervalMillis } = this.options;
+    if (idleTimeoutMillis > 0 && socket instanceof Socket) {
+      socket.setTimeout(idleTimeoutMillis);
+      socket.on('timeout', () => {
+        ws.close(
+          CloseCode.GoingAway,
+          `java.util.concurrent.TimeoutException: Idle timeout expired: ${idleTimeoutMillis}/${idleTimeoutMillis} ms`,
+        );
+      });
+    }
+    if (pingIntervalMillis > 0) {
+      const timer = setInterval(() => ws.ping('PING'), pingIntervalMillis);
+      ws.once('close', () => clearInterval(timer));
     }
   }
 

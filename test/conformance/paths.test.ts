@@ -88,6 +88,18 @@ describe('paths', () => {
     expect(fromBase64((await consumer.next<{ payload: string }>()).payload)).toBe('via-path');
   });
 
+  it('scenario 31: producer, consumer and reader sockets answer a ping with a pong echoing it', async () => {
+    const topic = uniqueTopic();
+    for (const path of [`producer/${ns}/${topic}`, `consumer/${ns}/${topic}/sub`, `reader/${ns}/${topic}`]) {
+      const socket = await pool.open(`${target.wsUrl}/ws/v2/${path}`);
+      const pong = new Promise<string>((resolve) =>
+        socket.ws.once('pong', (data: Buffer) => resolve(data.toString())),
+      );
+      socket.ws.ping('abc');
+      expect(await pong).toBe('abc');
+    }
+  });
+
   it('too few path segments fail with 500 (topic parsed outside the handler try block)', async () => {
     expect(await handshakeStatus(`${target.wsUrl}/ws/v2/producer/persistent/public/default`)).toBe(500);
   });

@@ -23,6 +23,8 @@ interface BrokerArgs {
   'max-message-size': number;
   'allow-auto-topic-creation': boolean;
   'per-message-deflate': boolean;
+  'idle-timeout-ms': number;
+  'ping-interval-seconds': number;
   'auth-token-secret-file': string | undefined;
   'auth-superuser-roles': string[];
   'auth-permissions-file': string | undefined;
@@ -67,6 +69,16 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         default: false,
         describe: 'Negotiate permessage-deflate when offered, as Pulsar does (costs throughput)',
       })
+      .option('idle-timeout-ms', {
+        type: 'number',
+        default: 300_000,
+        describe: 'Close sessions idle this long with 1001 (0 = never), as webSocketSessionIdleTimeoutMillis',
+      })
+      .option('ping-interval-seconds', {
+        type: 'number',
+        default: 0,
+        describe: 'Ping every session this often (0 = off), as webSocketPingDurationSeconds',
+      })
       .option('auth-token-secret-file', {
         type: 'string',
         describe:
@@ -103,6 +115,8 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         allowAutoTopicCreation: args['allow-auto-topic-creation'],
         perMessageDeflate: args['per-message-deflate'],
         superUserRoles: args['auth-superuser-roles'],
+        idleTimeoutMillis: args['idle-timeout-ms'],
+        pingIntervalMillis: args['ping-interval-seconds'] * 1000,
         ...(args['auth-token-secret-file'] === undefined
           ? {}
           : { authTokenSecretFile: resolve(args['auth-token-secret-file']) }),
