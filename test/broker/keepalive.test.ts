@@ -49,14 +49,4 @@ describe('keepalive', () => {
     expect(pings).toBeGreaterThan(3);
     await socket.close();
   });
-
-});
-    const socket = await TestSocket.open(`${broker.url}${producerPath}`);
-    const pong = new Promise<string>((resolve) =>
-      socket.ws.once('pong', (data: Buffer) => resolve(data.toString())),
-    );
-    socket.ws.ping('abc');
-    expect(await pong).toBe('abc');
-    await socket.close();
-  });
 });
