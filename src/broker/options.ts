@@ -36,6 +36,12 @@ export interface EmbeddedBrokerOptions {
   cacheBytesPerTopic?: number;
   /** Publishes awaiting storage per producer before its socket is paused. @default 10000 */
   maxPendingMessagesPerProducer?: number;
+  /** PEM certificate chain: with `tlsKeyFile`, the broker serves `wss://` and `https://` only. */
+  tlsCertFile?: string;
+  /** PEM private key of `tlsCertFile`. */
+  tlsKeyFile?: string;
+  /** PEM CA certificates: when set, clients must present a certificate signed by one of them. */
+  tlsTrustCertsFile?: string;
   /**
    * A session with no traffic either way for this long is closed with 1001, as Pulsar's
    * `webSocketSessionIdleTimeoutMillis`; 0 disables it.
@@ -57,9 +63,12 @@ export interface EmbeddedBrokerOptions {
   logger?: Logger;
 }
 
+type OptionalFileOptions =
+  'authTokenSecretFile' | 'authPermissionsFile' | 'tlsCertFile' | 'tlsKeyFile' | 'tlsTrustCertsFile';
+
 export type ResolvedBrokerOptions = Readonly<
-  Required<Omit<EmbeddedBrokerOptions, 'authTokenSecretFile' | 'authPermissionsFile'>> &
-    Pick<EmbeddedBrokerOptions, 'authTokenSecretFile' | 'authPermissionsFile'>
+  Required<Omit<EmbeddedBrokerOptions, OptionalFileOptions>> &
+    Pick<EmbeddedBrokerOptions, OptionalFileOptions>
 >;
 
 export class BrokerOptionError extends Error {
@@ -97,6 +106,9 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
     logger: input.logger ?? pino({ enabled: false }),
     ...(input.authTokenSecretFile === undefined ? {} : { authTokenSecretFile: input.authTokenSecretFile }),
     ...(input.authPermissionsFile === undefined ? {} : { authPermissionsFile: input.authPermissionsFile }),
+    ...(input.tlsCertFile === undefined ? {} : { tlsCertFile: input.tlsCertFile }),
+    ...(input.tlsKeyFile === undefined ? {} : { tlsKeyFile: input.tlsKeyFile }),
+    ...(input.tlsTrustCertsFile === undefined ? {} : { tlsTrustCertsFile: input.tlsTrustCertsFile }),
   };
   if (typeof resolved.dataDir !== 'string' || resolved.dataDir.length === 0) {
     throw new BrokerOptionError(
@@ -118,6 +130,12 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
   checkInteger('cacheBytesPerTopic', resolved.cacheBytesPerTopic, 0);
   checkInteger('maxPendingMessagesPerProducer', resolved.maxPendingMessagesPerProducer, 1);
   checkInteger('idleTimeoutMillis', resolved.idleTimeoutMillis, 0);
+  if ((resolved.tlsCertFile === undefined) !== (resolved.tlsKeyFile === undefined)) {
+    throw new BrokerOptionError('`tlsCertFile` and `tlsKeyFile` go together: give both or neither');
+  }
+  if (resolved.tlsTrustCertsFile !== undefined && resolved.tlsCertFile === undefined) {
+    throw new BrokerOptionError('`tlsTrustCertsFile` needs `tlsCertFile` and `tlsKeyFile`');
+  }
   checkInteger('pingIntervalMillis', resolved.pingIntervalMillis, 0);
   if (
     !Array.isArray(resolved.superUserRoles) ||

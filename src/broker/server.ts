@@ -3,7 +3,8 @@
  * producer, consumer and reader endpoints) on a durable on-disk store, plus
  * a small admin REST API (see admin.ts).
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Socket, type AddressInfo } from 'node:net';
@@ -81,7 +82,7 @@ export class EmbeddedBroker {
         maxPayload: options.maxTextFrameSize,
         perMessageDeflate: options.perMessageDeflate,
       });
-      const http = createServer();
+      const http = await createHttpServer(options);
       const broker = new EmbeddedBroker(options, http, wss, topics, namespaces, auth, unlock);
       http.on('request', (request: IncomingMessage, response: ServerResponse) =>
         broker.onRequest(request, response),
@@ -116,14 +117,18 @@ export class EmbeddedBroker {
     return this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
   }
 
-  /** WebSocket service URL, e.g. `ws://127.0.0.1:8080`. */
-  get url(): string {
-    return `ws://${this.hostForUrl}:${this.port}`;
+  private get secure(): boolean {
+    return this.options.tlsCertFile !== undefined;
   }
 
-  /** HTTP URL of the same server (health endpoint). */
+  /** WebSocket service URL, e.g. `ws://127.0.0.1:8080` (`wss://` with TLS). */
+  get url(): string {
+    return `${this.secure ? 'wss' : 'ws'}://${this.hostForUrl}:${this.port}`;
+  }
+
+  /** HTTP URL of the same server (admin API), `https://` with TLS. */
   get httpUrl(): string {
-    return `http://${this.hostForUrl}:${this.port}`;
+    return `${this.secure ? 'https' : 'http'}://${this.hostForUrl}:${this.port}`;
   }
 
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
@@ -241,3 +246,18 @@ export class EmbeddedBroker {
 }
 
 const CLOSE_GRACE_MILLIS = 1000;
+
+/** Plain HTTP, or HTTPS when a certificate is configured (client certificates when a CA is). */
+async function createHttpServer(options: ResolvedBrokerOptions): Promise<Server> {
+  if (options.tlsCertFile === undefined || options.tlsKeyFile === undefined) return createServer();
+  const [cert, key, ca] = await Promise.all([
+    readFile(options.tlsCertFile),
+    readFile(options.tlsKeyFile),
+    options.tlsTrustCertsFile === undefined ? undefined : readFile(options.tlsTrustCertsFile),
+  ]);
+  return createHttpsServer({
+    cert,
+    key,
+    ...(ca === undefined ? {} : { ca, requestCert: true, rejectUnauthorized: true }),
+  });
+}

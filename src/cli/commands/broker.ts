@@ -24,6 +24,9 @@ interface BrokerArgs {
   'allow-auto-topic-creation': boolean;
   'per-message-deflate': boolean;
   'idle-timeout-ms': number;
+  'tls-cert-file': string | undefined;
+  'tls-key-file': string | undefined;
+  'tls-trust-certs-file': string | undefined;
   'ping-interval-seconds': number;
   'auth-token-secret-file': string | undefined;
   'auth-superuser-roles': string[];
@@ -68,6 +71,15 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         type: 'boolean',
         default: false,
         describe: 'Negotiate permessage-deflate when offered, as Pulsar does (costs throughput)',
+      })
+      .option('tls-cert-file', {
+        type: 'string',
+        describe: 'PEM certificate: serve wss:// (with --tls-key-file)',
+      })
+      .option('tls-key-file', { type: 'string', describe: 'PEM private key of --tls-cert-file' })
+      .option('tls-trust-certs-file', {
+        type: 'string',
+        describe: 'PEM CA certificates: require client certificates signed by them',
       })
       .option('idle-timeout-ms', {
         type: 'number',
@@ -116,13 +128,12 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         perMessageDeflate: args['per-message-deflate'],
         superUserRoles: args['auth-superuser-roles'],
         idleTimeoutMillis: args['idle-timeout-ms'],
+        ...optionalPath('tlsCertFile', args['tls-cert-file']),
+        ...optionalPath('tlsKeyFile', args['tls-key-file']),
+        ...optionalPath('tlsTrustCertsFile', args['tls-trust-certs-file']),
         pingIntervalMillis: args['ping-interval-seconds'] * 1000,
-        ...(args['auth-token-secret-file'] === undefined
-          ? {}
-          : { authTokenSecretFile: resolve(args['auth-token-secret-file']) }),
-        ...(args['auth-permissions-file'] === undefined
-          ? {}
-          : { authPermissionsFile: resolve(args['auth-permissions-file']) }),
+        ...optionalPath('authTokenSecretFile', args['auth-token-secret-file']),
+        ...optionalPath('authPermissionsFile', args['auth-permissions-file']),
         logger,
       });
     } catch (error) {
@@ -143,6 +154,10 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
     await broker.stop();
   },
 };
+
+function optionalPath<K extends string>(key: K, path: string | undefined): Partial<Record<K, string>> {
+  return path === undefined ? {} : ({ [key]: resolve(path) } as Partial<Record<K, string>>);
+}
 
 function toCliError(error: unknown, args: BrokerArgs): CliError {
   const err = error as NodeJS.ErrnoException;
