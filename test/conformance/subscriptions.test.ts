@@ -234,3 +234,35 @@ describe('subscription type conflicts', () => {
     expect(await handshakeStatus(consumerUrl(target, topic, 'sub', '?subscriptionType=Shared'))).toBe(101);
   });
 });
+
+describe('delayed delivery', () => {
+  it('Shared subscriptions hold a deliverAfterMs message until its time; others pass it on', async () => {
+    const topic = uniqueTopic();
+    const shared = await open(topic, 'shared', 'subscriptionType=Shared');
+    const exclusive = await open(topic, 'exclusive', 'subscriptionType=Exclusive');
+    const producer = await pool.open(`${target.wsUrl}/ws/v2/producer/persistent/public/default/${topic}`);
+    producer.send({ payload: Buffer.from('later').toString('base64'), deliverAfterMs: 2500, context: 'l' });
+    producer.send({ payload: Buffer.from('now').toString('base64'), context: 'n' });
+    await producer.take(2);
+    expect(payloads(await exclusive.take<Delivered>(2))).toEqual(['later', 'now']);
+    const [first] = await shared.take<Delivered>(1);
+    expect(fromBase64(first?.payload ?? '')).toBe('now');
+    expect(await shared.drain(1000)).toEqual([]);
+    const [delayed] = await shared.take<Delivered>(1, 10_000);
+    expect(fromBase64(delayed?.payload ?? '')).toBe('later');
+  });
+
+  it('deliverAt (epoch ms) works the same way', async () => {
+    const topic = uniqueTopic();
+    const shared = await open(topic, 'shared', 'subscriptionType=Shared');
+    const producer = await pool.open(`${target.wsUrl}/ws/v2/producer/persistent/public/default/${topic}`);
+    producer.send({
+      payload: Buffer.from('at').toString('base64'),
+      deliverAt: Date.now() + 2000,
+      context: 'a',
+    });
+    await producer.take(1);
+    expect(await shared.drain(800)).toEqual([]);
+    expect(fromBase64((await shared.next<Delivered>(10_000)).payload)).toBe('at');
+  });
+});

@@ -51,6 +51,8 @@ export class Subscription {
   private readonly pending = new Map<number, SubscriptionConsumer>();
   /** Shared/Key_Shared only: how often an entry was redelivered (negative ack, ack timeout). */
   private readonly redeliveryCounts = new Map<number, number>();
+  /** Shared/Key_Shared: entries held back until their `deliverAt` (delayed delivery). */
+  private readonly delayed = new Map<number, NodeJS.Timeout>();
   /** Key_Shared: keys of entries looked at but not yet acknowledged. */
   private readonly keys = new Map<number, string | undefined>();
   private readonly changed = new Signal();
@@ -152,10 +154,28 @@ export class Subscription {
       const ordinal = this.type === 'Key_Shared' ? await this.pickByKey(consumer) : this.pick(consumer);
       if (ordinal !== undefined) {
         const entry = await this.log.read(ordinal);
+        if (this.holdIfDelayed(entry)) continue;
         return { entry, redeliveryCount: this.redeliveryCounts.get(ordinal) ?? 0 };
       }
       await this.changed.wait();
     }
+  }
+
+  /**
+   * Delayed delivery applies to Shared and Key_Shared subscriptions only, as in Pulsar: an entry whose
+   * `deliverAt` is still ahead goes back (unclaimed) and is replayed when its time comes.
+   */
+  private holdIfDelayed(entry: LogEntry): boolean {
+    const { deliverAt } = entry.message;
+    if (this.isSingleActive || deliverAt === undefined || deliverAt <= Date.now()) return false;
+    this.pending.delete(entry.ordinal);
+    const timer = setTimeout(() => {
+      this.delayed.delete(entry.ordinal);
+      this.replay.add(entry.ordinal);
+      this.changed.notify();
+    }, deliverAt - Date.now());
+    this.delayed.set(entry.ordinal, timer);
+    return true;
   }
 
   /** Marks `ordinal` as dispatched to `consumer`. */
@@ -166,7 +186,7 @@ export class Subscription {
   }
 
   private isAvailable(ordinal: number): boolean {
-    return !this.cursor.isAcked(ordinal) && !this.pending.has(ordinal);
+    return !this.cursor.isAcked(ordinal) && !this.pending.has(ordinal) && !this.delayed.has(ordinal);
   }
 
   private skipDispatched(): void {
@@ -268,7 +288,7 @@ export class Subscription {
 
   /** True when everything written so far has been dispatched. */
   get dispatchedAll(): boolean {
-    return this.readPosition >= this.log.length && this.replay.size === 0;
+    return this.readPosition >= this.log.length && this.replay.size === 0 && this.delayed.size === 0;
   }
 
   /** Deletes the subscription and its files; attached consumers get nothing more. */
@@ -281,8 +301,9 @@ export class Subscription {
 
   /** Stops timers and listeners. */
   private stop(): void {
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of [...this.timers, ...this.delayed.values()]) clearTimeout(timer);
     this.timers.clear();
+    this.delayed.clear();
     this.log.off('appended', this.onAppended);
     this.changed.notify();
   }
