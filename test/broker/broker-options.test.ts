@@ -1,27 +1,13 @@
 /** Broker configuration that the conformance suite (which runs on defaults) does not cover. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useEmbeddedBrokers } from '../helpers/embedded.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrokerOptionError, EmbeddedBroker, resolveBrokerOptions } from '../../src/broker/index.js';
 import { base64, handshakeStatus, TestSocket } from '../helpers/ws-client.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function startBroker(
-  options: Parameters<typeof EmbeddedBroker.start>[0] extends infer O ? Partial<O> : never,
-) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'pws-options-'));
-  const broker = await EmbeddedBroker.start({ port: 0, dataDir, fsync: 'never', ...options });
-  cleanups.push(
-    () => rm(dataDir, { recursive: true, force: true }),
-    () => broker.stop(),
-  );
-  return broker;
-}
+const startBroker = useEmbeddedBrokers();
 
 describe('broker options', () => {
   it('rejects bad values with the option name and the value', () => {
@@ -74,12 +60,15 @@ describe('broker options', () => {
 
   it('stop closes open sockets with 1001 and releases the data directory', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pws-stop-'));
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    const broker = await EmbeddedBroker.start({ port: 0, dataDir });
-    const socket = await TestSocket.open(`${broker.url}/ws/v2/consumer/persistent/public/default/t/sub`);
-    await broker.stop();
-    expect((await socket.closed).code).toBe(1001);
-    const again = await EmbeddedBroker.start({ port: 0, dataDir });
-    await again.stop();
+    try {
+      const broker = await EmbeddedBroker.start({ port: 0, dataDir });
+      const socket = await TestSocket.open(`${broker.url}/ws/v2/consumer/persistent/public/default/t/sub`);
+      await broker.stop();
+      expect((await socket.closed).code).toBe(1001);
+      const again = await EmbeddedBroker.start({ port: 0, dataDir });
+      await again.stop();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

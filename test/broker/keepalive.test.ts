@@ -3,27 +3,11 @@
  * interval are server configuration, which the shared Pulsar instance of the conformance run has at
  * its defaults (5 min, off).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../src/broker/index.js';
+import { describe, expect, it } from 'vitest';
+import { useEmbeddedBrokers } from '../helpers/embedded.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function startBroker(options: Partial<EmbeddedBrokerOptions>): Promise<EmbeddedBroker> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'pws-keepalive-'));
-  const broker = await EmbeddedBroker.start({ port: 0, dataDir, fsync: 'never', ...options });
-  cleanups.push(
-    () => rm(dataDir, { recursive: true, force: true }),
-    () => broker.stop(),
-  );
-  return broker;
-}
+const startBroker = useEmbeddedBrokers();
 
 const producerPath = '/ws/v2/producer/persistent/public/default/keepalive';
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveredMessage } from '../../src/protocol/index.js';
 import { publishAll, range } from '../helpers/publish.js';
 import { consumerUrl, producerUrl, readerUrl, uniqueTopic, useTarget } from '../helpers/target.js';
-import { base64, handshakeStatus, SocketPool } from '../helpers/ws-client.js';
+import { base64, handshakeStatus, SocketPool, type TestSocket } from '../helpers/ws-client.js';
 
 const target = useTarget();
 const pool = new SocketPool();
@@ -14,6 +14,18 @@ afterEach(() => pool.closeAll());
 
 const topicAdmin = (topic = '') =>
   `${target.adminUrl}/admin/v2/persistent/public/default${topic === '' ? '' : `/${topic}`}`;
+
+/** Asks isEndOfTopic until the answer is true (Pulsar learns about the end asynchronously), 5 s at most. */
+async function endOfTopicSoon(socket: TestSocket): Promise<unknown> {
+  let answer: unknown;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    socket.send({ type: 'isEndOfTopic' });
+    answer = await socket.next();
+    if ((answer as { endOfTopic: boolean }).endOfTopic) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return answer;
+}
 
 describe('topic admin', () => {
   it('creates, lists, reports and deletes a topic', async () => {
@@ -88,14 +100,7 @@ describe('termination', () => {
     );
     for (const message of await consumer.take<DeliveredMessage>(2))
       consumer.send({ messageId: message.messageId });
-    let answer: unknown;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      consumer.send({ type: 'isEndOfTopic' });
-      answer = await consumer.next();
-      if ((answer as { endOfTopic: boolean }).endOfTopic) break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    expect(answer).toEqual({ endOfTopic: true });
+    expect(await endOfTopicSoon(consumer)).toEqual({ endOfTopic: true });
   });
 
   it('a reader that has read everything of a terminated topic is at its end', async () => {
@@ -104,13 +109,6 @@ describe('termination', () => {
     expect((await fetch(`${topicAdmin(topic)}/terminate`, { method: 'POST' })).status).toBe(200);
     const reader = await pool.open(readerUrl(target, topic, '?messageId=earliest'));
     await reader.take(2);
-    let answer: unknown;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      reader.send({ type: 'isEndOfTopic' });
-      answer = await reader.next();
-      if ((answer as { endOfTopic: boolean }).endOfTopic) break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    expect(answer).toEqual({ endOfTopic: true });
+    expect(await endOfTopicSoon(reader)).toEqual({ endOfTopic: true });
   });
 });
