@@ -6,7 +6,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AuthenticationError, PermissionFileError, type BrokerAuth } from './auth/index.js';
-import { AlreadyExistsError, TenantNotFoundError, type NamespaceRegistry } from './namespaces.js';
+import {
+  AlreadyExistsError,
+  NamespaceNotFoundError,
+  TenantNotFoundError,
+  type NamespaceRegistry,
+} from './namespaces.js';
 import { formDecode, topicNameOf, type TopicName } from '../protocol/index.js';
 import { TopicInUseError, TopicNotFoundError, type TopicRegistry } from './topics/topic-registry.js';
 
@@ -95,6 +100,40 @@ export class AdminApi {
             throw new AdminRequestError(400, 'expected a JSON array of actions, e.g. ["produce","consume"]');
           }
           await this.requireAuth().permissions.grant(`${tenant}/${namespace}`, role, actions);
+          return { status: 204 };
+        },
+      },
+      {
+        method: 'GET',
+        pattern: new RegExp(`^/admin/v2/namespaces/${NAME}/${NAME}/deduplication$`),
+        handler: ([tenant = '', namespace = '']) => {
+          this.requireNamespace(tenant, namespace);
+          const policy = namespaces.deduplicationOf(`${tenant}/${namespace}`);
+          return policy === undefined ? { status: 204 } : { status: 200, body: policy };
+        },
+      },
+      {
+        method: 'POST',
+        pattern: new RegExp(`^/admin/v2/namespaces/${NAME}/${NAME}/deduplication$`),
+        handler: async ([tenant = '', namespace = ''], body) => {
+          const enabled = body.trim();
+          if (enabled !== 'true' && enabled !== 'false') {
+            throw new AdminRequestError(
+              400,
+              `expected true or false, got ${JSON.stringify(body.slice(0, 40))}`,
+            );
+          }
+          this.requireNamespace(tenant, namespace);
+          await namespaces.setDeduplication(`${tenant}/${namespace}`, enabled === 'true');
+          return { status: 204 };
+        },
+      },
+      {
+        method: 'DELETE',
+        pattern: new RegExp(`^/admin/v2/namespaces/${NAME}/${NAME}/deduplication$`),
+        handler: async ([tenant = '', namespace = '']) => {
+          this.requireNamespace(tenant, namespace);
+          await namespaces.setDeduplication(`${tenant}/${namespace}`, undefined);
           return { status: 204 };
         },
       },
@@ -215,7 +254,13 @@ export class AdminApi {
 
 function statusOf(error: unknown): number {
   if (error instanceof AdminRequestError) return error.status;
-  if (error instanceof TenantNotFoundError || error instanceof TopicNotFoundError) return 404;
+  if (
+    error instanceof TenantNotFoundError ||
+    error instanceof TopicNotFoundError ||
+    error instanceof NamespaceNotFoundError
+  ) {
+    return 404;
+  }
   if (error instanceof TopicInUseError) return 412;
   if (error instanceof AlreadyExistsError) return 409;
   if (error instanceof PermissionFileError) return 400;

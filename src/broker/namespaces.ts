@@ -11,6 +11,8 @@ interface NamespacesFile {
   readonly version: 1;
   readonly tenants: string[];
   readonly namespaces: string[];
+  /** Namespace deduplication policies (`set-deduplication`); absent = the broker's default. */
+  readonly deduplication?: Record<string, boolean>;
 }
 
 const INITIAL: NamespacesFile = {
@@ -38,6 +40,7 @@ export class NamespaceRegistry {
     private readonly path: string,
     private readonly tenants: Set<string>,
     private readonly namespaces: Set<string>,
+    private readonly deduplication: Map<string, boolean>,
   ) {}
 
   static async open(dataDir: string): Promise<NamespaceRegistry> {
@@ -48,11 +51,30 @@ export class NamespaceRegistry {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    return new NamespaceRegistry(path, new Set(file.tenants), new Set(file.namespaces));
+    return new NamespaceRegistry(
+      path,
+      new Set(file.tenants),
+      new Set(file.namespaces),
+      new Map(Object.entries(file.deduplication ?? {})),
+    );
   }
 
   hasNamespace(namespace: string): boolean {
     return this.namespaces.has(namespace);
+  }
+
+  /** The namespace's deduplication policy, or undefined when it follows the broker's default. */
+  deduplicationOf(namespace: string): boolean | undefined {
+    return this.deduplication.get(namespace);
+  }
+
+  /** Sets (or, with undefined, removes) the namespace's deduplication policy. @throws NamespaceNotFoundError */
+  setDeduplication(namespace: string, enabled: boolean | undefined): Promise<void> {
+    if (!this.namespaces.has(namespace))
+      return Promise.reject(new NamespaceNotFoundError('Namespace does not exist'));
+    if (enabled === undefined) this.deduplication.delete(namespace);
+    else this.deduplication.set(namespace, enabled);
+    return this.save();
   }
 
   listTenants(): string[] {

@@ -59,6 +59,12 @@ export interface EmbeddedBrokerOptions {
   superUserRoles?: string[];
   /** JSON grants `{"tenant/ns": {"role": ["produce", "consume"]}}` loaded at start-up. */
   authPermissionsFile?: string;
+  /**
+   * Message deduplication by producer name and sequence id for every namespace without a policy of its
+   * own (Pulsar's `brokerDeduplicationEnabled`; namespaces: `POST .../deduplication`).
+   * @default false
+   */
+  deduplication?: boolean;
   /** pino logger; silent by default. */
   logger?: Logger;
 }
@@ -101,6 +107,7 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
     cacheBytesPerTopic: input.cacheBytesPerTopic ?? 16 * 1024 * 1024,
     maxPendingMessagesPerProducer: input.maxPendingMessagesPerProducer ?? 10_000,
     superUserRoles: input.superUserRoles ?? [],
+    deduplication: input.deduplication ?? false,
     idleTimeoutMillis: input.idleTimeoutMillis ?? 300_000,
     pingIntervalMillis: input.pingIntervalMillis ?? 0,
     logger: input.logger ?? pino({ enabled: false }),

@@ -75,6 +75,8 @@ export class EmbeddedBroker {
         fsync: options.fsync === 'always',
         maxSegmentBytes: options.maxSegmentBytes,
         cacheBytesPerTopic: options.cacheBytesPerTopic,
+        deduplicationEnabled: (topic) =>
+          namespaces.deduplicationOf(`${topic.tenant}/${topic.namespace}`) ?? options.deduplication,
         logger: options.logger,
       });
       const wss = new WebSocketServer({

@@ -52,6 +52,30 @@ describe('broker options', () => {
     expect(await handshakeStatus(`${ns}/producer/non-persistent/public/default/t`)).toBe(500);
   });
 
+  it('deduplication: true applies to every namespace and survives a restart (ids come from the log)', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pws-dedup-'));
+    try {
+      const path = '/ws/v2/producer/persistent/public/default/dedup?producerName=p';
+      let broker = await EmbeddedBroker.start({ port: 0, dataDir, deduplication: true });
+      const first = await TestSocket.open(`${broker.url}${path}`);
+      first.send({ payload: base64('x'), context: '0' });
+      expect(await first.next()).toMatchObject({ result: 'ok' });
+      await first.close();
+      await broker.stop();
+      broker = await EmbeddedBroker.start({ port: 0, dataDir, deduplication: true });
+      const again = await TestSocket.open(`${broker.url}${path}&initialSequenceId=-1`);
+      again.send({ payload: base64('x'), context: '1' });
+      expect(await again.next()).toMatchObject({
+        result: 'ok',
+        messageId: 'CP///////////wEQ////////////ATAA',
+      });
+      await again.close();
+      await broker.stop();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('answers the health endpoint and 404 elsewhere', async () => {
     const broker = await startBroker({});
     expect(await (await fetch(`${broker.httpUrl}/admin/v2/brokers/health`)).text()).toBe('ok');

@@ -14,6 +14,8 @@ export interface TopicRegistryOptions {
   readonly fsync: boolean;
   readonly maxSegmentBytes: number;
   readonly cacheBytesPerTopic: number;
+  /** Whether message deduplication is on for a topic (namespace policy, else the broker default). */
+  readonly deduplicationEnabled: (topic: TopicName) => boolean;
   readonly logger: Logger;
 }
 
@@ -66,7 +68,11 @@ export class TopicRegistry {
       cacheBytes: this.options.cacheBytesPerTopic,
       logger,
     });
-    return Topic.open(name, dir, log, this.options.fsync, logger);
+    return Topic.open(name, dir, log, {
+      fsync: this.options.fsync,
+      deduplicationEnabled: () => this.options.deduplicationEnabled(name),
+      logger,
+    });
   }
 
   /** Whether the topic exists (loaded or on disk). */

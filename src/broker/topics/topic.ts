@@ -30,29 +30,40 @@ interface TopicMetadata {
 
 const METADATA_FILE = 'topic.json';
 
+export interface TopicOptions {
+  readonly fsync: boolean;
+  /** Asked at every publish: the namespace policy may change while the topic is open. */
+  readonly deduplicationEnabled: () => boolean;
+  readonly logger: Logger;
+}
+
+/** Where a duplicate lands: Pulsar acks it with message id -1:-1. */
+export const DUPLICATE_RESULT: AppendResult = { ordinal: -1, ledgerId: -1, entryId: -1 };
+
 export class Topic {
   private readonly producerNames = new Set<string>();
   private readonly subscriptions = new Map<string, Promise<Subscription>>();
   private readonly openSubscriptions = new Map<string, Subscription>();
   private readonly readers = new Set<ReaderCursor>();
   private terminatedAt: Position | undefined;
+  /** Deduplication: the highest sequence id stored per producer name, loaded on first use. */
+  private deduplication: Promise<Map<string, number>> | undefined;
+  /** The last append, so that a duplicate's ack does not overtake the acks of earlier messages. */
+  private lastAppend: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly name: TopicName,
     private readonly dir: string,
     readonly log: MessageLog,
-    private readonly fsync: boolean,
-    private readonly logger: Logger,
+    private readonly options: TopicOptions,
   ) {}
 
-  static async open(
-    name: TopicName,
-    dir: string,
-    log: MessageLog,
-    fsync: boolean,
-    logger: Logger,
-  ): Promise<Topic> {
-    const topic = new Topic(name, dir, log, fsync, logger);
+  private get logger(): Logger {
+    return this.options.logger;
+  }
+
+  static async open(name: TopicName, dir: string, log: MessageLog, options: TopicOptions): Promise<Topic> {
+    const topic = new Topic(name, dir, log, options);
     const metadataPath = join(dir, METADATA_FILE);
     try {
       const metadata = JSON.parse(await readFile(metadataPath, 'utf8')) as TopicMetadata;
@@ -138,10 +149,48 @@ export class Topic {
     return () => this.producerNames.delete(name);
   }
 
-  /** @throws TopicTerminatedError once the topic is terminated. */
+  /**
+   * Stores a message. With deduplication on, a message whose sequence id is not above the highest
+   * stored for its producer name is dropped and answered with {@link DUPLICATE_RESULT}, as Pulsar does.
+   * @throws TopicTerminatedError once the topic is terminated.
+   */
   publish(message: StoredMessage): Promise<AppendResult> {
     if (this.terminated) return Promise.reject(new TopicTerminatedError('Topic was already terminated'));
-    return this.log.append(message);
+    if (!this.options.deduplicationEnabled()) {
+      // Stored ids are not tracked while off; the next enabled publish reloads them from the log.
+      this.deduplication = undefined;
+      return this.append(message);
+    }
+    this.deduplication ??= this.loadSequenceIds();
+    // Every deduplicated publish goes through the same promise, so they keep their order.
+    return this.deduplication.then((highest) => {
+      if (message.sequenceId <= (highest.get(message.producerName) ?? -1)) {
+        return this.lastAppend.then(() => DUPLICATE_RESULT);
+      }
+      highest.set(message.producerName, message.sequenceId);
+      return this.append(message);
+    });
+  }
+
+  private append(message: StoredMessage): Promise<AppendResult> {
+    const appended = this.log.append(message);
+    // Only an ordering point for duplicates; the caller handles the failure.
+    this.lastAppend = appended.catch(() => undefined);
+    return appended;
+  }
+
+  /** Reads the highest sequence id per producer from the stored messages (once per enabling). */
+  private async loadSequenceIds(): Promise<Map<string, number>> {
+    await this.log.drained();
+    const highest = new Map<string, number>();
+    for (let ordinal = 0; ordinal < this.log.length; ordinal++) {
+      const { message } = await this.log.read(ordinal);
+      highest.set(
+        message.producerName,
+        Math.max(highest.get(message.producerName) ?? -1, message.sequenceId),
+      );
+    }
+    return highest;
   }
 
   /** Opens a durable subscription, creating it at `initialPosition` the first time. */
@@ -163,7 +212,7 @@ export class Topic {
   private async openSubscription(name: string, initialPosition: InitialPosition): Promise<Subscription> {
     const dir = join(this.dir, 'subscriptions');
     await mkdir(dir, { recursive: true });
-    const store = new CursorStore(join(dir, encodeURIComponent(name)), name, this.fsync, this.logger);
+    const store = new CursorStore(join(dir, encodeURIComponent(name)), name, this.options.fsync, this.logger);
     return Subscription.open(
       name,
       this.log,

@@ -24,6 +24,7 @@ interface BrokerArgs {
   'allow-auto-topic-creation': boolean;
   'per-message-deflate': boolean;
   'idle-timeout-ms': number;
+  deduplication: boolean;
   'tls-cert-file': string | undefined;
   'tls-key-file': string | undefined;
   'tls-trust-certs-file': string | undefined;
@@ -71,6 +72,11 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         type: 'boolean',
         default: false,
         describe: 'Negotiate permessage-deflate when offered, as Pulsar does (costs throughput)',
+      })
+      .option('deduplication', {
+        type: 'boolean',
+        default: false,
+        describe: 'Deduplicate by producer name and sequence id (brokerDeduplicationEnabled)',
       })
       .option('tls-cert-file', {
         type: 'string',
@@ -128,6 +134,7 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         perMessageDeflate: args['per-message-deflate'],
         superUserRoles: args['auth-superuser-roles'],
         idleTimeoutMillis: args['idle-timeout-ms'],
+        deduplication: args.deduplication,
         ...optionalPath('tlsCertFile', args['tls-cert-file']),
         ...optionalPath('tlsKeyFile', args['tls-key-file']),
         ...optionalPath('tlsTrustCertsFile', args['tls-trust-certs-file']),
