@@ -112,3 +112,27 @@ describe('termination', () => {
     expect(await endOfTopicSoon(reader)).toEqual({ endOfTopic: true });
   });
 });
+
+describe('unsubscribe', () => {
+  it('scenario 3 (non-partitioned): unsubscribe removes the subscription; the socket stays open', async () => {
+    const topic = uniqueTopic();
+    const consumer = await pool.open(
+      consumerUrl(target, topic, 'gone', '?subscriptionInitialPosition=Earliest'),
+    );
+    await publishAll(target, topic, range(1));
+    await consumer.take(1);
+    consumer.send({ type: 'unsubscribe' });
+    let subscriptions: Record<string, unknown> = { gone: {} };
+    for (let attempt = 0; attempt < 20 && 'gone' in subscriptions; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      const stats = (await (await fetch(`${topicAdmin(topic)}/stats`)).json()) as {
+        subscriptions: Record<string, unknown>;
+      };
+      subscriptions = stats.subscriptions;
+    }
+    expect(subscriptions).not.toHaveProperty('gone');
+    await publishAll(target, topic, range(1));
+    expect(await consumer.drain()).toEqual([]);
+    expect(consumer.ws.readyState).toBe(consumer.ws.OPEN);
+  });
+});

@@ -282,6 +282,10 @@ export class Subscription {
     };
   }
 
+  get isDeleted(): boolean {
+    return this.deleted;
+  }
+
   get hasConsumers(): boolean {
     return this.consumers.length > 0;
   }

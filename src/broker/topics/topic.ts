@@ -116,7 +116,8 @@ export class Topic {
   async stats(): Promise<Record<string, unknown>> {
     const subscriptions: Record<string, unknown> = {};
     for (const name of await this.subscriptionNames()) {
-      subscriptions[name] = (await this.subscription(name, 'Latest')).stats();
+      const subscription = await this.subscription(name, 'Latest');
+      if (!subscription.isDeleted) subscriptions[name] = subscription.stats();
     }
     return {
       msgInCounter: this.log.length,
@@ -224,9 +225,14 @@ export class Topic {
 
   /** Forgets a deleted subscription so the next consumer creates it anew. */
   async unsubscribe(subscription: Subscription): Promise<void> {
-    this.subscriptions.delete(subscription.name);
-    this.openSubscriptions.delete(subscription.name);
-    await subscription.unsubscribe();
+    // Forget it only once its files are gone: until then a lookup finds the deleted object (which
+    // refuses consumers) instead of loading the files again and bringing it back.
+    try {
+      await subscription.unsubscribe();
+    } finally {
+      this.subscriptions.delete(subscription.name);
+      this.openSubscriptions.delete(subscription.name);
+    }
   }
 
   /** A reader positioned at `startOrdinal` (the first entry it will read). */
