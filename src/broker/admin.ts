@@ -13,7 +13,12 @@ import {
   type NamespaceRegistry,
 } from './namespaces.js';
 import { formDecode, topicNameOf, type TopicName } from '../protocol/index.js';
-import { TopicInUseError, TopicNotFoundError, type TopicRegistry } from './topics/topic-registry.js';
+import {
+  PartitionedTopicExistsError,
+  TopicInUseError,
+  TopicNotFoundError,
+  type TopicRegistry,
+} from './topics/topic-registry.js';
 
 class AdminRequestError extends Error {
   override readonly name = 'AdminRequestError';
@@ -164,6 +169,29 @@ export class AdminApi {
         },
       },
       {
+        method: 'PUT',
+        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}/partitions$`),
+        handler: async (params, body) => {
+          const partitions = Number(body.trim());
+          if (!Number.isSafeInteger(partitions) || partitions < 1) {
+            throw new AdminRequestError(
+              412,
+              `Number of partitions should be more than 0, got ${body.slice(0, 40)}`,
+            );
+          }
+          await topics.createPartitioned(this.topicOf(params), partitions);
+          return { status: 204 };
+        },
+      },
+      {
+        method: 'GET',
+        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}/partitions$`),
+        handler: (params) => ({
+          status: 200,
+          body: { partitions: topics.partitionsOf(this.topicOf(params)) },
+        }),
+      },
+      {
         method: 'POST',
         pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}/terminate$`),
         handler: async (params) => {
@@ -262,6 +290,7 @@ function statusOf(error: unknown): number {
     return 404;
   }
   if (error instanceof TopicInUseError) return 412;
+  if (error instanceof PartitionedTopicExistsError) return 409;
   if (error instanceof AlreadyExistsError) return 409;
   if (error instanceof PermissionFileError) return 400;
   return 500;

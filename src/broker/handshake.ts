@@ -15,6 +15,8 @@ import {
   parseProducerParams,
   parseReaderParams,
   parseTopicName,
+  partitionTopicName,
+  type ProducerParams,
   EndpointPathError,
   type EndpointPath,
   type TopicName,
@@ -23,7 +25,10 @@ import { AuthenticationError, AuthorizationError, type AuthAction, type BrokerAu
 import { NamespaceNotFoundError, type NamespaceRegistry } from './namespaces.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { ConsumerSession, type DeadLetterSink } from './sessions/consumer-session.js';
-import { ProducerSession } from './sessions/producer-session.js';
+import { ConsumerSource, ReaderSource } from './sessions/sources.js';
+import { PartitionRouter } from './topics/partition-router.js';
+import type { Subscription } from './topics/subscription.js';
+import { ProducerSession, type PublishTarget } from './sessions/producer-session.js';
 import { ReaderSession } from './sessions/reader-session.js';
 import { ConsumerBusyError } from './topics/subscription.js';
 import { ProducerBusyError, TopicTerminatedError, type Topic } from './topics/topic.js';
@@ -171,20 +176,43 @@ function requirePersistent(topic: TopicName, prefix: string): void {
   }
 }
 
+/**
+ * The topics behind a name: every partition of a partitioned topic (created on use, as the partitioned
+ * metadata exists), or the topic itself.
+ */
+async function openParts(
+  name: TopicName,
+  context: HandshakeContext,
+): Promise<{ topics: Topic[]; partitioned: boolean }> {
+  const partitions = context.topics.partitionsOf(name);
+  if (partitions === 0) return { topics: [await openTopic(name, context)], partitioned: false };
+  const topics = await Promise.all(
+    Array.from({ length: partitions }, (_, index) =>
+      context.topics.get(partitionTopicName(name, index), true),
+    ),
+  );
+  return { topics, partitioned: true };
+}
+
 async function prepareProducer(request: SessionRequest, context: HandshakeContext): Promise<PreparedSession> {
   const { endpoint, query } = request;
   const prefix = HandshakeMessagePrefix.producer;
   const params = parseQuery(parseProducerParams, query);
   authorize(request, 'produce', context);
   requirePersistent(endpoint.topic, prefix);
-  let topic: Topic;
-  let release: () => void;
   const producerName = params.producerName ?? context.nextProducerName();
+  const releases: (() => void)[] = [];
+  const release = (): void => releases.splice(0).forEach((releaseOne) => releaseOne());
+  let target: PublishTarget;
   try {
-    topic = await openTopic(endpoint.topic, context);
-    if (topic.terminated) throw new TopicTerminatedError('Topic was already terminated');
-    release = topic.claimProducerName(producerName);
+    const { topics, partitioned } = await openParts(endpoint.topic, context);
+    for (const topic of topics) {
+      if (topic.terminated) throw new TopicTerminatedError('Topic was already terminated');
+      releases.push(topic.claimProducerName(producerName));
+    }
+    target = publishTarget(endpoint.topic, topics, partitioned, params);
   } catch (error) {
+    release();
     creationFailure(prefix, error, context.logger);
   }
   const logger = context.logger.child({
@@ -197,7 +225,7 @@ async function prepareProducer(request: SessionRequest, context: HandshakeContex
     attach: (ws) => {
       const session = new ProducerSession(
         ws,
-        topic,
+        target,
         {
           producerName,
           initialSequenceId: params.initialSequenceId ?? -1,
@@ -209,6 +237,31 @@ async function prepareProducer(request: SessionRequest, context: HandshakeContex
       return { start: () => undefined, handleFrame: (text) => session.handleFrame(text), close: release };
     },
     abandon: release,
+  };
+}
+
+function publishTarget(
+  name: TopicName,
+  topics: readonly Topic[],
+  partitioned: boolean,
+  params: ProducerParams,
+): PublishTarget {
+  const [single] = topics;
+  if (!partitioned && single !== undefined) {
+    return {
+      name: name.fullName,
+      publish: async (message) => ({ ...(await single.publish(message)), partition: -1 }),
+    };
+  }
+  const router = new PartitionRouter(topics.length, params.messageRoutingMode, params.hashingScheme);
+  return {
+    name: name.fullName,
+    publish: async (message) => {
+      const partition = router.partitionOf(message.key);
+      const topic = topics[partition];
+      if (topic === undefined) throw new Error(`no partition ${partition} of ${name.fullName}`);
+      return { ...(await topic.publish(message)), partition };
+    },
   };
 }
 
@@ -233,15 +286,21 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
   const id = nextConsumerId++;
   // Pulsar's client names unnamed consumers at random; a counter keeps ours in connection order.
   const name = params.consumerName ?? `consumer-${String(id).padStart(10, '0')}`;
-  let topic: Topic;
-  let subscription;
   // Holds the consumer's place (same name and priority) until the socket is upgraded.
   const placeholder = { id, name, priorityLevel: params.priorityLevel ?? 0 };
+  const parts: { topic: Topic; subscription: Subscription }[] = [];
+  const abandon = (): void => parts.forEach(({ subscription }) => subscription.detach(placeholder));
+  let partitioned = false;
   try {
-    topic = await openTopic(endpoint.topic, context);
-    subscription = await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
-    subscription.attach(placeholder, params.subscriptionType);
+    const opened = await openParts(endpoint.topic, context);
+    partitioned = opened.partitioned;
+    for (const topic of opened.topics) {
+      const subscription = await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
+      subscription.attach(placeholder, params.subscriptionType);
+      parts.push({ topic, subscription });
+    }
   } catch (error) {
+    abandon();
     creationFailure(prefix, error, context.logger);
   }
   const deadLetter =
@@ -251,11 +310,19 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
   return {
     endpoint,
     attach: (ws) => {
-      const session = new ConsumerSession(id, name, ws, topic, subscription, params, deadLetter, logger);
-      subscription.handOver(placeholder, session);
+      const session = new ConsumerSession(
+        id,
+        name,
+        ws,
+        (consumer) => new ConsumerSource(parts, partitioned, consumer),
+        params,
+        deadLetter,
+        logger,
+      );
+      for (const { subscription } of parts) subscription.handOver(placeholder, session);
       return session;
     },
-    abandon: () => subscription.detach(placeholder),
+    abandon,
   };
 }
 
@@ -299,26 +366,39 @@ async function prepareReader(request: SessionRequest, context: HandshakeContext)
   const params = parseQuery(parseReaderParams, query);
   authorize(request, 'consume', context);
   requirePersistent(endpoint.topic, prefix);
-  let topic: Topic;
-  let startOrdinal: number;
+  let parts: { topic: Topic; startOrdinal: number }[];
+  let partitioned: boolean;
   try {
     // Every reader creation failure is a 500 in Pulsar, topic-not-found included.
-    topic = await openTopic(endpoint.topic, context);
+    const opened = await openParts(endpoint.topic, context);
+    partitioned = opened.partitioned;
     const { start } = params;
-    startOrdinal =
-      start === 'earliest'
-        ? 0
-        : start === 'latest'
-          ? topic.log.length
-          : topic.log.firstOrdinalAfter(decodeMessageId(start.messageId));
+    if (partitioned && typeof start !== 'string') {
+      throw new Error('a reader of a partitioned topic starts at earliest or latest');
+    }
+    const startId = typeof start === 'string' ? undefined : decodeMessageId(start.messageId);
+    parts = opened.topics.map((topic) => ({
+      topic,
+      startOrdinal:
+        start === 'earliest'
+          ? 0
+          : startId === undefined
+            ? topic.log.length
+            : topic.log.firstOrdinalAfter(startId),
+    }));
   } catch (error) {
     throw new HandshakeError(500, `${prefix}${(error as Error).message}`);
   }
   const logger = context.logger.child({ component: 'reader', topic: endpoint.topic.fullName });
   return {
     endpoint,
-    attach: (ws) =>
-      new ReaderSession(ws, topic, topic.reader(startOrdinal), params.receiverQueueSize, logger),
+    attach: (ws) => {
+      const source = new ReaderSource(
+        parts.map(({ topic, startOrdinal }) => ({ topic, cursor: topic.reader(startOrdinal) })),
+        partitioned,
+      );
+      return new ReaderSession(ws, source, params.receiverQueueSize, logger);
+    },
     abandon: () => undefined,
   };
 }

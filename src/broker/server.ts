@@ -79,6 +79,7 @@ export class EmbeddedBroker {
           namespaces.deduplicationOf(`${topic.tenant}/${topic.namespace}`) ?? options.deduplication,
         logger: options.logger,
       });
+      await topics.loadPartitionMetadata();
       const wss = new WebSocketServer({
         noServer: true,
         maxPayload: options.maxTextFrameSize,

@@ -32,7 +32,8 @@ export async function publishAll(
       });
     });
     const published: PublishedMessage[] = [];
-    while (published.length < payloads.length) {
+    // Acks of a partitioned topic may come out of order: count them, the array fills sparsely.
+    for (let acked = 0; acked < payloads.length; acked++) {
       const ack = await socket.next<{
         result: string;
         context?: string;

@@ -12,11 +12,11 @@ import {
   type ConsumerParams,
   type EndOfTopicResponse,
 } from '../../protocol/index.js';
-import type { Position } from '../storage/cursor-store.js';
+import type { MessageIdData } from '../../protocol/index.js';
 import type { LogEntry } from '../storage/message-log.js';
-import type { Delivery, Subscription, SubscriptionConsumer } from '../topics/subscription.js';
-import type { Topic } from '../topics/topic.js';
+import type { SubscriptionConsumer } from '../topics/subscription.js';
 import type { DeliveryLoop } from './delivery-loop.js';
+import type { ConsumerSource, SourcedDelivery } from './sources.js';
 import { deliveredFrame, socketDeliveryLoop } from './delivery.js';
 import { closeWithInternalError, dropConnection, sendText } from './socket.js';
 
@@ -26,34 +26,35 @@ export type DeadLetterSink = (entry: LogEntry) => Promise<void>;
 /** Pulsar's client checks ack timeouts once per tick of at most this long. */
 const ACK_TIMEOUT_TICK_MILLIS = 1000;
 
-function positionKey(position: Position): string {
-  return `${position.ledgerId}:${position.entryId}`;
+function idKey(id: MessageIdData): string {
+  return `${id.ledgerId}:${id.entryId}:${id.partition}`;
 }
 
 export class ConsumerSession implements SubscriptionConsumer {
   private readonly loop: DeliveryLoop<string>;
   /** Ack timeout: when each unacknowledged delivery went out. */
-  private readonly unacked = new Map<string, { position: Position; deliveredAt: number }>();
+  private readonly unacked = new Map<string, { id: MessageIdData; deliveredAt: number }>();
+  private readonly source: ConsumerSource;
   private readonly ackTimeoutTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly id: number,
     readonly name: string,
     private readonly ws: WebSocket,
-    private readonly topic: Topic,
-    private readonly subscription: Subscription,
+    source: (consumer: SubscriptionConsumer) => ConsumerSource,
     private readonly params: ConsumerParams,
     private readonly deadLetter: DeadLetterSink | undefined,
     private readonly logger: Logger,
   ) {
+    this.source = source(this);
     this.loop = socketDeliveryLoop(ws, logger, {
       pullMode: params.pullMode,
       window: pushWindowSize(params.receiverQueueSize),
       next: async () => {
         const delivery = await this.nextDeliverable();
         if (delivery === null) return null;
-        this.trackForAckTimeout(delivery.entry);
-        return deliveredFrame(delivery.entry, delivery.redeliveryCount);
+        this.trackForAckTimeout(delivery);
+        return deliveredFrame(delivery.entry, delivery.redeliveryCount, delivery.partition);
       },
     });
     if (params.ackTimeoutMillis > 0) {
@@ -69,9 +70,9 @@ export class ConsumerSession implements SubscriptionConsumer {
   }
 
   /** The next delivery, after moving any that exceeded `maxRedeliverCount` to the dead-letter topic. */
-  private async nextDeliverable(): Promise<Delivery | null> {
+  private async nextDeliverable(): Promise<SourcedDelivery | null> {
     for (;;) {
-      const delivery = await this.subscription.next(this);
+      const delivery = await this.source.next();
       const max = this.params.maxRedeliverCount;
       if (
         delivery === null ||
@@ -82,25 +83,25 @@ export class ConsumerSession implements SubscriptionConsumer {
         return delivery;
       }
       await this.deadLetter(delivery.entry);
-      this.subscription.acknowledge(delivery.entry);
+      this.source.acknowledge(this.source.idOf(delivery));
     }
   }
 
-  private trackForAckTimeout(entry: LogEntry): void {
+  private trackForAckTimeout(delivery: SourcedDelivery): void {
     if (this.ackTimeoutTimer === undefined) return;
-    const position = { ledgerId: entry.ledgerId, entryId: entry.entryId };
-    this.unacked.set(positionKey(position), { position, deliveredAt: Date.now() });
+    const id = this.source.idOf(delivery);
+    this.unacked.set(idKey(id), { id, deliveredAt: Date.now() });
   }
 
   private redeliverTimedOut(): void {
-    const expired: Position[] = [];
+    const expired: MessageIdData[] = [];
     const deadline = Date.now() - this.params.ackTimeoutMillis;
-    for (const [key, { position, deliveredAt }] of this.unacked) {
+    for (const [key, { id, deliveredAt }] of this.unacked) {
       if (deliveredAt > deadline) continue;
-      expired.push(position);
+      expired.push(id);
       this.unacked.delete(key);
     }
-    if (expired.length > 0) this.subscription.redeliverLater(this, expired, 0);
+    if (expired.length > 0) this.source.redeliverLater(this, expired, 0);
   }
 
   start(): void {
@@ -116,13 +117,13 @@ export class ConsumerSession implements SubscriptionConsumer {
         else closeWithInternalError(this.ws, command.reason);
         return;
       case 'ack':
-        this.unacked.delete(positionKey(command.messageId));
-        this.subscription.acknowledge(command.messageId);
+        this.unacked.delete(idKey(command.messageId));
+        this.source.acknowledge(command.messageId);
         this.loop.onAck();
         return;
       case 'negativeAcknowledge':
-        this.unacked.delete(positionKey(command.messageId));
-        this.subscription.redeliverLater(this, [command.messageId], this.params.negativeAckRedeliveryDelay);
+        this.unacked.delete(idKey(command.messageId));
+        this.source.redeliverLater(this, [command.messageId], this.params.negativeAckRedeliveryDelay);
         this.loop.onAck();
         return;
       case 'permit':
@@ -130,7 +131,7 @@ export class ConsumerSession implements SubscriptionConsumer {
         return;
       case 'unsubscribe':
         this.loop.stop();
-        this.topic.unsubscribe(this.subscription).catch((error: unknown) => {
+        this.source.unsubscribe().catch((error: unknown) => {
           // Pulsar closes with its code 3 when unsubscribe fails: a dropped connection.
           this.logger.error({ err: error }, 'unsubscribe failed');
           dropConnection(this.ws);
@@ -147,16 +148,14 @@ export class ConsumerSession implements SubscriptionConsumer {
   private async answerEndOfTopic(): Promise<void> {
     // Answer after the acks that came before this command are on disk, so a client that sees the
     // answer knows its acks survive a broker crash.
-    await this.subscription.flushed();
-    const response: EndOfTopicResponse = {
-      endOfTopic: this.topic.terminated && this.subscription.dispatchedAll,
-    };
+    await this.source.flushed();
+    const response: EndOfTopicResponse = { endOfTopic: this.source.atEndOfTopic };
     sendText(this.ws, JSON.stringify(response));
   }
 
   close(): void {
     clearInterval(this.ackTimeoutTimer);
     this.loop.stop();
-    this.subscription.detach(this);
+    this.source.detach(this);
   }
 }

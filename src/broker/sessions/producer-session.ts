@@ -16,7 +16,15 @@ import {
   type ProducerAck,
 } from '../../protocol/index.js';
 import type { StoredMessage } from '../storage/record-codec.js';
-import type { Topic } from '../topics/topic.js';
+import type { AppendResult } from '../storage/message-log.js';
+
+/** Where a producer's messages go: one topic, or a partitioned topic's router. */
+export interface PublishTarget {
+  /** Full topic name, for messages. */
+  readonly name: string;
+  /** Stores the message; the result's partition is -1 for a non-partitioned topic. */
+  publish(message: StoredMessage): Promise<AppendResult & { partition: number }>;
+}
 import { closeWithInternalError, sendText } from './socket.js';
 
 export interface ProducerSessionOptions {
@@ -35,7 +43,7 @@ export class ProducerSession {
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly topic: Topic,
+    private readonly target: PublishTarget,
     private readonly options: ProducerSessionOptions,
     private readonly logger: Logger,
   ) {
@@ -66,7 +74,7 @@ export class ProducerSession {
       this.sendAck(
         errorAck(
           WebSocketErrorCode.UnknownError,
-          `The producer ${this.options.producerName} can not send message to the topic ${this.topic.name.fullName} within given timeout : Message size ${request.payload.length} exceeds maxMessageSize ${this.options.maxMessageSize}`,
+          `The producer ${this.options.producerName} can not send message to the topic ${this.target.name} within given timeout : Message size ${request.payload.length} exceeds maxMessageSize ${this.options.maxMessageSize}`,
           context,
         ),
       );
@@ -93,10 +101,12 @@ export class ProducerSession {
         : { replicationClusters: request.replicationClusters }),
     };
     this.trackPending(+1);
-    this.topic.publish(message).then(
-      ({ ledgerId, entryId }) => {
+    this.target.publish(message).then(
+      ({ ledgerId, entryId, partition }) => {
         this.trackPending(-1);
-        this.sendAck(okAck(encodeMessageId(messageIdOf(ledgerId, entryId)), context));
+        // A duplicate dropped by deduplication is acked with -1:-1 and no partition, as in Pulsar.
+        const id = messageIdOf(ledgerId, entryId, ledgerId < 0 ? -1 : partition);
+        this.sendAck(okAck(encodeMessageId(id), context));
       },
       (error: unknown) => {
         this.trackPending(-1);

@@ -5,8 +5,7 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { decodeReaderCommand, pushWindowSize, type EndOfTopicResponse } from '../../protocol/index.js';
-import type { ReaderCursor } from '../topics/reader-cursor.js';
-import type { Topic } from '../topics/topic.js';
+import type { ReaderSource } from './sources.js';
 import { deliveredFrame, socketDeliveryLoop } from './delivery.js';
 import type { DeliveryLoop } from './delivery-loop.js';
 import { dropConnection, sendText } from './socket.js';
@@ -16,8 +15,7 @@ export class ReaderSession {
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly topic: Topic,
-    private readonly cursor: ReaderCursor,
+    private readonly source: ReaderSource,
     receiverQueueSize: number,
     private readonly logger: Logger,
   ) {
@@ -25,8 +23,8 @@ export class ReaderSession {
       pullMode: false,
       window: pushWindowSize(receiverQueueSize),
       next: async () => {
-        const entry = await cursor.next();
-        return entry === null ? null : deliveredFrame(entry, 0);
+        const read = await source.next();
+        return read === null ? null : deliveredFrame(read.entry, 0, read.partition);
       },
     });
   }
@@ -38,7 +36,7 @@ export class ReaderSession {
   handleFrame(text: string): void {
     const command = decodeReaderCommand(text);
     if (command.type === 'isEndOfTopic') {
-      const response: EndOfTopicResponse = { endOfTopic: this.topic.terminated && this.cursor.atEnd };
+      const response: EndOfTopicResponse = { endOfTopic: this.source.atEndOfTopic };
       sendText(this.ws, JSON.stringify(response));
       return;
     }
@@ -49,6 +47,6 @@ export class ReaderSession {
 
   close(): void {
     this.loop.stop();
-    this.topic.releaseReader(this.cursor);
+    this.source.close();
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { TopicName } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from '../storage/ledger-ids.js';
+import { writeFileAtomic } from '../storage/atomic-file.js';
 import { MessageLog } from '../storage/message-log.js';
 import { Topic } from './topic.js';
 
@@ -27,13 +28,47 @@ export class TopicInUseError extends Error {
   override readonly name = 'TopicInUseError';
 }
 
+export class PartitionedTopicExistsError extends Error {
+  override readonly name = 'PartitionedTopicExistsError';
+}
+
 export class TopicRegistry {
   private readonly topics = new Map<string, Promise<Topic>>();
+  /** Partitioned topics: full name → number of partitions (`<data-dir>/partitioned-topics.json`). */
+  private partitioned = new Map<string, number>();
 
   constructor(
     private readonly ledgerIds: LedgerIdAllocator,
     private readonly options: TopicRegistryOptions,
   ) {}
+
+  /** Loads the partitioned-topic metadata; call once before use. */
+  async loadPartitionMetadata(): Promise<void> {
+    try {
+      const file = await readFile(this.partitionMetadataPath, 'utf8');
+      this.partitioned = new Map(Object.entries(JSON.parse(file) as Record<string, number>));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+
+  private get partitionMetadataPath(): string {
+    return join(this.options.dataDir, 'partitioned-topics.json');
+  }
+
+  /** Partitions of a partitioned topic; 0 for any other name. */
+  partitionsOf(name: TopicName): number {
+    return this.partitioned.get(name.fullName) ?? 0;
+  }
+
+  /** @throws PartitionedTopicExistsError when the name is taken (partitioned or not). */
+  async createPartitioned(name: TopicName, partitions: number): Promise<void> {
+    if (this.partitioned.has(name.fullName) || (await this.exists(name))) {
+      throw new PartitionedTopicExistsError('This topic already exists');
+    }
+    this.partitioned.set(name.fullName, partitions);
+    await writeFileAtomic(this.partitionMetadataPath, JSON.stringify(Object.fromEntries(this.partitioned)));
+  }
 
   private dirOf(name: TopicName): string {
     return join(this.options.dataDir, 'topics', encodeURIComponent(name.fullName));

@@ -1,0 +1,104 @@
+/**
+ * What consumer and reader sessions read from: one topic, or every partition of a partitioned
+ * topic merged (spec §1.2: clients use the base name of a partitioned topic). Ids carry the
+ * partition, and acks are routed back by it.
+ */
+import { messageIdOf, type MessageIdData } from '../../protocol/index.js';
+import type { LogEntry } from '../storage/message-log.js';
+import type { ReaderCursor } from '../topics/reader-cursor.js';
+import type { Subscription, SubscriptionConsumer } from '../topics/subscription.js';
+import type { Topic } from '../topics/topic.js';
+import { MergedSources } from './merge.js';
+
+/** A delivery with the partition it came from (-1 for a non-partitioned topic). */
+export interface SourcedDelivery {
+  readonly entry: LogEntry;
+  readonly redeliveryCount: number;
+  readonly partition: number;
+}
+
+/** One subscription per partition (or a single one), as one consumer sees it. */
+export class ConsumerSource {
+  private readonly merged: MergedSources<SourcedDelivery>;
+
+  /** `parts[i]` is partition i; a non-partitioned topic has one part with partition -1. */
+  constructor(
+    private readonly parts: readonly { topic: Topic; subscription: Subscription }[],
+    private readonly partitioned: boolean,
+    consumer: SubscriptionConsumer,
+  ) {
+    this.merged = new MergedSources(
+      parts.map(({ subscription }, index) => async () => {
+        const delivery = await subscription.next(consumer);
+        return delivery === null ? null : { ...delivery, partition: partitioned ? index : -1 };
+      }),
+    );
+  }
+
+  next(): Promise<SourcedDelivery | null> {
+    return this.merged.next();
+  }
+
+  /** The part an id belongs to; undefined for an id of no partition of this topic. */
+  private partOf(id: MessageIdData): { topic: Topic; subscription: Subscription } | undefined {
+    return this.parts[this.partitioned ? id.partition : 0];
+  }
+
+  idOf(delivery: SourcedDelivery): MessageIdData {
+    return messageIdOf(delivery.entry.ledgerId, delivery.entry.entryId, delivery.partition);
+  }
+
+  acknowledge(id: MessageIdData): void {
+    this.partOf(id)?.subscription.acknowledge(id);
+  }
+
+  redeliverLater(consumer: SubscriptionConsumer, ids: readonly MessageIdData[], delayMillis: number): void {
+    for (const id of ids) this.partOf(id)?.subscription.redeliverLater(consumer, [id], delayMillis);
+  }
+
+  async flushed(): Promise<void> {
+    await Promise.all(this.parts.map(({ subscription }) => subscription.flushed()));
+  }
+
+  /** Every part terminated and fully dispatched. */
+  get atEndOfTopic(): boolean {
+    return this.parts.every(({ topic, subscription }) => topic.terminated && subscription.dispatchedAll);
+  }
+
+  detach(consumer: SubscriptionConsumer): void {
+    for (const { subscription } of this.parts) subscription.detach(consumer);
+  }
+
+  async unsubscribe(): Promise<void> {
+    await Promise.all(this.parts.map(({ topic, subscription }) => topic.unsubscribe(subscription)));
+  }
+}
+
+/** One reader cursor per partition (or a single one). */
+export class ReaderSource {
+  private readonly merged: MergedSources<{ entry: LogEntry; partition: number }>;
+
+  constructor(
+    private readonly parts: readonly { topic: Topic; cursor: ReaderCursor }[],
+    partitioned: boolean,
+  ) {
+    this.merged = new MergedSources(
+      parts.map(({ cursor }, index) => async () => {
+        const entry = await cursor.next();
+        return entry === null ? null : { entry, partition: partitioned ? index : -1 };
+      }),
+    );
+  }
+
+  next(): Promise<{ entry: LogEntry; partition: number } | null> {
+    return this.merged.next();
+  }
+
+  get atEndOfTopic(): boolean {
+    return this.parts.every(({ topic, cursor }) => topic.terminated && cursor.atEnd);
+  }
+
+  close(): void {
+    for (const { topic, cursor } of this.parts) topic.releaseReader(cursor);
+  }
+}
