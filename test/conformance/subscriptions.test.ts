@@ -220,6 +220,31 @@ describe('Key_Shared', () => {
   });
 });
 
+describe('Key_Shared at volume', () => {
+  it('keeps keys stable across 1 000 messages and 3 consumers, losing none', async () => {
+    const topic = uniqueTopic();
+    const consumers = await Promise.all(
+      ['a', 'b', 'c'].map((name) => open(topic, 'sub', `subscriptionType=Key_Shared&consumerName=${name}`)),
+    );
+    await publishAll(target, topic, range(1000), { key: (i) => `key-${i % 20}` });
+    const owners = new Map<string, Set<number>>();
+    const seen = new Set<string>();
+    for (let rounds = 0; seen.size < 1000 && rounds < 200; rounds++) {
+      for (const [index, consumer] of consumers.entries()) {
+        for (const text of await consumer.drain(50)) {
+          const message = JSON.parse(text) as Delivered;
+          seen.add(fromBase64(message.payload));
+          consumer.send({ messageId: message.messageId });
+          const key = message.key ?? '';
+          owners.set(key, (owners.get(key) ?? new Set()).add(index));
+        }
+      }
+    }
+    expect(seen.size).toBe(1000);
+    for (const consumersOfKey of owners.values()) expect(consumersOfKey.size).toBe(1);
+  });
+});
+
 describe('subscription type conflicts', () => {
   it('a consumer of another type than the connected ones is refused with 409', async () => {
     const topic = uniqueTopic();
