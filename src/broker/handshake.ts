@@ -16,6 +16,7 @@ import {
   parseReaderParams,
   parseTopicName,
   partitionTopicName,
+  type ConsumerParams,
   type ProducerParams,
   EndpointPathError,
   type EndpointPath,
@@ -25,7 +26,13 @@ import { AuthenticationError, AuthorizationError, type AuthAction, type BrokerAu
 import { NamespaceNotFoundError, type NamespaceRegistry } from './namespaces.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { ConsumerSession, type DeadLetterSink } from './sessions/consumer-session.js';
-import { ConsumerSource, ReaderSource } from './sessions/sources.js';
+import {
+  NonPersistentConsumerSource,
+  NonPersistentReaderSource,
+  TopicConsumerSource,
+  TopicReaderSource,
+} from './sessions/sources.js';
+import type { NonPersistentSubscription, NonPersistentTopic } from './topics/non-persistent-topic.js';
 import { PartitionRouter } from './topics/partition-router.js';
 import type { Subscription } from './topics/subscription.js';
 import { ProducerSession, type PublishTarget } from './sessions/producer-session.js';
@@ -161,18 +168,13 @@ function creationFailure(prefix: string, error: unknown, logger: Logger): never 
  * Pulsar; v1 (cluster-scoped) topics are served without that check, as Pulsar 4.0 does.
  */
 async function openTopic(name: TopicName, context: HandshakeContext): Promise<Topic> {
-  if (name.cluster === undefined && !context.namespaces.hasNamespace(`${name.tenant}/${name.namespace}`)) {
-    throw new NamespaceNotFoundError('Namespace not found');
-  }
+  checkNamespace(name, context);
   return context.topics.get(name, context.options.allowAutoTopicCreation);
 }
 
-function requirePersistent(topic: TopicName, prefix: string): void {
-  if (topic.domain !== 'persistent') {
-    throw new HandshakeError(
-      500,
-      `${prefix}non-persistent topics are not supported by the embedded broker yet`,
-    );
+function checkNamespace(name: TopicName, context: HandshakeContext): void {
+  if (name.cluster === undefined && !context.namespaces.hasNamespace(`${name.tenant}/${name.namespace}`)) {
+    throw new NamespaceNotFoundError('Namespace not found');
   }
 }
 
@@ -199,18 +201,31 @@ async function prepareProducer(request: SessionRequest, context: HandshakeContex
   const prefix = HandshakeMessagePrefix.producer;
   const params = parseQuery(parseProducerParams, query);
   authorize(request, 'produce', context);
-  requirePersistent(endpoint.topic, prefix);
   const producerName = params.producerName ?? context.nextProducerName();
   const releases: (() => void)[] = [];
   const release = (): void => releases.splice(0).forEach((releaseOne) => releaseOne());
   let target: PublishTarget;
   try {
-    const { topics, partitioned } = await openParts(endpoint.topic, context);
-    for (const topic of topics) {
-      if (topic.terminated) throw new TopicTerminatedError('Topic was already terminated');
+    if (endpoint.topic.domain === 'non-persistent') {
+      checkNamespace(endpoint.topic, context);
+      const topic = context.topics.nonPersistent(endpoint.topic);
       releases.push(topic.claimProducerName(producerName));
+      target = {
+        name: endpoint.topic.fullName,
+        // Acked at once with Pulsar's id for non-persistent messages (0:0).
+        publish: (message) => {
+          topic.publish(message);
+          return Promise.resolve({ ordinal: -1, ledgerId: 0, entryId: 0, partition: -1 });
+        },
+      };
+    } else {
+      const { topics, partitioned } = await openParts(endpoint.topic, context);
+      for (const topic of topics) {
+        if (topic.terminated) throw new TopicTerminatedError('Topic was already terminated');
+        releases.push(topic.claimProducerName(producerName));
+      }
+      target = publishTarget(endpoint.topic, topics, partitioned, params);
     }
-    target = publishTarget(endpoint.topic, topics, partitioned, params);
   } catch (error) {
     release();
     creationFailure(prefix, error, context.logger);
@@ -270,7 +285,8 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
   const prefix = HandshakeMessagePrefix.consumer;
   const params = parseQuery(parseConsumerParams, query);
   authorize(request, 'consume', context);
-  requirePersistent(endpoint.topic, prefix);
+  if (endpoint.topic.domain === 'non-persistent')
+    return prepareNonPersistentConsumer(request, params, context);
   if (params.subscriptionMode !== 'Durable') {
     throw new HandshakeError(
       500,
@@ -283,11 +299,9 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
     topic: endpoint.topic.fullName,
     subscription: subscriptionName,
   });
-  const id = nextConsumerId++;
-  // Pulsar's client names unnamed consumers at random; a counter keeps ours in connection order.
-  const name = params.consumerName ?? `consumer-${String(id).padStart(10, '0')}`;
   // Holds the consumer's place (same name and priority) until the socket is upgraded.
-  const placeholder = { id, name, priorityLevel: params.priorityLevel ?? 0 };
+  const placeholder = consumerIdentity(params);
+  const { id, name } = placeholder;
   const parts: { topic: Topic; subscription: Subscription }[] = [];
   const abandon = (): void => parts.forEach(({ subscription }) => subscription.detach(placeholder));
   let partitioned = false;
@@ -314,7 +328,7 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
         id,
         name,
         ws,
-        (consumer) => new ConsumerSource(parts, partitioned, consumer),
+        (consumer) => new TopicConsumerSource(parts, partitioned, consumer),
         params,
         deadLetter,
         logger,
@@ -327,6 +341,56 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
 }
 
 let nextConsumerId = 1;
+
+/** A consumer name for a consumer without one, in connection order. */
+function consumerIdentity(params: ConsumerParams): { id: number; name: string; priorityLevel: number } {
+  const id = nextConsumerId++;
+  // Pulsar's client names unnamed consumers at random; a counter keeps ours in connection order.
+  const name = params.consumerName ?? `consumer-${String(id).padStart(10, '0')}`;
+  return { id, name, priorityLevel: params.priorityLevel ?? 0 };
+}
+
+function prepareNonPersistentConsumer(
+  request: SessionRequest,
+  params: ConsumerParams,
+  context: HandshakeContext,
+): PreparedSession {
+  const { endpoint } = request;
+  const subscriptionName = endpoint.subscription ?? '';
+  const placeholder = consumerIdentity(params);
+  let topic: NonPersistentTopic;
+  let subscription: NonPersistentSubscription;
+  try {
+    checkNamespace(endpoint.topic, context);
+    topic = context.topics.nonPersistent(endpoint.topic);
+    subscription = topic.subscription(subscriptionName);
+    subscription.attach(placeholder, params.subscriptionType, params.receiverQueueSize);
+  } catch (error) {
+    creationFailure(HandshakeMessagePrefix.consumer, error, context.logger);
+  }
+  const logger = context.logger.child({
+    component: 'consumer',
+    topic: endpoint.topic.fullName,
+    subscription: subscriptionName,
+  });
+  return {
+    endpoint,
+    attach: (ws) => {
+      const session = new ConsumerSession(
+        placeholder.id,
+        placeholder.name,
+        ws,
+        (consumer) => new NonPersistentConsumerSource(topic, subscription, consumer),
+        params,
+        undefined,
+        logger,
+      );
+      subscription.handOver(placeholder, session);
+      return session;
+    },
+    abandon: () => subscription.detach(placeholder),
+  };
+}
 
 /**
  * Where messages go after `maxRedeliverCount` redeliveries: `deadLetterTopic`, or
@@ -365,7 +429,22 @@ async function prepareReader(request: SessionRequest, context: HandshakeContext)
   const prefix = HandshakeMessagePrefix.reader;
   const params = parseQuery(parseReaderParams, query);
   authorize(request, 'consume', context);
-  requirePersistent(endpoint.topic, prefix);
+  if (endpoint.topic.domain === 'non-persistent') {
+    checkNamespace(endpoint.topic, context);
+    const topic = context.topics.nonPersistent(endpoint.topic);
+    const logger = context.logger.child({ component: 'reader', topic: endpoint.topic.fullName });
+    return {
+      endpoint,
+      attach: (ws) =>
+        new ReaderSession(
+          ws,
+          new NonPersistentReaderSource(topic, params.receiverQueueSize),
+          params.receiverQueueSize,
+          logger,
+        ),
+      abandon: () => undefined,
+    };
+  }
   let parts: { topic: Topic; startOrdinal: number }[];
   let partitioned: boolean;
   try {
@@ -393,7 +472,7 @@ async function prepareReader(request: SessionRequest, context: HandshakeContext)
   return {
     endpoint,
     attach: (ws) => {
-      const source = new ReaderSource(
+      const source = new TopicReaderSource(
         parts.map(({ topic, startOrdinal }) => ({ topic, cursor: topic.reader(startOrdinal) })),
         partitioned,
       );

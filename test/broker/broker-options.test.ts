@@ -49,7 +49,6 @@ describe('broker options', () => {
     expect(
       await handshakeStatus(`${ns}/consumer/persistent/public/default/t/sub?subscriptionMode=NonDurable`),
     ).toBe(500);
-    expect(await handshakeStatus(`${ns}/producer/non-persistent/public/default/t`)).toBe(500);
   });
 
   it('deduplication: true applies to every namespace and survives a restart (ids come from the log)', async () => {

@@ -8,6 +8,8 @@ import type { LogEntry } from '../storage/message-log.js';
 import type { ReaderCursor } from '../topics/reader-cursor.js';
 import type { Subscription, SubscriptionConsumer } from '../topics/subscription.js';
 import type { Topic } from '../topics/topic.js';
+import type { BoundedQueue } from '../topics/bounded-queue.js';
+import type { NonPersistentSubscription, NonPersistentTopic } from '../topics/non-persistent-topic.js';
 import { MergedSources } from './merge.js';
 
 /** A delivery with the partition it came from (-1 for a non-partitioned topic). */
@@ -17,8 +19,27 @@ export interface SourcedDelivery {
   readonly partition: number;
 }
 
-/** One subscription per partition (or a single one), as one consumer sees it. */
-export class ConsumerSource {
+/** What a consumer session reads from and acknowledges to. */
+export interface ConsumerSource {
+  next(): Promise<SourcedDelivery | null>;
+  idOf(delivery: SourcedDelivery): MessageIdData;
+  acknowledge(id: MessageIdData): void;
+  redeliverLater(consumer: SubscriptionConsumer, ids: readonly MessageIdData[], delayMillis: number): void;
+  flushed(): Promise<void>;
+  readonly atEndOfTopic: boolean;
+  detach(consumer: SubscriptionConsumer): void;
+  unsubscribe(): Promise<void>;
+}
+
+/** What a reader session reads from. */
+export interface ReaderSource {
+  next(): Promise<{ entry: LogEntry; partition: number } | null>;
+  readonly atEndOfTopic: boolean;
+  close(): void;
+}
+
+/** One durable subscription per partition (or a single one), as one consumer sees it. */
+export class TopicConsumerSource implements ConsumerSource {
   private readonly merged: MergedSources<SourcedDelivery>;
 
   /** `parts[i]` is partition i; a non-partitioned topic has one part with partition -1. */
@@ -75,7 +96,7 @@ export class ConsumerSource {
 }
 
 /** One reader cursor per partition (or a single one). */
-export class ReaderSource {
+export class TopicReaderSource implements ReaderSource {
   private readonly merged: MergedSources<{ entry: LogEntry; partition: number }>;
 
   constructor(
@@ -100,5 +121,69 @@ export class ReaderSource {
 
   close(): void {
     for (const { topic, cursor } of this.parts) topic.releaseReader(cursor);
+  }
+}
+
+/** A consumer of a non-persistent subscription: acks and negative acks have nothing to act on. */
+export class NonPersistentConsumerSource implements ConsumerSource {
+  constructor(
+    private readonly topic: NonPersistentTopic,
+    private readonly subscription: NonPersistentSubscription,
+    private readonly consumer: SubscriptionConsumer,
+  ) {}
+
+  async next(): Promise<SourcedDelivery | null> {
+    const entry = await this.subscription.next(this.consumer);
+    return entry === null ? null : { entry, redeliveryCount: 0, partition: -1 };
+  }
+
+  idOf(): MessageIdData {
+    return messageIdOf(0, 0);
+  }
+
+  acknowledge(): void {
+    // Nothing is stored, so there is nothing to acknowledge.
+  }
+
+  redeliverLater(): void {
+    // Pulsar cannot redeliver non-persistent messages either.
+  }
+
+  flushed(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  readonly atEndOfTopic = false;
+
+  detach(consumer: SubscriptionConsumer): void {
+    this.subscription.detach(consumer);
+  }
+
+  unsubscribe(): Promise<void> {
+    this.topic.unsubscribe(this.subscription.name);
+    return Promise.resolve();
+  }
+}
+
+/** A reader of a non-persistent topic: only what is published while it is connected. */
+export class NonPersistentReaderSource implements ReaderSource {
+  private readonly queue: BoundedQueue<LogEntry>;
+
+  constructor(
+    private readonly topic: NonPersistentTopic,
+    capacity: number,
+  ) {
+    this.queue = topic.reader(capacity);
+  }
+
+  async next(): Promise<{ entry: LogEntry; partition: number } | null> {
+    const entry = await this.queue.next();
+    return entry === null ? null : { entry, partition: -1 };
+  }
+
+  readonly atEndOfTopic = false;
+
+  close(): void {
+    this.topic.releaseReader(this.queue);
   }
 }

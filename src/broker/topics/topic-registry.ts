@@ -8,6 +8,7 @@ import type { TopicName } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from '../storage/ledger-ids.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import { MessageLog } from '../storage/message-log.js';
+import { NonPersistentTopic } from './non-persistent-topic.js';
 import { Topic } from './topic.js';
 
 export interface TopicRegistryOptions {
@@ -34,6 +35,8 @@ export class PartitionedTopicExistsError extends Error {
 
 export class TopicRegistry {
   private readonly topics = new Map<string, Promise<Topic>>();
+  /** Non-persistent topics live in memory only, for the broker's lifetime. */
+  private readonly nonPersistentTopics = new Map<string, NonPersistentTopic>();
   /** Partitioned topics: full name → number of partitions (`<data-dir>/partitioned-topics.json`). */
   private partitioned = new Map<string, number>();
 
@@ -41,6 +44,16 @@ export class TopicRegistry {
     private readonly ledgerIds: LedgerIdAllocator,
     private readonly options: TopicRegistryOptions,
   ) {}
+
+  /** The in-memory topic of a `non-persistent://` name, created on first use. */
+  nonPersistent(name: TopicName): NonPersistentTopic {
+    let topic = this.nonPersistentTopics.get(name.fullName);
+    if (topic === undefined) {
+      topic = new NonPersistentTopic(name);
+      this.nonPersistentTopics.set(name.fullName, topic);
+    }
+    return topic;
+  }
 
   /** Loads the partitioned-topic metadata; call once before use. */
   async loadPartitionMetadata(): Promise<void> {
