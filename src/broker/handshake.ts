@@ -287,12 +287,6 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
   authorize(request, 'consume', context);
   if (endpoint.topic.domain === 'non-persistent')
     return prepareNonPersistentConsumer(request, params, context);
-  if (params.subscriptionMode !== 'Durable') {
-    throw new HandshakeError(
-      500,
-      `${prefix}the embedded broker supports only Durable subscriptions so far (asked for ${params.subscriptionMode})`,
-    );
-  }
   const subscriptionName = endpoint.subscription ?? '';
   const logger = context.logger.child({
     component: 'consumer',
@@ -309,7 +303,10 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
     const opened = await openParts(endpoint.topic, context);
     partitioned = opened.partitioned;
     for (const topic of opened.topics) {
-      const subscription = await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
+      const subscription =
+        params.subscriptionMode === 'NonDurable'
+          ? await topic.nonDurableSubscription(subscriptionName, params.subscriptionInitialPosition)
+          : await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
       subscription.attach(placeholder, params.subscriptionType);
       parts.push({ topic, subscription });
     }

@@ -43,14 +43,6 @@ describe('broker options', () => {
     expect((await socket.closed).code).toBe(1009);
   });
 
-  it('says plainly what is not implemented yet instead of behaving differently', async () => {
-    const broker = await startBroker({});
-    const ns = `${broker.url}/ws/v2`;
-    expect(
-      await handshakeStatus(`${ns}/consumer/persistent/public/default/t/sub?subscriptionMode=NonDurable`),
-    ).toBe(500);
-  });
-
   it('deduplication: true applies to every namespace and survives a restart (ids come from the log)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pws-dedup-'));
     try {

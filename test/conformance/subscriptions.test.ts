@@ -291,3 +291,32 @@ describe('delayed delivery', () => {
     expect(fromBase64((await shared.next<Delivered>(10_000)).payload)).toBe('at');
   });
 });
+
+describe('NonDurable subscriptions', () => {
+  it('exist while consumers are connected, keep no acks, and start over at their initial position', async () => {
+    const topic = uniqueTopic();
+    await publishAll(target, topic, range(3));
+    const first = await open(topic, 'nd', 'subscriptionMode=NonDurable');
+    const got = await first.take<Delivered>(3);
+    for (const message of got) first.send({ messageId: message.messageId });
+    const stats = async () =>
+      (
+        (await (
+          await fetch(`${target.adminUrl}/admin/v2/persistent/public/default/${topic}/stats`)
+        ).json()) as {
+          subscriptions: Record<string, { isDurable?: boolean }>;
+        }
+      ).subscriptions;
+    expect((await stats()).nd?.isDurable).toBe(false);
+    expect(await handshakeStatus(consumerUrl(target, topic, 'nd', '?subscriptionMode=NonDurable'))).toBe(409);
+    await first.close();
+    let subscriptions = await stats();
+    for (let attempt = 0; attempt < 20 && 'nd' in subscriptions; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      subscriptions = await stats();
+    }
+    expect(subscriptions).not.toHaveProperty('nd');
+    const again = await open(topic, 'nd', 'subscriptionMode=NonDurable');
+    expect(payloads(await again.take<Delivered>(3))).toEqual(['m0', 'm1', 'm2']);
+  });
+});

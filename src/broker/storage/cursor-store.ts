@@ -32,7 +32,47 @@ interface SnapshotFile extends CursorSnapshot {
 /** Journal lines beyond which the next load compacts into a new snapshot. */
 const COMPACT_AFTER_LINES = 50_000;
 
-export class CursorStore {
+/** How a subscription cursor is kept: on disk (durable) or nowhere (NonDurable). */
+export interface CursorPersistence {
+  load(): Promise<CursorSnapshot | undefined>;
+  saveSnapshot(take: () => CursorSnapshot): Promise<void>;
+  readonly wantsCompaction: boolean;
+  recordAck(position: Position): void;
+  flushed(): Promise<void>;
+  close(): Promise<void>;
+  delete(): Promise<void>;
+}
+
+/** A NonDurable subscription's cursor: acks live as long as the subscription, in memory. */
+export class MemoryCursorStore implements CursorPersistence {
+  readonly wantsCompaction = false;
+
+  load(): Promise<CursorSnapshot | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  saveSnapshot(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  recordAck(): void {
+    // The in-memory cursor already holds the ack; there is nothing to persist.
+  }
+
+  flushed(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  delete(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export class CursorStore implements CursorPersistence {
   private journal: FileHandle | undefined;
   private pending: string[] = [];
   private writing: Promise<void> | undefined;

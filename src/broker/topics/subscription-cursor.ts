@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { InitialPosition } from '../../protocol/index.js';
-import type { CursorSnapshot, CursorStore, Position } from '../storage/cursor-store.js';
+import type { CursorPersistence, CursorSnapshot, Position } from '../storage/cursor-store.js';
 import type { MessageLog } from '../storage/message-log.js';
 
 export class SubscriptionCursor {
@@ -17,7 +17,7 @@ export class SubscriptionCursor {
   private constructor(
     private readonly name: string,
     private readonly log: MessageLog,
-    private readonly store: CursorStore,
+    private readonly store: CursorPersistence,
     private readonly logger: Logger,
   ) {}
 
@@ -25,7 +25,7 @@ export class SubscriptionCursor {
   static async open(
     name: string,
     log: MessageLog,
-    store: CursorStore,
+    store: CursorPersistence,
     logger: Logger,
     initialPosition: InitialPosition,
   ): Promise<SubscriptionCursor> {

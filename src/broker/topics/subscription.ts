@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import type { InitialPosition, SubscriptionType } from '../../protocol/index.js';
-import type { CursorStore, Position } from '../storage/cursor-store.js';
+import type { CursorPersistence, Position } from '../storage/cursor-store.js';
 import type { LogEntry, MessageLog } from '../storage/message-log.js';
 import { keyOwner } from './key-hash.js';
 import { Signal } from './signal.js';
@@ -72,13 +72,21 @@ export class Subscription {
   static async open(
     name: string,
     log: MessageLog,
-    store: CursorStore,
+    store: CursorPersistence,
     logger: Logger,
     initialPosition: InitialPosition,
+    options: { durable: boolean; onEmpty?: () => void } = { durable: true },
   ): Promise<Subscription> {
     const cursor = await SubscriptionCursor.open(name, log, store, logger, initialPosition);
-    return new Subscription(name, log, cursor);
+    const subscription = new Subscription(name, log, cursor);
+    subscription.durable = options.durable;
+    subscription.onEmpty = options.onEmpty;
+    return subscription;
   }
+
+  /** False for a NonDurable subscription, which goes away with its last consumer. */
+  durable = true;
+  private onEmpty: (() => void) | undefined;
 
   private get isSingleActive(): boolean {
     return this.type === 'Exclusive' || this.type === 'Failover';
@@ -126,6 +134,12 @@ export class Subscription {
     if (index < 0) return;
     const activeBefore = this.activeConsumer;
     this.consumers.splice(index, 1);
+    if (this.consumers.length === 0 && this.onEmpty !== undefined) {
+      this.deleted = true;
+      this.stop();
+      this.onEmpty();
+      return;
+    }
     if (this.isSingleActive) {
       if (activeBefore === consumer) this.rewind();
     } else {
@@ -274,9 +288,15 @@ export class Subscription {
   }
 
   /** What the admin API reports (a subset of Pulsar's subscription stats). */
-  stats(): { type: SubscriptionType | undefined; msgBacklog: number; consumers: { consumerName: string }[] } {
+  stats(): {
+    type: SubscriptionType | undefined;
+    isDurable: boolean;
+    msgBacklog: number;
+    consumers: { consumerName: string }[];
+  } {
     return {
       type: this.type,
+      isDurable: this.durable,
       msgBacklog: this.cursor.backlog,
       consumers: this.consumers.map((consumer) => ({ consumerName: consumer.name })),
     };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { InitialPosition, TopicName } from '../../protocol/index.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
-import { CursorStore, type Position } from '../storage/cursor-store.js';
+import { CursorStore, MemoryCursorStore, type Position } from '../storage/cursor-store.js';
 import type { AppendResult, MessageLog } from '../storage/message-log.js';
 import type { StoredMessage } from '../storage/record-codec.js';
 import { ReaderCursor } from './reader-cursor.js';
@@ -44,6 +44,8 @@ export class Topic {
   private readonly producerNames = new Set<string>();
   private readonly subscriptions = new Map<string, Promise<Subscription>>();
   private readonly openSubscriptions = new Map<string, Subscription>();
+  /** NonDurable subscriptions: in memory, gone with their last consumer. */
+  private readonly nonDurable = new Map<string, Subscription>();
   private readonly readers = new Set<ReaderCursor>();
   private terminatedAt: Position | undefined;
   /** Deduplication: the highest sequence id stored per producer name, loaded on first use. */
@@ -108,7 +110,9 @@ export class Topic {
     return (
       this.producerNames.size > 0 ||
       this.readers.size > 0 ||
-      [...this.openSubscriptions.values()].some((subscription) => subscription.hasConsumers)
+      [...this.openSubscriptions.values(), ...this.nonDurable.values()].some(
+        (subscription) => subscription.hasConsumers,
+      )
     );
   }
 
@@ -119,6 +123,7 @@ export class Topic {
       const subscription = await this.subscription(name, 'Latest');
       if (!subscription.isDeleted) subscriptions[name] = subscription.stats();
     }
+    for (const [name, subscription] of this.nonDurable) subscriptions[name] = subscription.stats();
     return {
       msgInCounter: this.log.length,
       publishers: [...this.producerNames].map((producerName) => ({ producerName })),
@@ -194,6 +199,28 @@ export class Topic {
     return highest;
   }
 
+  /**
+   * A NonDurable subscription: created at `initialPosition` when it has no consumer, kept in memory
+   * only, removed when its last consumer leaves (as Pulsar does).
+   */
+  async nonDurableSubscription(name: string, initialPosition: InitialPosition): Promise<Subscription> {
+    const existing = this.nonDurable.get(name);
+    if (existing !== undefined && !existing.isDeleted) return existing;
+    const subscription = await Subscription.open(
+      name,
+      this.log,
+      new MemoryCursorStore(),
+      this.logger.child({ subscription: name }),
+      initialPosition,
+      { durable: false, onEmpty: () => this.nonDurable.delete(name) },
+    );
+    // Another handshake may have created it meanwhile; use that one.
+    const raced = this.nonDurable.get(name);
+    if (raced !== undefined && !raced.isDeleted) return raced;
+    this.nonDurable.set(name, subscription);
+    return subscription;
+  }
+
   /** Opens a durable subscription, creating it at `initialPosition` the first time. */
   subscription(name: string, initialPosition: InitialPosition): Promise<Subscription> {
     let opening = this.subscriptions.get(name);
@@ -225,6 +252,11 @@ export class Topic {
 
   /** Forgets a deleted subscription so the next consumer creates it anew. */
   async unsubscribe(subscription: Subscription): Promise<void> {
+    if (!subscription.durable) {
+      this.nonDurable.delete(subscription.name);
+      await subscription.unsubscribe();
+      return;
+    }
     // Forget it only once its files are gone: until then a lookup finds the deleted object (which
     // refuses consumers) instead of loading the files again and bringing it back.
     try {
