@@ -296,19 +296,17 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
   // Holds the consumer's place (same name and priority) until the socket is upgraded.
   const placeholder = consumerIdentity(params);
   const { id, name } = placeholder;
-  const parts: { topic: Topic; subscription: Subscription }[] = [];
+  const parts: { topic: Topic; subscription: Subscription; partition: number }[] = [];
   const abandon = (): void => parts.forEach(({ subscription }) => subscription.detach(placeholder));
-  let partitioned = false;
   try {
     const opened = await openParts(endpoint.topic, context);
-    partitioned = opened.partitioned;
-    for (const topic of opened.topics) {
+    for (const [index, topic] of opened.topics.entries()) {
       const subscription =
         params.subscriptionMode === 'NonDurable'
           ? await topic.nonDurableSubscription(subscriptionName, params.subscriptionInitialPosition)
           : await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
       subscription.attach(placeholder, params.subscriptionType);
-      parts.push({ topic, subscription });
+      parts.push({ topic, subscription, partition: opened.partitioned ? index : -1 });
     }
   } catch (error) {
     abandon();
@@ -325,7 +323,7 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
         id,
         name,
         ws,
-        (consumer) => new TopicConsumerSource(parts, partitioned, consumer),
+        (consumer) => new TopicConsumerSource(parts, consumer),
         params,
         deadLetter,
         logger,

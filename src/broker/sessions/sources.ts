@@ -42,16 +42,18 @@ export interface ReaderSource {
 export class TopicConsumerSource implements ConsumerSource {
   private readonly merged: MergedSources<SourcedDelivery>;
 
-  /** `parts[i]` is partition i; a non-partitioned topic has one part with partition -1. */
+  /**
+   * One part per topic read: the topic itself (partition -1), every partition of a partitioned topic,
+   * or the topics of a multi-topic consumer.
+   */
   constructor(
-    private readonly parts: readonly { topic: Topic; subscription: Subscription }[],
-    private readonly partitioned: boolean,
+    private readonly parts: readonly { topic: Topic; subscription: Subscription; partition: number }[],
     consumer: SubscriptionConsumer,
   ) {
     this.merged = new MergedSources(
-      parts.map(({ subscription }, index) => async () => {
+      parts.map(({ subscription, partition }) => async () => {
         const delivery = await subscription.next(consumer);
-        return delivery === null ? null : { ...delivery, partition: partitioned ? index : -1 };
+        return delivery === null ? null : { ...delivery, partition };
       }),
     );
   }
@@ -60,21 +62,20 @@ export class TopicConsumerSource implements ConsumerSource {
     return this.merged.next();
   }
 
-  /** The part an id belongs to; undefined for an id of no partition of this topic. */
-  private partOf(id: MessageIdData): { topic: Topic; subscription: Subscription } | undefined {
-    return this.parts[this.partitioned ? id.partition : 0];
-  }
-
   idOf(delivery: SourcedDelivery): MessageIdData {
     return messageIdOf(delivery.entry.ledgerId, delivery.entry.entryId, delivery.partition);
   }
 
+  /**
+   * Ledger ids are unique across the whole broker, so an id names one part's entry at most: handing it
+   * to every part acts on the right one, and the others ignore it (as unknown ids are ignored).
+   */
   acknowledge(id: MessageIdData): void {
-    this.partOf(id)?.subscription.acknowledge(id);
+    for (const { subscription } of this.parts) subscription.acknowledge(id);
   }
 
   redeliverLater(consumer: SubscriptionConsumer, ids: readonly MessageIdData[], delayMillis: number): void {
-    for (const id of ids) this.partOf(id)?.subscription.redeliverLater(consumer, [id], delayMillis);
+    for (const { subscription } of this.parts) subscription.redeliverLater(consumer, ids, delayMillis);
   }
 
   async flushed(): Promise<void> {
