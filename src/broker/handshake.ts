@@ -14,6 +14,7 @@ import {
   parseEndpointPath,
   parseProducerParams,
   parseReaderParams,
+  formDecode,
   parseTopicName,
   partitionTopicName,
   type ConsumerParams,
@@ -86,6 +87,7 @@ export async function prepareSession(
   const query = new URLSearchParams(queryStart < 0 ? '' : rawUrl.slice(queryStart + 1));
   // Like the broker's HTTP authentication filter, authentication comes before anything else.
   const role = await authenticate(request, query, context);
+  if (rawPath.startsWith('/ws/v3/')) return prepareMultiTopicConsumer(rawPath, query, role, context);
   let endpoint: EndpointPath;
   try {
     endpoint = parseEndpointPath(rawPath);
@@ -127,10 +129,15 @@ async function authenticate(
 }
 
 /** Pulsar checks authorization after parsing the parameters: 403 when denied. */
-function authorize(request: SessionRequest, action: AuthAction, context: HandshakeContext): void {
+function authorize(
+  request: SessionRequest,
+  action: AuthAction,
+  context: HandshakeContext,
+  topic: TopicName = request.endpoint.topic,
+): void {
   if (context.auth === undefined || request.role === undefined) return;
   try {
-    context.auth.authorize(request.role, request.endpoint.topic, action);
+    context.auth.authorize(request.role, topic, action);
   } catch (error) {
     if (error instanceof AuthorizationError) throw new HandshakeError(403, error.message);
     throw error;
@@ -282,11 +289,25 @@ function publishTarget(
 
 async function prepareConsumer(request: SessionRequest, context: HandshakeContext): Promise<PreparedSession> {
   const { endpoint, query } = request;
-  const prefix = HandshakeMessagePrefix.consumer;
   const params = parseQuery(parseConsumerParams, query);
   authorize(request, 'consume', context);
   if (endpoint.topic.domain === 'non-persistent')
     return prepareNonPersistentConsumer(request, params, context);
+  return subscribe(request, params, [endpoint.topic], context);
+}
+
+/**
+ * Attaches one consumer to the subscription on every topic named (each partition of a partitioned
+ * one): a v2 consumer names one topic, a v3 multi-topic consumer several.
+ */
+async function subscribe(
+  request: SessionRequest,
+  params: ConsumerParams,
+  topicNames: readonly TopicName[],
+  context: HandshakeContext,
+): Promise<PreparedSession> {
+  const { endpoint } = request;
+  const prefix = HandshakeMessagePrefix.consumer;
   const subscriptionName = endpoint.subscription ?? '';
   const logger = context.logger.child({
     component: 'consumer',
@@ -299,14 +320,16 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
   const parts: { topic: Topic; subscription: Subscription; partition: number }[] = [];
   const abandon = (): void => parts.forEach(({ subscription }) => subscription.detach(placeholder));
   try {
-    const opened = await openParts(endpoint.topic, context);
-    for (const [index, topic] of opened.topics.entries()) {
-      const subscription =
-        params.subscriptionMode === 'NonDurable'
-          ? await topic.nonDurableSubscription(subscriptionName, params.subscriptionInitialPosition)
-          : await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
-      subscription.attach(placeholder, params.subscriptionType);
-      parts.push({ topic, subscription, partition: opened.partitioned ? index : -1 });
+    for (const topicName of topicNames) {
+      const opened = await openParts(topicName, context);
+      for (const [index, topic] of opened.topics.entries()) {
+        const subscription =
+          params.subscriptionMode === 'NonDurable'
+            ? await topic.nonDurableSubscription(subscriptionName, params.subscriptionInitialPosition)
+            : await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
+        subscription.attach(placeholder, params.subscriptionType);
+        parts.push({ topic, subscription, partition: opened.partitioned ? index : -1 });
+      }
     }
   } catch (error) {
     abandon();
@@ -333,6 +356,64 @@ async function prepareConsumer(request: SessionRequest, context: HandshakeContex
     },
     abandon,
   };
+}
+
+/**
+ * `/ws/v3/consumer/{subscription}?topics=a,b` or `?topicsPattern=<regex>` (spec §5): one consumer on
+ * several topics. Exactly one of the two parameters (else 500, as Pulsar's constructor throws);
+ * CONSUME is checked on every topic; a pattern matches the persistent topics of its namespace that
+ * exist when the consumer connects.
+ */
+async function prepareMultiTopicConsumer(
+  rawPath: string,
+  query: URLSearchParams,
+  role: string | undefined,
+  context: HandshakeContext,
+): Promise<PreparedSession> {
+  const segments = rawPath.split('/');
+  if (segments[3] !== 'consumer') throw new HandshakeError(404, `No endpoint at ${rawPath}`);
+  const topicsParam = query.get('topics');
+  const pattern = query.get('topicsPattern');
+  if ((topicsParam === null) === (pattern === null)) {
+    throw new HandshakeError(
+      500,
+      'java.lang.IllegalArgumentException: Should set topics or topicsPattern, and only one of them',
+    );
+  }
+  let names: TopicName[];
+  let nominal: TopicName;
+  try {
+    if (topicsParam !== null) {
+      names = topicsParam.split(',').map((topic) => parseTopicName(topic.trim()));
+      const [first] = names;
+      if (first === undefined) throw new Error('no topic in topics');
+      nominal = first;
+    } else {
+      nominal = parseTopicName(pattern ?? '');
+      const matcher = new RegExp(`^(?:${pattern ?? ''})$`);
+      const existing = await context.topics.list('persistent', `${nominal.tenant}/${nominal.namespace}`);
+      names = existing.filter((name) => matcher.test(name)).map((name) => parseTopicName(name));
+    }
+  } catch (error) {
+    throw new HandshakeError(500, `java.lang.IllegalArgumentException: ${(error as Error).message}`);
+  }
+  let subscription: string;
+  try {
+    subscription = formDecode(segments[4] ?? '');
+  } catch (error) {
+    throw new HandshakeError(400, `${HandshakeMessagePrefix.invalidParams}${(error as Error).message}`);
+  }
+  if (subscription === '') {
+    throw new HandshakeError(400, `${HandshakeMessagePrefix.invalidParams}Empty subscription name`);
+  }
+  const request: SessionRequest = {
+    endpoint: { kind: 'consumer', version: 'v3', topic: nominal, subscription },
+    query,
+    role,
+  };
+  const params = parseQuery(parseConsumerParams, query);
+  for (const name of names) authorize(request, 'consume', context, name);
+  return subscribe(request, params, names, context);
 }
 
 let nextConsumerId = 1;

@@ -8,7 +8,8 @@ export type EndpointKind = 'producer' | 'consumer' | 'reader';
 
 export interface EndpointPath {
   readonly kind: EndpointKind;
-  readonly version: 'v1' | 'v2';
+  /** v3 is the multi-topic consumer (spec §5); its `topic` is the first of its topics. */
+  readonly version: 'v1' | 'v2' | 'v3';
   readonly topic: TopicName;
   /** Consumers only. */
   readonly subscription?: string;
