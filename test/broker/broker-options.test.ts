@@ -16,7 +16,7 @@ describe('broker options', () => {
     expect(() => resolveBrokerOptions({ dataDir: 'd', fsync: 'sometimes' as 'always' })).toThrow(/`fsync`/);
   });
 
-  it('with auto topic creation off, unknown topics are 404 for producers and consumers, 500 for readers', async () => {
+  it('scenario 8: with auto topic creation off, unknown topics are 404 for producers and consumers, 500 for readers', async () => {
     const broker = await startBroker({ allowAutoTopicCreation: false });
     const ns = `${broker.url}/ws/v2`;
     expect(await handshakeStatus(`${ns}/producer/persistent/public/default/missing`)).toBe(404);

@@ -54,7 +54,7 @@ async function start(withClientCerts: boolean): Promise<EmbeddedBroker> {
 const path = '/ws/v2/producer/persistent/public/default/tls';
 
 describe('TLS', () => {
-  it('serves wss:// to a client that trusts its CA', async () => {
+  it('scenario 18: serves wss:// to a client that trusts its CA', async () => {
     const server = await start(false);
     expect(server.url).toMatch(/^wss:\/\//);
     const socket = await TestSocket.open(`${server.url}${path}`, { ca: await readFile(join(dir, 'ca.pem')) });

@@ -187,10 +187,12 @@ describe('consumer command errors (spec §4.3)', () => {
     return consumer;
   }
 
-  it('invalid JSON drops the connection (1006)', async () => {
+  it('invalid JSON drops the connection (1006); the broker goes on serving other connections', async () => {
     const consumer = await consumerWithOneMessage();
     consumer.send('{not json');
     expect((await consumer.closed).code).toBe(1006);
+    const [published] = await publishAll(target, uniqueTopic(), ['after']);
+    expect(published?.messageId).toBeDefined();
   });
 
   it('permit without permitMessages drops the connection (1006)', async () => {
