@@ -13,7 +13,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../protocol/index.js';
 import { AdminApi } from './admin.js';
 import { BrokerAuth, PermissionStore, TokenAuthenticator } from './auth/index.js';
-import { HandshakeError, prepareSession, type HandshakeContext, type Session } from './handshake.js';
+import { HandshakeError, prepareSession, type HandshakeContext, type Session } from './handshake/index.js';
 import { rejectUpgrade } from './http-response.js';
 import { resolveBrokerOptions, type EmbeddedBrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { closeWithInternalError, textOf } from './sessions/socket.js';

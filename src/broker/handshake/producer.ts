@@ -1,0 +1,107 @@
+/** The producer handshake: one topic, a partitioned topic's router, or a non-persistent topic. */
+import {
+  HandshakeMessagePrefix,
+  parseProducerParams,
+  type ProducerParams,
+  type TopicName,
+} from '../../protocol/index.js';
+import { ProducerSession, type PublishTarget } from '../sessions/producer-session.js';
+import { PartitionRouter } from '../topics/partition-router.js';
+import { TopicTerminatedError, type Topic } from '../topics/topic.js';
+import {
+  authorize,
+  checkNamespace,
+  creationFailure,
+  openParts,
+  parseQuery,
+  type HandshakeContext,
+  type PreparedSession,
+  type SessionRequest,
+} from './common.js';
+
+export async function prepareProducer(
+  request: SessionRequest,
+  context: HandshakeContext,
+): Promise<PreparedSession> {
+  const { endpoint, query } = request;
+  const prefix = HandshakeMessagePrefix.producer;
+  const params = parseQuery(parseProducerParams, query);
+  authorize(request, 'produce', context);
+  const producerName = params.producerName ?? context.nextProducerName();
+  const releases: (() => void)[] = [];
+  const release = (): void => releases.splice(0).forEach((releaseOne) => releaseOne());
+  let target: PublishTarget;
+  try {
+    if (endpoint.topic.domain === 'non-persistent') {
+      checkNamespace(endpoint.topic, context);
+      const topic = context.topics.nonPersistent(endpoint.topic);
+      releases.push(topic.claimProducerName(producerName));
+      target = {
+        name: endpoint.topic.fullName,
+        // Acked at once with Pulsar's id for non-persistent messages (0:0).
+        publish: (message) => {
+          topic.publish(message);
+          return Promise.resolve({ ordinal: -1, ledgerId: 0, entryId: 0, partition: -1 });
+        },
+      };
+    } else {
+      const { topics, partitioned } = await openParts(endpoint.topic, context);
+      for (const topic of topics) {
+        if (topic.terminated) throw new TopicTerminatedError('Topic was already terminated');
+        releases.push(topic.claimProducerName(producerName));
+      }
+      target = publishTarget(endpoint.topic, topics, partitioned, params);
+    }
+  } catch (error) {
+    release();
+    creationFailure(prefix, error, context.logger);
+  }
+  const logger = context.logger.child({
+    component: 'producer',
+    topic: endpoint.topic.fullName,
+    producerName,
+  });
+  return {
+    endpoint,
+    attach: (ws) => {
+      const session = new ProducerSession(
+        ws,
+        target,
+        {
+          producerName,
+          initialSequenceId: params.initialSequenceId ?? -1,
+          maxMessageSize: context.options.maxMessageSize,
+          maxPendingMessages: context.options.maxPendingMessagesPerProducer,
+        },
+        logger,
+      );
+      return { start: () => undefined, handleFrame: (text) => session.handleFrame(text), close: release };
+    },
+    abandon: release,
+  };
+}
+
+function publishTarget(
+  name: TopicName,
+  topics: readonly Topic[],
+  partitioned: boolean,
+  params: ProducerParams,
+): PublishTarget {
+  const [single] = topics;
+  if (!partitioned && single !== undefined) {
+    return {
+      name: name.fullName,
+      publish: async (message) => ({ ...(await single.publish(message)), partition: -1 }),
+    };
+  }
+  const router = new PartitionRouter(topics.length, params.messageRoutingMode, params.hashingScheme);
+  return {
+    name: name.fullName,
+    publish: async (message) => {
+      const partition = router.partitionOf(message.key);
+      const topic = topics[partition];
+      if (topic === undefined) throw new Error(`no partition ${partition} of ${name.fullName}`);
+      return { ...(await topic.publish(message)), partition };
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/** The reader handshake; every reader creation failure is a 500, as in Pulsar. */
+import { decodeMessageId, HandshakeMessagePrefix, parseReaderParams } from '../../protocol/index.js';
+import { ReaderSession } from '../sessions/reader-session.js';
+import { NonPersistentReaderSource, TopicReaderSource } from '../sessions/sources.js';
+import type { Topic } from '../topics/topic.js';
+import {
+  authorize,
+  checkNamespace,
+  HandshakeError,
+  openParts,
+  parseQuery,
+  type HandshakeContext,
+  type PreparedSession,
+  type SessionRequest,
+} from './common.js';
+
+export async function prepareReader(
+  request: SessionRequest,
+  context: HandshakeContext,
+): Promise<PreparedSession> {
+  const { endpoint, query } = request;
+  const prefix = HandshakeMessagePrefix.reader;
+  const params = parseQuery(parseReaderParams, query);
+  authorize(request, 'consume', context);
+  if (endpoint.topic.domain === 'non-persistent') {
+    checkNamespace(endpoint.topic, context);
+    const topic = context.topics.nonPersistent(endpoint.topic);
+    const logger = context.logger.child({ component: 'reader', topic: endpoint.topic.fullName });
+    return {
+      endpoint,
+      attach: (ws) =>
+        new ReaderSession(
+          ws,
+          new NonPersistentReaderSource(topic, params.receiverQueueSize),
+          params.receiverQueueSize,
+          logger,
+        ),
+      abandon: () => undefined,
+    };
+  }
+  let parts: { topic: Topic; startOrdinal: number }[];
+  let partitioned: boolean;
+  try {
+    // Every reader creation failure is a 500 in Pulsar, topic-not-found included.
+    const opened = await openParts(endpoint.topic, context);
+    partitioned = opened.partitioned;
+    const { start } = params;
+    if (partitioned && typeof start !== 'string') {
+      throw new Error('a reader of a partitioned topic starts at earliest or latest');
+    }
+    const startId = typeof start === 'string' ? undefined : decodeMessageId(start.messageId);
+    parts = opened.topics.map((topic) => ({
+      topic,
+      startOrdinal:
+        start === 'earliest'
+          ? 0
+          : startId === undefined
+            ? topic.log.length
+            : topic.log.firstOrdinalAfter(startId),
+    }));
+  } catch (error) {
+    throw new HandshakeError(500, `${prefix}${(error as Error).message}`);
+  }
+  const logger = context.logger.child({ component: 'reader', topic: endpoint.topic.fullName });
+  return {
+    endpoint,
+    attach: (ws) => {
+      const source = new TopicReaderSource(
+        parts.map(({ topic, startOrdinal }) => ({ topic, cursor: topic.reader(startOrdinal) })),
+        partitioned,
+      );
+      return new ReaderSession(ws, source, params.receiverQueueSize, logger);
+    },
+    abandon: () => undefined,
+  };
+}
