@@ -34,6 +34,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/client/**'],
+    rules: { 'no-restricted-imports': ['error', restrictFrom('broker', 'streams', 'connectors', 'cli')] },
+  },
+  {
     files: ['src/broker/**'],
     rules: { 'no-restricted-imports': ['error', restrictFrom('client', 'streams', 'connectors', 'cli')] },
   },
