@@ -34,6 +34,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/streams/**'],
+    rules: { 'no-restricted-imports': ['error', restrictFrom('broker', 'connectors', 'cli')] },
+  },
+  {
     files: ['src/client/**'],
     rules: { 'no-restricted-imports': ['error', restrictFrom('broker', 'streams', 'connectors', 'cli')] },
   },

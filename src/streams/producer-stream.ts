@@ -1,0 +1,149 @@
+/**
+ * The producer endpoint as a Node `Writable` (objectMode): a write's callback fires once the broker
+ * has acknowledged that message, up to `maxInFlight` sends are pipelined, and `'finish'` means every
+ * message was acknowledged. A `send-error` ack destroys the stream with a `SendError`. When the
+ * session reconnects, unacknowledged messages are sent again in order (at-least-once).
+ *
+ * Memory bound: (highWaterMark + maxInFlight) × the largest message.
+ */
+import { Writable } from 'node:stream';
+import type { WsSession } from '../client/session.js';
+import { InvalidArgumentError, ProtocolError, SendError } from '../errors.js';
+import { encodeProducerMessage, type ProducerMessage } from './producer-message.js';
+
+export interface ProducerStreamOptions {
+  /** Messages buffered in the stream before `write()` returns false. @default 16 */
+  readonly highWaterMark?: number;
+  /** Messages sent and not yet acknowledged, at most. 1 = strictly one at a time. @default 1000 */
+  readonly maxInFlight?: number;
+  /** The server's text frame limit (`webSocketMaxTextFrameSize`); bigger messages are refused. @default 1048576 */
+  readonly maxFrameBytes?: number;
+}
+
+/** An acknowledged message: its id as the broker assigned it, and the context it was sent with. */
+export interface ProducerAckEvent {
+  readonly messageId: string;
+  readonly context: string;
+}
+
+interface ServerAck {
+  result?: string;
+  messageId?: string;
+  context?: string;
+  errorMsg?: string;
+}
+
+export class ProducerStream extends Writable {
+  private readonly pending = new Map<string, string>();
+  private readonly maxInFlight: number;
+  private readonly maxFrameBytes: number;
+  private nextContext = 0;
+  private heldCallback: ((error?: Error | null) => void) | undefined;
+  private finalCallback: ((error?: Error | null) => void) | undefined;
+  private connectedOnce = false;
+
+  constructor(
+    private readonly session: WsSession,
+    options: ProducerStreamOptions = {},
+  ) {
+    super({ objectMode: true, highWaterMark: options.highWaterMark ?? 16 });
+    this.maxInFlight = options.maxInFlight ?? 1000;
+    this.maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
+    if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) {
+      throw new InvalidArgumentError(
+        `expected \`maxInFlight\` to be an integer >= 1, got ${this.maxInFlight}`,
+      );
+    }
+    session.on('message', (text) => this.onAck(text));
+    session.on('state', (state, error) => {
+      if (state === 'connected' && this.connectedOnce) this.resendPending();
+      if (state === 'connected') this.connectedOnce = true;
+      if (state === 'closed' && error !== undefined) this.destroy(error);
+    });
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    this.session.connect().then(
+      () => callback(),
+      (error: unknown) => callback(error as Error),
+    );
+  }
+
+  override _write(
+    chunk: ProducerMessage,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ): void {
+    const context = String(this.nextContext++);
+    let frame: string;
+    try {
+      frame = encodeProducerMessage(chunk, context);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    if (Buffer.byteLength(frame) > this.maxFrameBytes) {
+      callback(
+        new InvalidArgumentError(
+          `message ${context} is ${Buffer.byteLength(frame)} bytes as a frame (base64 payload), over the ${this.maxFrameBytes}-byte limit`,
+        ),
+      );
+      return;
+    }
+    this.pending.set(context, frame);
+    // Not connected right now: the frame stays pending and goes out when the session reconnects.
+    this.session.send(frame);
+    if (this.pending.size < this.maxInFlight) callback();
+    else this.heldCallback = callback;
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (this.pending.size === 0) callback();
+    else this.finalCallback = callback;
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const pendingError = error ?? null;
+    this.heldCallback = undefined;
+    this.finalCallback = undefined;
+    this.session.close().then(
+      () => callback(pendingError),
+      (closeError: unknown) => callback(pendingError ?? (closeError as Error)),
+    );
+  }
+
+  private onAck(text: string): void {
+    let ack: ServerAck;
+    try {
+      ack = JSON.parse(text) as ServerAck;
+    } catch (error) {
+      this.destroy(
+        new ProtocolError(`the server sent a frame that is not JSON: ${text.slice(0, 100)}`, {
+          cause: error,
+        }),
+      );
+      return;
+    }
+    const context = ack.context;
+    if (ack.result !== 'ok') {
+      this.destroy(new SendError(ack.result ?? 'unknown result', ack.errorMsg, context));
+      return;
+    }
+    if (context === undefined || !this.pending.delete(context)) return;
+    this.emit('ack', { messageId: ack.messageId ?? '', context } satisfies ProducerAckEvent);
+    if (this.heldCallback !== undefined && this.pending.size < this.maxInFlight) {
+      const release = this.heldCallback;
+      this.heldCallback = undefined;
+      release();
+    }
+    if (this.finalCallback !== undefined && this.pending.size === 0) {
+      const finish = this.finalCallback;
+      this.finalCallback = undefined;
+      finish();
+    }
+  }
+
+  private resendPending(): void {
+    for (const frame of this.pending.values()) this.session.send(frame);
+  }
+}
