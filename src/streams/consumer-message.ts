@@ -1,0 +1,40 @@
+/** A message as consumer and reader streams emit it. */
+import type { DeliveredMessage } from '../protocol/index.js';
+
+export interface ConsumerMessage {
+  readonly payload: Buffer;
+  readonly messageId: string;
+  readonly properties: Readonly<Record<string, string>>;
+  readonly key?: string;
+  readonly publishTime: Date;
+  readonly eventTime?: Date;
+  readonly redeliveryCount: number;
+  /** Acknowledges the message (idempotent; a no-op after `nack`). */
+  ack(): void;
+  /** Asks for redelivery after the subscription's `negativeAckRedeliveryDelay` (idempotent). */
+  nack(): void;
+}
+
+/** Builds the message object; `settle` sends the ack or nack frame, once. */
+export function toConsumerMessage(
+  frame: DeliveredMessage,
+  settle: (kind: 'ack' | 'nack', messageId: string) => void,
+): ConsumerMessage {
+  let settled = false;
+  const once = (kind: 'ack' | 'nack'): void => {
+    if (settled) return;
+    settled = true;
+    settle(kind, frame.messageId);
+  };
+  return {
+    payload: Buffer.from(frame.payload, 'base64'),
+    messageId: frame.messageId,
+    properties: frame.properties,
+    ...(frame.key === undefined ? {} : { key: frame.key }),
+    publishTime: new Date(frame.publishTime),
+    ...(frame.eventTime === undefined ? {} : { eventTime: new Date(frame.eventTime) }),
+    redeliveryCount: frame.redeliveryCount,
+    ack: () => once('ack'),
+    nack: () => once('nack'),
+  };
+}
