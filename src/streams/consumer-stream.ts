@@ -11,9 +11,10 @@
  */
 import { Readable } from 'node:stream';
 import type { WsSession } from '../client/session.js';
-import { InvalidArgumentError, ProtocolError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { DeliveredMessage } from '../protocol/index.js';
 import { toConsumerMessage } from './consumer-message.js';
+import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
 
 export interface ConsumerStreamOptions {
   /** Messages buffered plus messages asked for, at most. @default 100 */
@@ -46,10 +47,7 @@ export class ConsumerStream extends Readable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    this.session.connect().then(
-      () => callback(),
-      (error: unknown) => callback(error as Error),
-    );
+    connectSession(this.session, callback);
   }
 
   override _read(): void {
@@ -83,13 +81,9 @@ export class ConsumerStream extends Readable {
   private onFrame(text: string): void {
     let frame: DeliveredMessage;
     try {
-      frame = JSON.parse(text) as DeliveredMessage;
+      frame = parseServerFrame<DeliveredMessage>(text);
     } catch (error) {
-      this.destroy(
-        new ProtocolError(`the server sent a frame that is not JSON: ${text.slice(0, 100)}`, {
-          cause: error,
-        }),
-      );
+      this.destroy(error as Error);
       return;
     }
     // Answers to commands (isEndOfTopic) are not messages.
@@ -105,9 +99,6 @@ export class ConsumerStream extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.session.close().then(
-      () => callback(error),
-      (closeError: unknown) => callback(error ?? (closeError as Error)),
-    );
+    closeSession(this.session, error, callback);
   }
 }

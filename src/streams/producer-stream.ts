@@ -8,8 +8,9 @@
  */
 import { Writable } from 'node:stream';
 import type { WsSession } from '../client/session.js';
-import { InvalidArgumentError, ProtocolError, SendError } from '../errors.js';
+import { InvalidArgumentError, SendError } from '../errors.js';
 import { encodeProducerMessage, type ProducerMessage } from './producer-message.js';
+import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
 
 export interface ProducerStreamOptions {
   /** Messages buffered in the stream before `write()` returns false. @default 16 */
@@ -63,10 +64,7 @@ export class ProducerStream extends Writable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    this.session.connect().then(
-      () => callback(),
-      (error: unknown) => callback(error as Error),
-    );
+    connectSession(this.session, callback);
   }
 
   override _write(
@@ -103,25 +101,17 @@ export class ProducerStream extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const pendingError = error ?? null;
     this.heldCallback = undefined;
     this.finalCallback = undefined;
-    this.session.close().then(
-      () => callback(pendingError),
-      (closeError: unknown) => callback(pendingError ?? (closeError as Error)),
-    );
+    closeSession(this.session, error, callback);
   }
 
   private onAck(text: string): void {
     let ack: ServerAck;
     try {
-      ack = JSON.parse(text) as ServerAck;
+      ack = parseServerFrame<ServerAck>(text);
     } catch (error) {
-      this.destroy(
-        new ProtocolError(`the server sent a frame that is not JSON: ${text.slice(0, 100)}`, {
-          cause: error,
-        }),
-      );
+      this.destroy(error as Error);
       return;
     }
     const context = ack.context;

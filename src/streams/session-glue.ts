@@ -1,0 +1,32 @@
+/** What every stream does with its WebSocket session: open it, close it, read its JSON frames. */
+import type { WsSession } from '../client/session.js';
+import { ProtocolError } from '../errors.js';
+
+type Callback = (error?: Error | null) => void;
+
+/** For `_construct`: the stream is ready once the session is connected, or fails with its error. */
+export function connectSession(session: WsSession, callback: Callback): void {
+  session.connect().then(
+    () => callback(),
+    (error: unknown) => callback(error as Error),
+  );
+}
+
+/** For `_destroy`: closes the session, then reports the stream's error (or the close's). */
+export function closeSession(session: WsSession, error: Error | null, callback: Callback): void {
+  session.close().then(
+    () => callback(error),
+    (closeError: unknown) => callback(error ?? (closeError as Error)),
+  );
+}
+
+/** A server frame as JSON. @throws ProtocolError when it is not JSON. */
+export function parseServerFrame<T>(text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new ProtocolError(`the server sent a frame that is not JSON: ${text.slice(0, 100)}`, {
+      cause: error,
+    });
+  }
+}
