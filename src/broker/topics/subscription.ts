@@ -64,6 +64,8 @@ export class Subscription {
     readonly name: string,
     private readonly log: MessageLog,
     private readonly cursor: SubscriptionCursor,
+    /** Given for a NonDurable subscription, which goes away with its last consumer. */
+    private readonly onEmpty: (() => void) | undefined,
   ) {
     this.readPosition = cursor.firstUnacked;
     log.on('appended', this.onAppended);
@@ -75,18 +77,16 @@ export class Subscription {
     store: CursorPersistence,
     logger: Logger,
     initialPosition: InitialPosition,
-    options: { durable: boolean; onEmpty?: () => void } = { durable: true },
+    onEmpty?: () => void,
   ): Promise<Subscription> {
     const cursor = await SubscriptionCursor.open(name, log, store, logger, initialPosition);
-    const subscription = new Subscription(name, log, cursor);
-    subscription.durable = options.durable;
-    subscription.onEmpty = options.onEmpty;
-    return subscription;
+    return new Subscription(name, log, cursor, onEmpty);
   }
 
-  /** False for a NonDurable subscription, which goes away with its last consumer. */
-  durable = true;
-  private onEmpty: (() => void) | undefined;
+  /** False for a NonDurable subscription. */
+  get durable(): boolean {
+    return this.onEmpty === undefined;
+  }
 
   private get isSingleActive(): boolean {
     return this.type === 'Exclusive' || this.type === 'Failover';

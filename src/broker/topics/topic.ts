@@ -212,7 +212,7 @@ export class Topic {
       new MemoryCursorStore(),
       this.logger.child({ subscription: name }),
       initialPosition,
-      { durable: false, onEmpty: () => this.nonDurable.delete(name) },
+      () => this.nonDurable.delete(name),
     );
     // Another handshake may have created it meanwhile; use that one.
     const raced = this.nonDurable.get(name);
