@@ -1,9 +1,31 @@
 /**
- * pulsar-ws-streams: the Apache Pulsar WebSocket API as Node.js streams and connectors.
- *
- * So far the package ships the protocol layer and the embedded broker; the client, streams and
- * connectors follow (see the README's roadmap).
+ * pulsar-ws-streams: the Apache Pulsar WebSocket API as Node.js streams, with an embedded
+ * Pulsar-compatible broker for Java-free development and tests.
  */
+export {
+  PulsarWsClient,
+  type ConsumerOptions,
+  type ProducerOptions,
+  type PulsarWsClientOptions,
+  type ReaderOptions,
+} from './streams/pulsar-ws-client.js';
+export { ProducerStream, type ProducerAckEvent } from './streams/producer-stream.js';
+export { ConsumerStream, ACK_MODES, type AckMode } from './streams/consumer-stream.js';
+export { ReaderStream } from './streams/reader-stream.js';
+export { isConsumerMessage, type ConsumerMessage } from './streams/consumer-message.js';
+export type { ProducerMessage, ProducerMessageObject } from './streams/producer-message.js';
+export { Tracked } from './streams/tracked.js';
+export { ackable, ackableBatch, ackableTransform, type AckableResult } from './streams/ackable.js';
+export { ackingSink, type AckingSinkOptions } from './streams/acking-sink.js';
+export type { SessionState, TlsOptions } from './client/session.js';
+export type { BackoffOptions } from './client/backoff.js';
+export type {
+  ConsumerParamOptions,
+  ProducerParamOptions,
+  ReaderParamOptions,
+  StartMessageId,
+} from './client/endpoints.js';
+export * from './errors.js';
 export {
   EmbeddedBroker,
   BrokerOptionError,

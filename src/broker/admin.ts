@@ -202,6 +202,17 @@ export class AdminApi {
       },
       {
         method: 'GET',
+        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}/lastMessageId$`),
+        handler: async (params) => {
+          const name = this.topicOf(params);
+          // Pulsar 4.0 answers a partitioned topic's base name as an unknown topic.
+          if (topics.partitionsOf(name) > 0) throw new TopicNotFoundError(`Topic ${name.fullName} not found`);
+          const last = await (await this.existingTopic(params)).lastMessageId();
+          return { status: 200, body: { ...last, partitionIndex: -1, batchIndex: -1, batchSize: 0 } };
+        },
+      },
+      {
+        method: 'GET',
         pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}/stats$`),
         handler: async (params) => ({ status: 200, body: await (await this.existingTopic(params)).stats() }),
       },

@@ -25,8 +25,11 @@ export interface TlsOptions {
 }
 
 export interface SessionOptions {
-  /** The endpoint URL with its query parameters (not the token). */
-  readonly url: string;
+  /**
+   * The endpoint URL with its query parameters (not the token); a function is called before every
+   * connection attempt, for streams whose resume point moves (a reader's start, a producer's sequence).
+   */
+  readonly url: string | (() => string);
   /** JWT for token authentication. */
   readonly token?: string;
   /** `header`: `Authorization: Bearer`; `query`: the `token` parameter (browsers' way). @default 'header' */
@@ -54,18 +57,28 @@ export class WsSession extends EventEmitter<SessionEvents> {
   private pingTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closing = false;
+  private connections = 0;
 
   constructor(private readonly options: SessionOptions) {
     super();
     this.backoff = options.reconnect === false ? undefined : resolveBackoffOptions(options.reconnect ?? {});
     this.logger = (options.logger ?? pino({ enabled: false })).child({
       component: 'session',
-      url: safeUrl(options.url),
+      url: safeUrl(this.endpointUrl()),
     });
   }
 
   get state(): SessionState {
     return this.currentState;
+  }
+
+  /**
+   * Counts connections: 1 for the first, +1 per reconnect. It changes before the new connection's
+   * first frame is emitted (a frame may arrive in the same packet as the handshake answer, before
+   * the `connected` event), so per-connection bookkeeping keys on it.
+   */
+  get connectionId(): number {
+    return this.connections;
   }
 
   private setState(state: SessionState, error?: PulsarWsError): void {
@@ -106,10 +119,15 @@ export class WsSession extends EventEmitter<SessionEvents> {
     return backoffDelay(this.backoff, attempt);
   }
 
-  private url(): string {
+  private endpointUrl(): string {
+    const { url } = this.options;
+    return typeof url === 'string' ? url : url();
+  }
+
+  private url(endpoint: string): string {
     const { token, tokenTransport = 'header' } = this.options;
-    if (token === undefined || tokenTransport === 'header') return this.options.url;
-    const url = new URL(this.options.url);
+    if (token === undefined || tokenTransport === 'header') return endpoint;
+    const url = new URL(endpoint);
     url.searchParams.set('token', token);
     return url.toString();
   }
@@ -117,7 +135,8 @@ export class WsSession extends EventEmitter<SessionEvents> {
   private open(): Promise<void> {
     if (this.closing) return Promise.reject(new ClosedError('the session was closed'));
     const { token, tokenTransport = 'header', tls } = this.options;
-    const ws = new WebSocket(this.url(), {
+    const endpoint = this.endpointUrl();
+    const ws = new WebSocket(this.url(endpoint), {
       perMessageDeflate: false,
       ...(token !== undefined && tokenTransport === 'header'
         ? { headers: { Authorization: `Bearer ${token}` } }
@@ -130,12 +149,12 @@ export class WsSession extends EventEmitter<SessionEvents> {
         response.on('data', (chunk: Buffer) => (body += chunk.toString()));
         response.on('end', () => {
           const title = /<title>(?:Error \d+ )?(.*?)<\/title>/s.exec(body)?.[1] ?? body.slice(0, 200);
-          reject(handshakeError(response.statusCode ?? 0, title.trim(), safeUrl(this.options.url)));
+          reject(handshakeError(response.statusCode ?? 0, title.trim(), safeUrl(endpoint)));
         });
       });
       ws.once('error', (error) =>
         reject(
-          new ConnectError(`cannot connect to ${safeUrl(this.options.url)}: ${error.message}`, undefined, {
+          new ConnectError(`cannot connect to ${safeUrl(endpoint)}: ${error.message}`, undefined, {
             cause: error,
           }),
         ),
@@ -150,6 +169,7 @@ export class WsSession extends EventEmitter<SessionEvents> {
 
   private attach(ws: WebSocket): void {
     this.ws = ws;
+    this.connections += 1;
     ws.on('message', (data: Buffer, isBinary) => {
       if (!isBinary) this.emit('message', data.toString('utf8'));
     });

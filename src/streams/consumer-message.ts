@@ -15,6 +15,13 @@ export interface ConsumerMessage {
   nack(): void;
 }
 
+const consumerMessages = new WeakSet<object>();
+
+/** True for messages that consumer and reader streams emitted (sinks ack those after writing them). */
+export function isConsumerMessage(value: unknown): value is ConsumerMessage {
+  return typeof value === 'object' && value !== null && consumerMessages.has(value);
+}
+
 /** Builds the message object; `settle` sends the ack or nack frame, once. */
 export function toConsumerMessage(
   frame: DeliveredMessage,
@@ -26,7 +33,7 @@ export function toConsumerMessage(
     settled = true;
     settle(kind, frame.messageId);
   };
-  return {
+  const message: ConsumerMessage = {
     payload: Buffer.from(frame.payload, 'base64'),
     messageId: frame.messageId,
     properties: frame.properties,
@@ -37,4 +44,6 @@ export function toConsumerMessage(
     ack: () => once('ack'),
     nack: () => once('nack'),
   };
+  consumerMessages.add(message);
+  return message;
 }

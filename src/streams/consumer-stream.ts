@@ -6,24 +6,49 @@
  * batches of at least half the high-water mark. After a reconnect the server has forgotten the
  * permits: they are granted again.
  *
- * Messages are acknowledged by the caller (`message.ack()`); closing or destroying the stream
- * acknowledges nothing, so the broker redelivers what was not acknowledged.
+ * Acknowledgement (`ackMode`): `after-write` (default) and `manual` leave it to what consumes the
+ * stream (an acking sink, a producer, or the caller's `message.ack()`); `on-read` acknowledges each
+ * message as it leaves the stream's buffer. Closing or destroying the stream acknowledges nothing
+ * more, so the broker redelivers what was not acknowledged.
  */
 import { Readable } from 'node:stream';
 import type { WsSession } from '../client/session.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { DeliveredMessage } from '../protocol/index.js';
-import { toConsumerMessage } from './consumer-message.js';
+import { isConsumerMessage, toConsumerMessage } from './consumer-message.js';
 import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
+
+/**
+ * Who acknowledges: `after-write`, the sink once it wrote the message (acking sinks, producers,
+ * connectors); `manual`, the caller; `on-read`, the stream, as each message is read (at-most-once
+ * past that point).
+ */
+export type AckMode = 'after-write' | 'on-read' | 'manual';
+
+export const ACK_MODES: readonly AckMode[] = ['after-write', 'on-read', 'manual'];
 
 export interface ConsumerStreamOptions {
   /** Messages buffered plus messages asked for, at most. @default 100 */
   readonly highWaterMark?: number;
+  /** @default 'after-write' */
+  readonly ackMode?: AckMode;
+  /**
+   * How long `destroy()` without an error or with an `AbortError` (a `break`, a pipeline stage that
+   * returned early, an abort signal) keeps the session open for messages already handed downstream
+   * to be acknowledged, in ms. Their acks still count; what is not acknowledged by then is
+   * redelivered. @default 2000
+   */
+  readonly closeGraceMs?: number;
 }
 
 export class ConsumerStream extends Readable {
   private outstandingPermits = 0;
   private readonly highWaterMark: number;
+  private readonly ackOnRead: boolean;
+  private readonly closeGraceMs: number;
+  /** Messages read out of the buffer and not yet acknowledged or nacked. */
+  private readonly handedOut = new Set<string>();
+  private onAllSettled: (() => void) | undefined;
 
   /** `session` must point at a consumer URL with `pullMode=true`. */
   constructor(
@@ -36,8 +61,21 @@ export class ConsumerStream extends Readable {
         `expected \`highWaterMark\` to be an integer >= 1, got ${highWaterMark}`,
       );
     }
+    const ackMode = options.ackMode ?? 'after-write';
+    if (!ACK_MODES.includes(ackMode)) {
+      throw new InvalidArgumentError(
+        `expected \`ackMode\` to be one of ${ACK_MODES.join(', ')}, got ${JSON.stringify(ackMode)}`,
+      );
+    }
     super({ objectMode: true, highWaterMark });
     this.highWaterMark = highWaterMark;
+    this.ackOnRead = ackMode === 'on-read';
+    this.closeGraceMs = options.closeGraceMs ?? 2000;
+    if (!Number.isFinite(this.closeGraceMs) || this.closeGraceMs < 0) {
+      throw new InvalidArgumentError(
+        `expected \`closeGraceMs\` to be a number >= 0, got ${this.closeGraceMs}`,
+      );
+    }
     session.on('message', (text) => this.onFrame(text));
     session.on('state', (state, error) => {
       if (state === 'reconnecting') this.outstandingPermits = 0;
@@ -61,6 +99,10 @@ export class ConsumerStream extends Readable {
    */
   override read(size?: number): unknown {
     const item: unknown = super.read(size);
+    if (isConsumerMessage(item)) {
+      if (this.ackOnRead) item.ack();
+      else this.handedOut.add(item.messageId);
+    }
     this.grantPermits();
     return item;
   }
@@ -94,11 +136,29 @@ export class ConsumerStream extends Readable {
         const command = kind === 'ack' ? { messageId } : { type: 'negativeAcknowledge', messageId };
         // A settle that finds no connection is lost with it; the broker redelivers the message.
         this.session.send(JSON.stringify(command));
+        this.handedOut.delete(messageId);
+        if (this.handedOut.size === 0) this.onAllSettled?.();
       }),
     );
   }
 
+  /**
+   * With a failure, closes at once (downstream failed; what it did not finish comes again). When
+   * stopped (no error, or the `AbortError` Node's pipeline destroys a source with when a later stage
+   * ends early), first waits up to `closeGraceMs` for messages already handed downstream to be
+   * settled, so the acks of the last writes do not go to a closed session.
+   */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    closeSession(this.session, error, callback);
+    const stopped = error === null || error.name === 'AbortError';
+    if (!stopped || this.handedOut.size === 0 || this.closeGraceMs === 0) {
+      closeSession(this.session, error, callback);
+      return;
+    }
+    const timer = setTimeout(() => this.onAllSettled?.(), this.closeGraceMs);
+    this.onAllSettled = () => {
+      this.onAllSettled = undefined;
+      clearTimeout(timer);
+      closeSession(this.session, error, callback);
+    };
   }
 }

@@ -4,6 +4,15 @@
  * message was acknowledged. A `send-error` ack destroys the stream with a `SendError`. When the
  * session reconnects, unacknowledged messages are sent again in order (at-least-once).
  *
+ * Written chunks may be tracked (a consumer message, or a `Tracked` value from an ackable transform):
+ * their source is acknowledged when the broker acknowledges the message made from them.
+ *
+ * Effectively-once: the WebSocket producer numbers its messages from `initialSequenceId` + 1 and
+ * ignores any sequence id in the frame. The stream keeps each pending message's number, and a
+ * reconnect reopens (same `producerName`) with `initialSequenceId` = the number before the first
+ * unacknowledged message, so resent messages keep their numbers and a topic with deduplication drops
+ * the ones it already stored. `resumeSequenceId` gives the URL builder that number.
+ *
  * Memory bound: (highWaterMark + maxInFlight) × the largest message.
  */
 import { Writable } from 'node:stream';
@@ -11,6 +20,7 @@ import type { WsSession } from '../client/session.js';
 import { InvalidArgumentError, SendError } from '../errors.js';
 import { encodeProducerMessage, type ProducerMessage } from './producer-message.js';
 import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
+import { settlementOf, type Tracked } from './tracked.js';
 
 export interface ProducerStreamOptions {
   /** Messages buffered in the stream before `write()` returns false. @default 16 */
@@ -19,12 +29,26 @@ export interface ProducerStreamOptions {
   readonly maxInFlight?: number;
   /** The server's text frame limit (`webSocketMaxTextFrameSize`); bigger messages are refused. @default 1048576 */
   readonly maxFrameBytes?: number;
+  /**
+   * The sequence id before the first message this stream sends (the session's `initialSequenceId`).
+   * Sequence numbers are only tracked when this is set (effectively-once).
+   */
+  readonly initialSequenceId?: number;
 }
 
 /** An acknowledged message: its id as the broker assigned it, and the context it was sent with. */
 export interface ProducerAckEvent {
+  /** The broker's id for the message; Pulsar's id for ledger -1, entry -1 when deduplication dropped it. */
   readonly messageId: string;
   readonly context: string;
+  /** The message's sequence id, when the stream tracks them (effectively-once). */
+  readonly sequenceId?: number;
+}
+
+interface PendingMessage {
+  readonly frame: string;
+  readonly written: () => void;
+  readonly sequenceId: number | undefined;
 }
 
 interface ServerAck {
@@ -35,7 +59,10 @@ interface ServerAck {
 }
 
 export class ProducerStream extends Writable {
-  private readonly pending = new Map<string, string>();
+  private readonly pending = new Map<string, PendingMessage>();
+  /** The sequence id the next new message gets; undefined when sequence ids are not tracked. */
+  private nextSequenceId: number | undefined;
+  private lastAcked: number | undefined;
   private readonly maxInFlight: number;
   private readonly maxFrameBytes: number;
   private nextContext = 0;
@@ -50,6 +77,10 @@ export class ProducerStream extends Writable {
     super({ objectMode: true, highWaterMark: options.highWaterMark ?? 16 });
     this.maxInFlight = options.maxInFlight ?? 1000;
     this.maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
+    if (options.initialSequenceId !== undefined) {
+      this.lastAcked = options.initialSequenceId;
+      this.nextSequenceId = options.initialSequenceId + 1;
+    }
     if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) {
       throw new InvalidArgumentError(
         `expected \`maxInFlight\` to be an integer >= 1, got ${this.maxInFlight}`,
@@ -67,15 +98,33 @@ export class ProducerStream extends Writable {
     connectSession(this.session, callback);
   }
 
+  /**
+   * The `initialSequenceId` to open the session with so that the first unacknowledged message keeps
+   * its sequence id; undefined when sequence ids are not tracked.
+   */
+  get resumeSequenceId(): number | undefined {
+    if (this.nextSequenceId === undefined) return undefined;
+    for (const message of this.pending.values()) {
+      if (message.sequenceId !== undefined) return message.sequenceId - 1;
+    }
+    return this.nextSequenceId - 1;
+  }
+
+  /** The sequence id of the last message the broker acknowledged (effectively-once only). */
+  get lastAckedSequenceId(): number | undefined {
+    return this.lastAcked;
+  }
+
   override _write(
-    chunk: ProducerMessage,
+    chunk: ProducerMessage | Tracked<ProducerMessage>,
     _encoding: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
     const context = String(this.nextContext++);
+    const { value, written } = settlementOf(chunk);
     let frame: string;
     try {
-      frame = encodeProducerMessage(chunk, context);
+      frame = encodeProducerMessage(value, context);
     } catch (error) {
       callback(error as Error);
       return;
@@ -88,7 +137,9 @@ export class ProducerStream extends Writable {
       );
       return;
     }
-    this.pending.set(context, frame);
+    const sequenceId = this.nextSequenceId;
+    if (this.nextSequenceId !== undefined) this.nextSequenceId += 1;
+    this.pending.set(context, { frame, written, sequenceId });
     // Not connected right now: the frame stays pending and goes out when the session reconnects.
     this.session.send(frame);
     if (this.pending.size < this.maxInFlight) callback();
@@ -119,8 +170,16 @@ export class ProducerStream extends Writable {
       this.destroy(new SendError(ack.result ?? 'unknown result', ack.errorMsg, context));
       return;
     }
-    if (context === undefined || !this.pending.delete(context)) return;
-    this.emit('ack', { messageId: ack.messageId ?? '', context } satisfies ProducerAckEvent);
+    const message = context === undefined ? undefined : this.pending.get(context);
+    if (context === undefined || message === undefined) return;
+    this.pending.delete(context);
+    if (message.sequenceId !== undefined) this.lastAcked = Math.max(this.lastAcked ?? -1, message.sequenceId);
+    message.written();
+    this.emit('ack', {
+      messageId: ack.messageId ?? '',
+      context,
+      ...(message.sequenceId === undefined ? {} : { sequenceId: message.sequenceId }),
+    } satisfies ProducerAckEvent);
     if (this.heldCallback !== undefined && this.pending.size < this.maxInFlight) {
       const release = this.heldCallback;
       this.heldCallback = undefined;
@@ -134,6 +193,6 @@ export class ProducerStream extends Writable {
   }
 
   private resendPending(): void {
-    for (const frame of this.pending.values()) this.session.send(frame);
+    for (const { frame } of this.pending.values()) this.session.send(frame);
   }
 }

@@ -292,13 +292,21 @@ export class Subscription {
     type: SubscriptionType | undefined;
     isDurable: boolean;
     msgBacklog: number;
-    consumers: { consumerName: string }[];
+    /** Delivered and not yet acknowledged (nor nacked), as Pulsar counts them. */
+    unackedMessages: number;
+    consumers: { consumerName: string; unackedMessages: number }[];
   } {
+    const unackedBy = new Map<SubscriptionConsumer, number>();
+    for (const owner of this.pending.values()) unackedBy.set(owner, (unackedBy.get(owner) ?? 0) + 1);
     return {
       type: this.type,
       isDurable: this.durable,
       msgBacklog: this.cursor.backlog,
-      consumers: this.consumers.map((consumer) => ({ consumerName: consumer.name })),
+      unackedMessages: this.pending.size,
+      consumers: this.consumers.map((consumer) => ({
+        consumerName: consumer.name,
+        unackedMessages: unackedBy.get(consumer) ?? 0,
+      })),
     };
   }
 

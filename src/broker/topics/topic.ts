@@ -105,6 +105,15 @@ export class Topic {
     return this.terminatedAt;
   }
 
+  /**
+   * The last stored message (admin `lastMessageId`); an empty topic answers entry -1, as Pulsar's
+   * does for a ledger with nothing in it.
+   */
+  async lastMessageId(): Promise<Position> {
+    await this.log.drained();
+    return this.log.length > 0 ? this.log.positionOf(this.log.length - 1) : { ledgerId: -1, entryId: -1 };
+  }
+
   /** Connected producers, subscriptions with consumers or readers (admin delete refuses then). */
   get inUse(): boolean {
     return (

@@ -1,0 +1,217 @@
+/**
+ * The public entry point: one object holding the connection settings, handing out producer
+ * `Writable`s and consumer/reader `Readable`s, each on its own WebSocket session, and closing them
+ * all at the end.
+ */
+import { finished, type Readable, type Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { fetchLastMessageId } from '../client/admin.js';
+import type { BackoffOptions } from '../client/backoff.js';
+import {
+  consumerUrl,
+  producerUrl,
+  readerUrl,
+  resolveTopic,
+  type ConsumerParamOptions,
+  type ProducerParamOptions,
+  type ReaderParamOptions,
+  type StartMessageId,
+} from '../client/endpoints.js';
+import { WsSession, type TlsOptions } from '../client/session.js';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { compareMessageIds, decodeMessageId } from '../protocol/index.js';
+import { ConsumerStream, type ConsumerStreamOptions } from './consumer-stream.js';
+import { ProducerStream, type ProducerAckEvent, type ProducerStreamOptions } from './producer-stream.js';
+import { ReaderStream, resolveReaderHighWaterMark } from './reader-stream.js';
+
+export interface PulsarWsClientOptions {
+  /** The WebSocket service, e.g. `ws://localhost:8080` or `wss://host:8443` (a path prefix is kept). */
+  readonly url: string;
+  /** JWT for token authentication. */
+  readonly token?: string;
+  /** `header` (`Authorization: Bearer`) or `query` (`?token=`). @default 'header' */
+  readonly tokenTransport?: 'header' | 'query';
+  readonly tls?: TlsOptions;
+  /** Client ping interval in ms; 0 disables. @default 30000 */
+  readonly pingIntervalMs?: number;
+  /** Reconnection after a lost connection (full-jitter backoff); `false` turns it off. */
+  readonly reconnect?: BackoffOptions | false;
+  /** A pino logger; each stream logs through a child (`component`, `topic`). @default silent */
+  readonly logger?: Logger;
+}
+
+export interface ProducerOptions extends ProducerParamOptions, ProducerStreamOptions {
+  /**
+   * Effectively-once: resent messages keep their sequence ids, so a topic with deduplication drops
+   * those it stored already. Needs a stable `producerName` and `initialSequenceId` (the sequence id
+   * of the last input already published, e.g. -1 for a new input). Not for partitioned topics.
+   * @default false
+   */
+  readonly effectivelyOnce?: boolean;
+  /** Called with each message's id as the broker acknowledges it (also the stream's `'ack'` event). */
+  readonly onAck?: (event: ProducerAckEvent) => void;
+}
+
+export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOptions {}
+
+export interface ReaderOptions extends ReaderParamOptions {
+  /** @default 'latest' (Pulsar's default) */
+  readonly startMessageId?: StartMessageId;
+  /** Messages buffered plus in transit, 1 to 1000. @default 100 */
+  readonly highWaterMark?: number;
+  /**
+   * End the stream at the topic's last message as of the start (found through the admin API on the
+   * service's host). Not for partitioned topics. @default false
+   */
+  readonly stopAtEnd?: boolean;
+}
+
+function resolveClientOptions(options: PulsarWsClientOptions): PulsarWsClientOptions {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new InvalidArgumentError(
+      `expected \`url\` to be a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`,
+    );
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new InvalidArgumentError(
+      `expected \`url\` to be a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`,
+    );
+  }
+  if (options.tokenTransport !== undefined && !['header', 'query'].includes(options.tokenTransport)) {
+    throw new InvalidArgumentError(
+      `expected \`tokenTransport\` to be 'header' or 'query', got ${JSON.stringify(options.tokenTransport)}`,
+    );
+  }
+  return options;
+}
+
+export class PulsarWsClient {
+  private readonly options: PulsarWsClientOptions;
+  private readonly logger: Logger;
+  private readonly open = new Set<Readable | Writable>();
+  private closed = false;
+
+  constructor(options: PulsarWsClientOptions) {
+    this.options = resolveClientOptions(options);
+    this.logger = options.logger ?? pino({ enabled: false });
+  }
+
+  private session(component: string, topic: string, url: string | (() => string)): WsSession {
+    if (this.closed) throw new ClosedError('the client is closed');
+    const { token, tokenTransport, tls, pingIntervalMs, reconnect } = this.options;
+    return new WsSession({
+      url,
+      ...(token === undefined ? {} : { token }),
+      ...(tokenTransport === undefined ? {} : { tokenTransport }),
+      ...(tls === undefined ? {} : { tls }),
+      ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
+      ...(reconnect === undefined ? {} : { reconnect }),
+      logger: this.logger.child({ component, topic }),
+    });
+  }
+
+  private track<S extends Readable | Writable>(stream: S): S {
+    this.open.add(stream);
+    finished(stream, () => this.open.delete(stream));
+    return stream;
+  }
+
+  /** A `Writable` (objectMode) of Buffers, strings or `{ payload, properties, key, ... }`. */
+  producer(topic: string, options: ProducerOptions = {}): ProducerStream {
+    const name = resolveTopic(topic);
+    const { highWaterMark, maxInFlight, maxFrameBytes, effectivelyOnce = false, onAck, ...params } = options;
+    if (effectivelyOnce && (params.producerName === undefined || params.initialSequenceId === undefined)) {
+      throw new InvalidArgumentError(
+        'expected `producerName` and `initialSequenceId` with `effectivelyOnce`: deduplication is keyed by the name, and resent messages must keep their sequence ids',
+      );
+    }
+    const initialUrl = producerUrl(this.options.url, name, params);
+    // The URL is asked for before the stream exists (and after every reconnect).
+    const created: { stream?: ProducerStream } = {};
+    const url = effectivelyOnce
+      ? () => {
+          const resume = created.stream?.resumeSequenceId;
+          return resume === undefined
+            ? initialUrl
+            : producerUrl(this.options.url, name, { ...params, initialSequenceId: resume });
+        }
+      : initialUrl;
+    const stream = new ProducerStream(this.session('producer', name.fullName, url), {
+      ...(highWaterMark === undefined ? {} : { highWaterMark }),
+      ...(maxInFlight === undefined ? {} : { maxInFlight }),
+      ...(maxFrameBytes === undefined ? {} : { maxFrameBytes }),
+      ...(effectivelyOnce ? { initialSequenceId: params.initialSequenceId } : {}),
+    });
+    created.stream = stream;
+    if (onAck !== undefined) stream.on('ack', onAck);
+    return this.track(stream);
+  }
+
+  /**
+   * A `Readable` (objectMode) of messages with `ack()`/`nack()`, in pull mode: at most
+   * `highWaterMark` messages are buffered or asked for.
+   */
+  consumer(topic: string, subscription: string, options: ConsumerOptions = {}): ConsumerStream {
+    const name = resolveTopic(topic);
+    const { highWaterMark, ackMode, ...params } = options;
+    const url = consumerUrl(this.options.url, name, subscription, {
+      ...params,
+      receiverQueueSize: Math.min(highWaterMark ?? 100, 1000),
+    });
+    const stream = new ConsumerStream(this.session('consumer', name.fullName, url), {
+      ...(highWaterMark === undefined ? {} : { highWaterMark }),
+      ...(ackMode === undefined ? {} : { ackMode }),
+    });
+    return this.track(stream);
+  }
+
+  /** A `Readable` (objectMode) of messages from `startMessageId` on (exclusive of a given id). */
+  reader(topic: string, options: ReaderOptions = {}): ReaderStream {
+    const name = resolveTopic(topic);
+    const { startMessageId = 'latest', highWaterMark, stopAtEnd = false, ...params } = options;
+    const receiverQueueSize = resolveReaderHighWaterMark(highWaterMark);
+    const initialUrl = readerUrl(this.options.url, name, startMessageId, { ...params, receiverQueueSize });
+    const created: { stream?: ReaderStream } = {};
+    const url = (): string => {
+      const resume = created.stream?.resumeFrom;
+      return resume === undefined
+        ? initialUrl
+        : readerUrl(this.options.url, name, resume, { ...params, receiverQueueSize });
+    };
+    const { token, tls } = this.options;
+    const until = async () => {
+      const last = await fetchLastMessageId(this.options.url, name, {
+        ...(token === undefined ? {} : { token }),
+        ...(tls === undefined ? {} : { tls }),
+      });
+      if (last === null || startMessageId === 'latest') return null;
+      if (startMessageId !== 'earliest' && compareMessageIds(decodeMessageId(startMessageId), last) >= 0)
+        return null;
+      return last;
+    };
+    const stream = new ReaderStream(this.session('reader', name.fullName, url), {
+      highWaterMark: receiverQueueSize,
+      ...(stopAtEnd ? { until } : {}),
+    });
+    created.stream = stream;
+    return this.track(stream);
+  }
+
+  /** Destroys every stream still open (acknowledging nothing more) and waits until they are closed. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      [...this.open].map(
+        (stream) =>
+          new Promise<void>((resolve) => {
+            finished(stream, () => resolve());
+            stream.destroy();
+          }),
+      ),
+    );
+  }
+}

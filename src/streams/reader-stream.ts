@@ -1,0 +1,146 @@
+/**
+ * The reader endpoint as a Node `Readable` (objectMode). Readers have no pull mode (spec §6.2): the
+ * server sends up to `receiverQueueSize` messages not yet "acknowledged", and any frame the client
+ * sends frees one slot. The stream opens with `receiverQueueSize` = its high-water mark and frees a
+ * slot as each message leaves its buffer, so `buffered + in transit <= highWaterMark` holds as for
+ * consumers. Reader acks acknowledge nothing on the broker: message `ack()`/`nack()` are no-ops.
+ *
+ * After a reconnect the reader resumes after the last message it emitted (`resumeFrom`). With `until`,
+ * the stream ends after the message at that id (the topic's last message when the stream started).
+ */
+import { Readable } from 'node:stream';
+import type { WsSession } from '../client/session.js';
+import { InvalidArgumentError, ProtocolError } from '../errors.js';
+import {
+  compareMessageIds,
+  decodeMessageId,
+  MAX_RECEIVER_QUEUE_SIZE,
+  type DeliveredMessage,
+  type MessageIdData,
+} from '../protocol/index.js';
+import { toConsumerMessage, type ConsumerMessage } from './consumer-message.js';
+import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
+
+export interface ReaderStreamOptions {
+  /** Messages buffered plus messages in transit, at most (the reader's `receiverQueueSize`, <= 1000). @default 100 */
+  readonly highWaterMark?: number;
+  /**
+   * Called before connecting: the id after which the stream ends, or null to end at once (an empty
+   * topic, or a start already at the end). Undefined: the stream follows the topic forever.
+   */
+  readonly until?: () => Promise<MessageIdData | null>;
+}
+
+export function resolveReaderHighWaterMark(value: number | undefined): number {
+  const highWaterMark = value ?? 100;
+  if (!Number.isInteger(highWaterMark) || highWaterMark < 1 || highWaterMark > MAX_RECEIVER_QUEUE_SIZE) {
+    throw new InvalidArgumentError(
+      `expected \`highWaterMark\` to be an integer from 1 to ${MAX_RECEIVER_QUEUE_SIZE} for a reader (Pulsar caps receiverQueueSize there), got ${value}`,
+    );
+  }
+  return highWaterMark;
+}
+
+const noop = (): void => undefined;
+
+export class ReaderStream extends Readable {
+  /** Which connection delivered each buffered message: slots are freed only on that connection. */
+  private readonly deliveredOn = new WeakMap<ConsumerMessage, number>();
+  private lastEmitted: string | undefined;
+  private endAt: MessageIdData | undefined;
+  private ended = false;
+
+  /** `session` must point at a reader URL with `receiverQueueSize` = the high-water mark. */
+  constructor(
+    private readonly session: WsSession,
+    private readonly options: ReaderStreamOptions = {},
+  ) {
+    super({ objectMode: true, highWaterMark: resolveReaderHighWaterMark(options.highWaterMark) });
+    session.on('message', (text) => this.onFrame(text));
+    session.on('state', (state, error) => {
+      if (state === 'closed' && error !== undefined) this.destroy(error);
+    });
+  }
+
+  /** The id to resume after (exclusive start) when reconnecting; undefined before the first message. */
+  get resumeFrom(): string | undefined {
+    return this.lastEmitted;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    if (this.options.until === undefined) {
+      connectSession(this.session, callback);
+      return;
+    }
+    this.options.until().then(
+      (endAt) => {
+        if (endAt === null) {
+          this.finish();
+          callback();
+          return;
+        }
+        this.endAt = endAt;
+        connectSession(this.session, callback);
+      },
+      (error: unknown) => callback(error as Error),
+    );
+  }
+
+  override _read(): void {
+    // Messages arrive as the server's window allows; slots are freed in read().
+  }
+
+  override read(size?: number): unknown {
+    const item: unknown = super.read(size);
+    if (
+      item !== null &&
+      this.deliveredOn.get(item as ConsumerMessage) === this.session.connectionId &&
+      !this.ended
+    ) {
+      // Any frame frees a slot; an ack of the message read is the clearest one.
+      this.session.send(JSON.stringify({ messageId: (item as ConsumerMessage).messageId }));
+    }
+    return item;
+  }
+
+  private onFrame(text: string): void {
+    if (this.ended) return;
+    let frame: DeliveredMessage;
+    try {
+      frame = parseServerFrame<DeliveredMessage>(text);
+    } catch (error) {
+      this.destroy(error as Error);
+      return;
+    }
+    if (typeof frame.messageId !== 'string') return;
+    const message = toConsumerMessage(frame, noop);
+    this.deliveredOn.set(message, this.session.connectionId);
+    this.lastEmitted = frame.messageId;
+    this.push(message);
+    if (this.endAt !== undefined && this.isAtEnd(frame.messageId, this.endAt)) this.finish();
+  }
+
+  private isAtEnd(messageId: string, endAt: MessageIdData): boolean {
+    try {
+      return compareMessageIds(decodeMessageId(messageId), endAt) >= 0;
+    } catch (error) {
+      this.destroy(
+        new ProtocolError(`the server sent a message id that does not decode: ${messageId}`, {
+          cause: error,
+        }),
+      );
+      return false;
+    }
+  }
+
+  /** Ends the stream and closes the session: the end of the topic (as it was) is reached. */
+  private finish(): void {
+    this.ended = true;
+    this.push(null);
+    this.session.close().catch((error: unknown) => this.destroy(error as Error));
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    closeSession(this.session, error, callback);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Acks that travel with data. A `Tracked` value carries the acknowledgement of the message(s) it came
+ * from; the sink that finally writes it calls `written()`, and only then is the source message
+ * acknowledged. Consumer messages are their own tracked values (their `ack()` is the `written()`).
+ */
+import { isConsumerMessage, type ConsumerMessage } from './consumer-message.js';
+
+export class Tracked<T> {
+  private done = false;
+
+  /** `onWritten` runs once, on the first `written()`. */
+  constructor(
+    readonly value: T,
+    private readonly onWritten: () => void,
+  ) {}
+
+  /** Reports the value durably written; acknowledges its source message(s) once all their parts are. */
+  written(): void {
+    if (this.done) return;
+    this.done = true;
+    this.onWritten();
+  }
+}
+
+/** What a sink writes and what it calls once the write is done. */
+export interface Settlement<T> {
+  readonly value: T;
+  readonly written: () => void;
+}
+
+const nothingToAck = (): void => undefined;
+
+/**
+ * Unwraps a chunk a sink received: a `Tracked` value, a consumer message (acknowledged when written),
+ * or a plain value (nothing to acknowledge).
+ */
+export function settlementOf<T>(chunk: Tracked<T> | T): Settlement<T> {
+  if (chunk instanceof Tracked) return { value: chunk.value, written: () => chunk.written() };
+  if (isConsumerMessage(chunk)) return { value: chunk, written: () => chunk.ack() };
+  return { value: chunk, written: nothingToAck };
+}
+
+/** A chunk as a `Tracked` value (a consumer message is tracked by its own ack). */
+export function toTracked<T>(chunk: Tracked<T> | T): Tracked<T> {
+  if (chunk instanceof Tracked) return chunk;
+  const { value, written } = settlementOf(chunk);
+  return new Tracked(value, written);
+}
+
+/** Splits one source's acknowledgement over `parts` outputs: it fires once every part is written. */
+export function splitAck(source: Tracked<unknown>, parts: number): () => void {
+  let left = parts;
+  return () => {
+    left -= 1;
+    if (left === 0) source.written();
+  };
+}
+
+export type { ConsumerMessage };
