@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   ackable,
   ackableBatch,
+  ackableTransform,
   ackingSink,
   InvalidArgumentError,
   PulsarWsClient,
@@ -162,7 +163,7 @@ describe('PulsarWsClient', () => {
     await expect(
       pipeline(
         client.consumer(topic, 's', { ...earliestShared, highWaterMark: 5 }),
-        chain([ackable((m: ConsumerMessage) => m.payload.toString())]),
+        ackableTransform((m: ConsumerMessage) => m.payload.toString()),
         ackingSink(sink),
       ),
     ).rejects.toThrow(/sink failed at write 12/);
