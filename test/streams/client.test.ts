@@ -3,7 +3,7 @@
  * ack-after-write through transforms. Runs against the embedded broker, or real Pulsar when
  * PULSAR_WS_URL is set.
  */
-import { Writable } from 'node:stream';
+import { Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import chain from 'stream-chain';
@@ -192,7 +192,8 @@ describe('PulsarWsClient', () => {
           }),
           ackableBatch<string>(2),
           ackable((words: string[]) => words.join('+')),
-        ]),
+          // stream-chain's typed duplex reads Tracked values; @types/node's pipeline wants a Duplex.
+        ]) as Duplex,
         ackingSink(sink),
         { signal: stop.signal },
       ),
@@ -239,7 +240,11 @@ describe('PulsarWsClient', () => {
     await publishAll(target, topic, ['next']);
     expect(await take(client.consumer(topic, 'r', earliestShared), 1)).toEqual(['next']);
     expect(
-      await take(client.consumer(topic, 'm', { ...earliestShared, ackMode: 'manual', closeGraceMs: 0 }), 7, false),
+      await take(
+        client.consumer(topic, 'm', { ...earliestShared, ackMode: 'manual', closeGraceMs: 0 }),
+        7,
+        false,
+      ),
     ).toEqual([...range(6), 'next']);
     expect((await take(client.consumer(topic, 'm', earliestShared), 7)).sort()).toEqual(
       [...range(6), 'next'].sort(),
