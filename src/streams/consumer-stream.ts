@@ -77,6 +77,8 @@ export class ConsumerStream extends Readable {
       );
     }
     session.on('message', (text) => this.onFrame(text));
+    // Re-emitted so that callers see reconnects: `stream.on('state', (state, error) => ...)`.
+    session.on('state', (state, error) => this.emit('state', state, error));
     session.on('state', (state, error) => {
       if (state === 'reconnecting') this.outstandingPermits = 0;
       if (state === 'connected') this.grantPermits();

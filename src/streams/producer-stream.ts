@@ -87,6 +87,8 @@ export class ProducerStream extends Writable {
       );
     }
     session.on('message', (text) => this.onAck(text));
+    // Re-emitted so that callers see reconnects: `stream.on('state', (state, error) => ...)`.
+    session.on('state', (state, error) => this.emit('state', state, error));
     session.on('state', (state, error) => {
       if (state === 'connected' && this.connectedOnce) this.resendPending();
       if (state === 'connected') this.connectedOnce = true;

@@ -57,6 +57,8 @@ export class ReaderStream extends Readable {
   ) {
     super({ objectMode: true, highWaterMark: resolveReaderHighWaterMark(options.highWaterMark) });
     session.on('message', (text) => this.onFrame(text));
+    // Re-emitted so that callers see reconnects: `stream.on('state', (state, error) => ...)`.
+    session.on('state', (state, error) => this.emit('state', state, error));
     session.on('state', (state, error) => {
       if (state === 'closed' && error !== undefined) this.destroy(error);
     });
