@@ -101,12 +101,23 @@ export class ConsumerStream extends Readable {
    */
   override read(size?: number): unknown {
     const item: unknown = super.read(size);
-    if (isConsumerMessage(item)) {
-      if (this.ackOnRead) item.ack();
-      else this.handedOut.add(item.messageId);
-    }
     this.grantPermits();
     return item;
+  }
+
+  /**
+   * Every message leaves the stream as a `'data'` event: from `read()`, in flowing mode, and when
+   * pushed straight to a flowing consumer without being buffered. That is where it is handed out.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'data') {
+      const item = args[0];
+      if (isConsumerMessage(item)) {
+        if (this.ackOnRead) item.ack();
+        else this.handedOut.add(item.messageId);
+      }
+    }
+    return super.emit(event, ...args);
   }
 
   /**

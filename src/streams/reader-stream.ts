@@ -18,7 +18,7 @@ import {
   type DeliveredMessage,
   type MessageIdData,
 } from '../protocol/index.js';
-import { toConsumerMessage, type ConsumerMessage } from './consumer-message.js';
+import { isConsumerMessage, toConsumerMessage, type ConsumerMessage } from './consumer-message.js';
 import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
 
 export interface ReaderStreamOptions {
@@ -89,20 +89,23 @@ export class ReaderStream extends Readable {
   }
 
   override _read(): void {
-    // Messages arrive as the server's window allows; slots are freed in read().
+    // Messages arrive as the server's window allows; slots are freed as messages leave (emit).
   }
 
-  override read(size?: number): unknown {
-    const item: unknown = super.read(size);
-    if (
-      item !== null &&
-      this.deliveredOn.get(item as ConsumerMessage) === this.session.connectionId &&
-      !this.ended
-    ) {
-      // Any frame frees a slot; an ack of the message read is the clearest one.
-      this.session.send(JSON.stringify({ messageId: (item as ConsumerMessage).messageId }));
+  /**
+   * Every message leaves the stream as a `'data'` event (from `read()`, in flowing mode, or pushed
+   * straight to a flowing consumer); each one frees a slot of the server's window, if it came on
+   * the current connection (a new connection starts with a full window).
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const item = args[0];
+    if (event === 'data' && isConsumerMessage(item) && !this.ended) {
+      if (this.deliveredOn.get(item) === this.session.connectionId) {
+        // Any frame frees a slot; an ack of the message read is the clearest one.
+        this.session.send(JSON.stringify({ messageId: item.messageId }));
+      }
     }
-    return item;
+    return super.emit(event, ...args);
   }
 
   private onFrame(text: string): void {
