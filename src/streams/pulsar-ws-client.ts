@@ -53,7 +53,15 @@ export interface ProducerOptions extends ProducerParamOptions, ProducerStreamOpt
   readonly onAck?: (event: ProducerAckEvent) => void;
 }
 
-export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOptions {}
+export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOptions {
+  /**
+   * Pulsar's WebSocket proxy consumes through an internal Java consumer that prefetches up to this
+   * many messages from the broker, even in pull mode (spec §4.4). Those count as delivered and
+   * unacknowledged on the broker, on top of the stream's `highWaterMark`: lower it (down to 1) when
+   * the broker's count must track the stream closely. @default min(highWaterMark, 1000)
+   */
+  readonly receiverQueueSize?: number;
+}
 
 export interface ReaderOptions extends ReaderParamOptions {
   /** @default 'latest' (Pulsar's default) */
@@ -157,14 +165,15 @@ export class PulsarWsClient {
    */
   consumer(topic: string, subscription: string, options: ConsumerOptions = {}): ConsumerStream {
     const name = resolveTopic(topic);
-    const { highWaterMark, ackMode, ...params } = options;
+    const { highWaterMark, ackMode, closeGraceMs, receiverQueueSize, ...params } = options;
     const url = consumerUrl(this.options.url, name, subscription, {
       ...params,
-      receiverQueueSize: Math.min(highWaterMark ?? 100, 1000),
+      receiverQueueSize: receiverQueueSize ?? Math.min(highWaterMark ?? 100, 1000),
     });
     const stream = new ConsumerStream(this.session('consumer', name.fullName, url), {
       ...(highWaterMark === undefined ? {} : { highWaterMark }),
       ...(ackMode === undefined ? {} : { ackMode }),
+      ...(closeGraceMs === undefined ? {} : { closeGraceMs }),
     });
     return this.track(stream);
   }
