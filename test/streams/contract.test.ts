@@ -94,7 +94,7 @@ describe('producer Writable contract', () => {
     const client = newClient();
     const producer = client.producer(uniqueTopic('pc'));
     const closed = sessionClosed(producer);
-    async function* failing() {
+    function* failing() {
       yield 'a';
       yield 'b';
       throw new Error('source broke');
