@@ -46,7 +46,8 @@ export interface ProducerAckEvent {
 }
 
 interface PendingMessage {
-  readonly frame: string;
+  /** The message as written; encoded again for a resend, so big frames are not kept alive meanwhile. */
+  readonly message: ProducerMessage;
   readonly written: () => void;
   readonly sequenceId: number | undefined;
 }
@@ -131,7 +132,8 @@ export class ProducerStream extends Writable {
       callback(error as Error);
       return;
     }
-    if (Buffer.byteLength(frame) > this.maxFrameBytes) {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: most frames are clearly under the limit unscanned.
+    if (frame.length * 3 > this.maxFrameBytes && Buffer.byteLength(frame) > this.maxFrameBytes) {
       callback(
         new InvalidArgumentError(
           `message ${context} is ${Buffer.byteLength(frame)} bytes as a frame (base64 payload), over the ${this.maxFrameBytes}-byte limit`,
@@ -141,7 +143,7 @@ export class ProducerStream extends Writable {
     }
     const sequenceId = this.nextSequenceId;
     if (this.nextSequenceId !== undefined) this.nextSequenceId += 1;
-    this.pending.set(context, { frame, written, sequenceId });
+    this.pending.set(context, { message: value, written, sequenceId });
     // Not connected right now: the frame stays pending and goes out when the session reconnects.
     this.session.send(frame);
     if (this.pending.size < this.maxInFlight) callback();
@@ -195,6 +197,8 @@ export class ProducerStream extends Writable {
   }
 
   private resendPending(): void {
-    for (const { frame } of this.pending.values()) this.session.send(frame);
+    for (const [context, { message }] of this.pending) {
+      this.session.send(encodeProducerMessage(message, context));
+    }
   }
 }
