@@ -62,10 +62,8 @@ export class WsSession extends EventEmitter<SessionEvents> {
   constructor(private readonly options: SessionOptions) {
     super();
     this.backoff = options.reconnect === false ? undefined : resolveBackoffOptions(options.reconnect ?? {});
-    this.logger = (options.logger ?? pino({ enabled: false })).child({
-      component: 'session',
-      url: safeUrl(this.endpointUrl()),
-    });
+    // The caller's logger names the component (producer, consumer, reader); the session adds its URL.
+    this.logger = (options.logger ?? pino({ enabled: false })).child({ url: safeUrl(this.endpointUrl()) });
   }
 
   get state(): SessionState {
