@@ -5,7 +5,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { ConnectError, handshakeError } from '../errors.js';
+import { ConnectError, handshakeError, InvalidArgumentError } from '../errors.js';
 import { messageIdOf, type MessageIdData, type TopicName } from '../protocol/index.js';
 import { safeUrl } from './safe-url.js';
 import type { TlsOptions } from './session.js';
@@ -68,6 +68,19 @@ function getJson(url: URL, options: AdminOptions): Promise<unknown> {
   });
 }
 
+/** Pulsar answers `lastMessageId` of a partitioned topic with a 404: say what is really wrong. */
+async function refusePartitioned(serviceUrl: string, topic: TopicName, options: AdminOptions): Promise<void> {
+  const url = adminBaseUrl(serviceUrl);
+  const segments = [topic.tenant, topic.namespace, topic.localName].map(encodeURIComponent);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/admin/v2/${topic.domain}/${segments.join('/')}/partitions`;
+  const metadata = (await getJson(url, options).catch(() => ({}))) as { partitions?: unknown };
+  if (typeof metadata.partitions === 'number' && metadata.partitions > 0) {
+    throw new InvalidArgumentError(
+      `stopAtEnd needs a non-partitioned topic; ${topic.fullName} has ${metadata.partitions} partitions (read each partition, e.g. ${topic.fullName}-partition-0)`,
+    );
+  }
+}
+
 /**
  * The id of the topic's last message, or null when the topic has none. Partitioned topics are not
  * supported by this admin call (Pulsar answers 404 for their base name).
@@ -80,7 +93,14 @@ export async function fetchLastMessageId(
   const url = adminBaseUrl(serviceUrl);
   const segments = [topic.tenant, topic.namespace, topic.localName].map(encodeURIComponent);
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/admin/v2/${topic.domain}/${segments.join('/')}/lastMessageId`;
-  const body = (await getJson(url, options)) as { ledgerId?: unknown; entryId?: unknown };
+  let body: { ledgerId?: unknown; entryId?: unknown };
+  try {
+    body = (await getJson(url, options)) as typeof body;
+  } catch (error) {
+    if (error instanceof ConnectError && error.status === 404)
+      await refusePartitioned(serviceUrl, topic, options);
+    throw error;
+  }
   const { ledgerId, entryId } = body;
   if (typeof ledgerId !== 'number' || typeof entryId !== 'number') {
     throw new ConnectError(`${safeUrl(url.toString())} answered without ledgerId/entryId`, 200);

@@ -262,6 +262,23 @@ describe('reader Readable contract', () => {
   });
 });
 
+describe('reader stopAtEnd on a partitioned topic', () => {
+  it('is refused with a message that says why, instead of a bare 404', async () => {
+    const client = newClient();
+    const topic = uniqueTopic('rp');
+    const created = await fetch(`${target.adminUrl}/admin/v2/persistent/public/default/${topic}/partitions`, {
+      method: 'PUT',
+      body: '2',
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(created.status).toBe(204);
+    const reader = client.reader(topic, { startMessageId: 'earliest', stopAtEnd: true });
+    const [error] = (await once(reader, 'error')) as [Error];
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toMatch(/has 2 partitions/);
+  });
+});
+
 describe('no listener leaks', () => {
   it('50 producer → consumer round trips leave no listeners behind and no warnings', async () => {
     const warnings: Error[] = [];
