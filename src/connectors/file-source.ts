@@ -1,0 +1,221 @@
+/**
+ * File source: one file as a `Readable` of messages to publish (`Tracked` values: a producer marks
+ * each written when the broker acknowledged it). With a checkpoint, the acknowledged prefix of the
+ * file (identity, offset, message count) is recorded, so a restart resumes after it: nothing lost,
+ * nothing acknowledged sent again (what was acknowledged but not yet checkpointed when a crash hit
+ * is sent again; dedup makes the broker drop it). `follow` tails the file for appended data and
+ * survives rotation (a new file at the path: the old one is read to its end first) and truncation
+ * (copytruncate: reading restarts at 0).
+ */
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConnectorError, InvalidArgumentError } from '../errors.js';
+import type { ProducerMessageObject } from '../streams/producer-message.js';
+import { Tracked } from '../streams/tracked.js';
+import type { CheckpointStore, FilePosition } from './checkpoint.js';
+import {
+  createFramer,
+  FRAMINGS,
+  toProducerMessage,
+  type Framer,
+  type Framing,
+  type NdjsonMapping,
+} from './framing.js';
+
+export interface FileSourceOptions extends NdjsonMapping {
+  /** @default 'lines' */
+  readonly format?: Framing;
+  /** raw: send fixed-size chunks of this many bytes; default: the whole file as one message. */
+  readonly chunkBytes?: number;
+  /** Keep reading appended data; survive rotation and truncation. @default false */
+  readonly follow?: boolean;
+  /** follow: how often to look for new data, in ms. @default 250 */
+  readonly pollIntervalMs?: number;
+  /** Where acknowledged progress is recorded and resumed from. */
+  readonly checkpoint?: CheckpointStore;
+  /** A line (or raw file) longer than this is an error naming the file and line. @default 4 MiB */
+  readonly maxRecordBytes?: number;
+  /** Bytes per read. @default 65536 */
+  readonly readBytes?: number;
+}
+
+interface Identity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/** Acknowledgements can come out of order (partitioned topics): the checkpoint follows their contiguous prefix. */
+class AckedPrefix {
+  private next: number;
+  private readonly done = new Map<number, { identity: Identity; end: number }>();
+
+  constructor(
+    first: number,
+    private readonly onAdvance: (position: FilePosition) => void,
+  ) {
+    this.next = first;
+  }
+
+  acked(ordinal: number, identity: Identity, end: number): void {
+    this.done.set(ordinal, { identity, end });
+    let last: { identity: Identity; end: number } | undefined;
+    for (let entry = this.done.get(this.next); entry !== undefined; entry = this.done.get(this.next)) {
+      this.done.delete(this.next);
+      this.next += 1;
+      last = entry;
+    }
+    if (last !== undefined) this.onAdvance({ ...last.identity, offset: last.end, messages: this.next });
+  }
+}
+
+function resolveFormat(options: FileSourceOptions): Framing {
+  const format = options.format ?? 'lines';
+  if (!FRAMINGS.includes(format)) {
+    throw new InvalidArgumentError(
+      `expected \`format\` to be one of ${FRAMINGS.join(', ')}, got ${JSON.stringify(format)}`,
+    );
+  }
+  if (options.chunkBytes !== undefined && !(Number.isInteger(options.chunkBytes) && options.chunkBytes > 0)) {
+    throw new InvalidArgumentError(
+      `expected \`chunkBytes\` to be a positive integer, got ${options.chunkBytes}`,
+    );
+  }
+  return format;
+}
+
+export class FileSource extends Readable {
+  /** The ordinal of the first message this source emits (messages before it were acknowledged). */
+  readonly firstMessage: number;
+  private readonly records: AsyncGenerator<Tracked<ProducerMessageObject>>;
+  private pumping = false;
+
+  private constructor(
+    readonly path: string,
+    private handle: FileHandle,
+    private identity: Identity,
+    start: FilePosition | undefined,
+    private readonly options: FileSourceOptions,
+  ) {
+    super({ objectMode: true, highWaterMark: 64 });
+    this.firstMessage = start?.messages ?? 0;
+    const checkpoint = options.checkpoint;
+    const prefix = new AckedPrefix(this.firstMessage, (position) => checkpoint?.set(path, position));
+    this.records = this.frames(start?.offset ?? 0, this.firstMessage, prefix);
+  }
+
+  /**
+   * Opens `path`, resuming after its checkpoint when the checkpoint names the same file (device and
+   * inode) and the file is not shorter than the checkpointed offset.
+   * @throws ConnectorError when the file cannot be opened.
+   */
+  static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
+    resolveFormat(options);
+    const absolute = resolve(path);
+    let handle: FileHandle;
+    try {
+      handle = await open(absolute, 'r');
+    } catch (error) {
+      throw new ConnectorError('file', `cannot open ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    const info = await handle.stat();
+    const identity = { dev: info.dev, ino: info.ino };
+    const saved = options.checkpoint?.get(absolute);
+    let start: FilePosition | undefined;
+    if (saved !== undefined) {
+      const sameFile = saved.dev === identity.dev && saved.ino === identity.ino && saved.offset <= info.size;
+      // Another file at the path (rotated while we were down), or truncated: start it from 0, but keep
+      // counting messages so that sequence ids (dedup) keep growing.
+      start = sameFile ? saved : { ...identity, offset: 0, messages: saved.messages };
+    }
+    return new FileSource(absolute, handle, identity, start, options);
+  }
+
+  override _read(): void {
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const next = await this.records.next();
+        if (next.done === true) {
+          this.push(null);
+          return;
+        }
+        if (!this.push(next.value)) return;
+      }
+    } catch (error) {
+      this.destroy(error as Error);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async *frames(
+    offset: number,
+    firstOrdinal: number,
+    prefix: AckedPrefix,
+  ): AsyncGenerator<Tracked<ProducerMessageObject>> {
+    const format = resolveFormat(this.options);
+    const mapping = { keyField: this.options.keyField, propertiesField: this.options.propertiesField };
+    const buffer = Buffer.alloc(this.options.readBytes ?? 65_536);
+    const framing = {
+      format,
+      ...(this.options.chunkBytes === undefined ? {} : { chunkBytes: this.options.chunkBytes }),
+      maxRecordBytes: this.options.maxRecordBytes ?? 4 * 1024 * 1024,
+      describe: (line: number) => `${this.path}:${line}`,
+    };
+    const framer: Framer = createFramer(offset, framing);
+    let ordinal = firstOrdinal;
+    let position = offset;
+    const emit = (records: ReturnType<Framer['push']>): Tracked<ProducerMessageObject>[] =>
+      records.map((record) => {
+        const mine = ordinal++;
+        const identity = this.identity;
+        const message = toProducerMessage(record, format, mapping, `${this.path}:${record.line}`);
+        return new Tracked(message, () => prefix.acked(mine, identity, record.end));
+      });
+    for (;;) {
+      const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead > 0) {
+        position += bytesRead;
+        yield* emit(framer.push(buffer.subarray(0, bytesRead)));
+        continue;
+      }
+      if (this.options.follow !== true) {
+        yield* emit(framer.flush());
+        return;
+      }
+      await sleep(this.options.pollIntervalMs ?? 250);
+      const current = await stat(this.path).catch(() => undefined);
+      if (current === undefined) continue; // rotated away; the new file is not there yet
+      if (current.ino !== this.identity.ino || current.dev !== this.identity.dev) {
+        // Rotation: the old file is read to its end (above); its unterminated last line is complete now.
+        yield* emit(framer.flush());
+        await this.handle.close();
+        this.handle = await open(this.path, 'r');
+        this.identity = { dev: current.dev, ino: current.ino };
+        position = 0;
+        framer.reset(0);
+      } else if (current.size < position) {
+        // Truncated in place (copytruncate): start over; an unterminated partial line is gone with it.
+        position = 0;
+        framer.reset(0);
+      }
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.records
+      .return(undefined)
+      .then(() => this.handle.close())
+      .then(
+        () => callback(error),
+        (closeError: unknown) => callback(error ?? (closeError as Error)),
+      );
+  }
+}
