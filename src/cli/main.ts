@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { brokerCommand } from './commands/broker.js';
+import { fileToTopicCommand, stdinToTopicCommand } from './commands/file-to-topic.js';
 import { tokenCommand } from './commands/token.js';
+import { topicToFileCommand } from './commands/topic-to-file.js';
 import { CliError } from './cli-error.js';
 
 function packageVersion(): string {
@@ -22,6 +24,9 @@ await yargs(hideBin(process.argv))
   .usage('$0 <command> [options]')
   .command(brokerCommand)
   .command(tokenCommand)
+  .command(fileToTopicCommand)
+  .command(stdinToTopicCommand)
+  .command(topicToFileCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

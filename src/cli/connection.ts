@@ -1,0 +1,91 @@
+/**
+ * What every connecting command shares: the connection flags (with their environment variables), the
+ * root logger, and a `PulsarWsClient` built from them.
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Argv } from 'yargs';
+import { PulsarWsClient, type TlsOptions } from '../index.js';
+import { CliError } from './cli-error.js';
+import { createCliLogger, LOG_LEVELS } from './logger.js';
+
+export interface ConnectionArgs {
+  url: string;
+  token: string | undefined;
+  'token-file': string | undefined;
+  'tls-ca': string | undefined;
+  'tls-cert': string | undefined;
+  'tls-key': string | undefined;
+  'tls-insecure': boolean;
+  'log-level': string;
+  quiet: boolean;
+}
+
+export function withConnectionOptions<T>(yargs: Argv<T>): Argv<T & ConnectionArgs> {
+  return yargs
+    .option('url', {
+      type: 'string',
+      default: process.env.PULSAR_WS_URL ?? 'ws://localhost:8080',
+      defaultDescription: '$PULSAR_WS_URL or ws://localhost:8080',
+      describe: 'WebSocket service URL',
+    })
+    .option('token', { type: 'string', describe: 'JWT for token auth (default: $PULSAR_TOKEN)' })
+    .option('token-file', { type: 'string', describe: 'Read the JWT from this file' })
+    .option('tls-ca', { type: 'string', describe: 'PEM file of trusted CA certificates (wss://)' })
+    .option('tls-cert', { type: 'string', describe: 'PEM client certificate (wss:// with client auth)' })
+    .option('tls-key', { type: 'string', describe: 'PEM client key' })
+    .option('tls-insecure', {
+      type: 'boolean',
+      default: false,
+      describe: 'Do not verify the server certificate',
+    })
+    .option('log-level', {
+      type: 'string',
+      choices: LOG_LEVELS,
+      default: 'info',
+      describe: 'Log level (logs go to stderr)',
+    })
+    .option('quiet', { type: 'boolean', default: false, describe: 'No progress output and no summary' })
+    .conflicts('token', 'token-file');
+}
+
+function readSecretFile(flag: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    throw new CliError(`cannot read ${flag} ${path}: ${(error as Error).message}`, 2, { cause: error });
+  }
+}
+
+function tlsOptions(args: ConnectionArgs): TlsOptions | undefined {
+  const { 'tls-ca': ca, 'tls-cert': cert, 'tls-key': key, 'tls-insecure': insecure } = args;
+  if (ca === undefined && cert === undefined && key === undefined && !insecure) return undefined;
+  return {
+    ...(ca === undefined ? {} : { ca: readSecretFile('--tls-ca', ca) }),
+    ...(cert === undefined ? {} : { cert: readSecretFile('--tls-cert', cert) }),
+    ...(key === undefined ? {} : { key: readSecretFile('--tls-key', key) }),
+    ...(insecure ? { rejectUnauthorized: false } : {}),
+  };
+}
+
+export function cliLogger(args: ConnectionArgs): Logger {
+  return createCliLogger(args['log-level'] as Parameters<typeof createCliLogger>[0]);
+}
+
+export function clientFromArgs(args: ConnectionArgs, logger: Logger): PulsarWsClient {
+  const token =
+    args['token-file'] !== undefined
+      ? readSecretFile('--token-file', args['token-file'])
+      : (args.token ?? (process.env.PULSAR_TOKEN === '' ? undefined : process.env.PULSAR_TOKEN));
+  const tls = tlsOptions(args);
+  try {
+    return new PulsarWsClient({
+      url: args.url,
+      ...(token === undefined ? {} : { token }),
+      ...(tls === undefined ? {} : { tls }),
+      logger,
+    });
+  } catch (error) {
+    throw new CliError(`--url: ${(error as Error).message}`, 2, { cause: error });
+  }
+}
