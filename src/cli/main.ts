@@ -8,6 +8,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { brokerCommand } from './commands/broker.js';
 import { fileToTopicCommand, stdinToTopicCommand } from './commands/file-to-topic.js';
+import { consumeCommand } from './commands/consume.js';
+import { produceCommand } from './commands/produce.js';
+import { readCommand } from './commands/read.js';
 import { tokenCommand } from './commands/token.js';
 import { topicToFileCommand } from './commands/topic-to-file.js';
 import { CliError } from './cli-error.js';
@@ -27,6 +30,9 @@ await yargs(hideBin(process.argv))
   .command(fileToTopicCommand)
   .command(stdinToTopicCommand)
   .command(topicToFileCommand)
+  .command(produceCommand)
+  .command(consumeCommand)
+  .command(readCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

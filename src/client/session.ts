@@ -56,6 +56,8 @@ export class WsSession extends EventEmitter<SessionEvents> {
   private readonly logger: Logger;
   private pingTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Ends a backoff wait early (close() during a retry wait). */
+  private wakeRetry: (() => void) | undefined;
   private closing = false;
   private connections = 0;
 
@@ -68,6 +70,11 @@ export class WsSession extends EventEmitter<SessionEvents> {
 
   get state(): SessionState {
     return this.currentState;
+  }
+
+  /** True once close() was called. */
+  get closedOnPurpose(): boolean {
+    return this.closing;
   }
 
   /**
@@ -100,14 +107,26 @@ export class WsSession extends EventEmitter<SessionEvents> {
         this.setState('connected');
         return;
       } catch (error) {
+        if (this.closing) {
+          // Closed on purpose while connecting: not a failure of the session.
+          if (this.currentState !== 'closed') this.setState('closed');
+          throw new ClosedError('the session was closed while connecting');
+        }
         const failure = error as PulsarWsError;
         const delay = this.retryDelay(failure, attempt);
         if (delay === undefined) {
           this.setState('closed', failure);
           throw failure;
         }
-        this.logger.debug({ attempt, delay, code: failure.code }, 'connect failed; retrying');
-        await new Promise((resolve) => (this.retryTimer = setTimeout(resolve, delay)));
+        this.logger.warn(
+          { attempt, delay, code: failure.code, reason: failure.message },
+          `connect failed; retrying in ${delay} ms`,
+        );
+        await new Promise<void>((resolve) => {
+          this.wakeRetry = resolve;
+          this.retryTimer = setTimeout(resolve, delay);
+        });
+        this.wakeRetry = undefined;
       }
     }
   }
@@ -159,6 +178,12 @@ export class WsSession extends EventEmitter<SessionEvents> {
       );
       ws.once('open', () => {
         ws.removeAllListeners('error');
+        if (this.closing) {
+          // close() was called while this connection was being opened: it must not outlive it.
+          ws.close(1000);
+          reject(new ClosedError('the session was closed'));
+          return;
+        }
         this.attach(ws);
         resolve();
       });
@@ -207,6 +232,7 @@ export class WsSession extends EventEmitter<SessionEvents> {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.retryTimer);
+    this.wakeRetry?.();
     clearInterval(this.pingTimer);
     const ws = this.ws;
     if (ws === undefined || ws.readyState === WebSocket.CLOSED) {

@@ -156,6 +156,15 @@ export class ConsumerStream extends Readable {
   }
 
   /**
+   * Node runs `_destroy` only after `_construct` finished, and construction waits for the connection,
+   * which may be retrying: close the session first, so that a destroy while connecting ends it.
+   */
+  override destroy(error?: Error): this {
+    if (this.session.state !== 'connected') void this.session.close();
+    return super.destroy(error);
+  }
+
+  /**
    * With a failure, closes at once (downstream failed; what it did not finish comes again). When
    * stopped (no error, or the `AbortError` Node's pipeline destroys a source with when a later stage
    * ends early), first waits up to `closeGraceMs` for messages already handed downstream to be

@@ -155,6 +155,15 @@ export class ProducerStream extends Writable {
     else this.finalCallback = callback;
   }
 
+  /**
+   * Node runs `_destroy` only after `_construct` finished, and construction waits for the connection,
+   * which may be retrying: close the session first, so that a destroy while connecting ends it.
+   */
+  override destroy(error?: Error): this {
+    if (this.session.state !== 'connected') void this.session.close();
+    return super.destroy(error);
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.heldCallback = undefined;
     this.finalCallback = undefined;

@@ -145,6 +145,15 @@ export class ReaderStream extends Readable {
     this.session.close().catch((error: unknown) => this.destroy(error as Error));
   }
 
+  /**
+   * Node runs `_destroy` only after `_construct` finished, and construction waits for the connection,
+   * which may be retrying: close the session first, so that a destroy while connecting ends it.
+   */
+  override destroy(error?: Error): this {
+    if (this.session.state !== 'connected') void this.session.close();
+    return super.destroy(error);
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     closeSession(this.session, error, callback);
   }

@@ -8,7 +8,9 @@ type Callback = (error?: Error | null) => void;
 export function connectSession(session: WsSession, callback: Callback): void {
   session.connect().then(
     () => callback(),
-    (error: unknown) => callback(error as Error),
+    // Destroyed while connecting (the session was closed on purpose): the destroy's own error, if
+    // any, is the one to report.
+    (error: unknown) => callback(session.closedOnPurpose ? null : (error as Error)),
   );
 }
 

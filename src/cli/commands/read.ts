@@ -1,0 +1,63 @@
+/**
+ * `pulsar-ws read TOPIC`: a reader from --start (earliest, latest or a message id) to stdout. Exits 0
+ * after --count messages, or with --until-end at the topic's last message as of the start.
+ */
+import { pipeline } from 'node:stream/promises';
+import type { Argv, CommandModule } from 'yargs';
+import { SINK_FORMATS, type SinkFormat } from '../../connectors/sink-format.js';
+import { stdoutSink } from '../../connectors/stdin.js';
+import type { ConsumerMessage } from '../../index.js';
+import { cliLogger, clientFromArgs, withConnectionOptions, type ConnectionArgs } from '../connection.js';
+import { limit } from '../limit.js';
+import { runCommand } from '../run.js';
+import { checkLimits } from './topic-to-file.js';
+
+interface ReadArgs extends ConnectionArgs {
+  topic: string;
+  start: string;
+  count: number | undefined;
+  'until-end': boolean;
+  format: SinkFormat;
+}
+
+export const readCommand: CommandModule<object, ReadArgs> = {
+  command: 'read <topic>',
+  describe: 'Print a topic from a position to stdout (no subscription)',
+  builder: (yargs) =>
+    withConnectionOptions(yargs)
+      .positional('topic', { type: 'string', demandOption: true, describe: 'Topic (short or full name)' })
+      .option('start', {
+        type: 'string',
+        default: 'earliest',
+        describe: 'earliest, latest or a message id (exclusive)',
+      })
+      .option('count', { type: 'number', describe: 'Exit 0 after this many messages' })
+      .option('until-end', {
+        type: 'boolean',
+        default: false,
+        describe: 'Exit 0 at the last message as of the start',
+      })
+      .option('format', {
+        type: 'string',
+        choices: SINK_FORMATS,
+        default: 'lines',
+        describe: 'lines or ndjson',
+      }) as unknown as Argv<ReadArgs>,
+  handler: async (args) => {
+    const logger = cliLogger(args);
+    await runCommand(logger, async (signal) => {
+      const limits = checkLimits({ count: args.count, 'idle-exit': undefined });
+      const client = clientFromArgs(args, logger);
+      try {
+        await pipeline(
+          client.reader(args.topic, { startMessageId: args.start, stopAtEnd: args['until-end'] }),
+          limit<ConsumerMessage>(limits),
+          stdoutSink(args.format),
+          { signal },
+        );
+      } finally {
+        await client.close();
+      }
+    });
+  },
+};
