@@ -194,7 +194,14 @@ export class FileSource extends Readable {
       const current = await stat(this.path).catch(() => undefined);
       if (current === undefined) continue; // rotated away; the new file is not there yet
       if (current.ino !== this.identity.ino || current.dev !== this.identity.dev) {
-        // Rotation: the old file is read to its end (above); its unterminated last line is complete now.
+        // Rotation: read the old file to its end (it may have grown while we slept); its unterminated
+        // last line is complete now.
+        for (;;) {
+          const rest = await this.handle.read(buffer, 0, buffer.length, position);
+          if (rest.bytesRead === 0) break;
+          position += rest.bytesRead;
+          yield* emit(framer.push(buffer.subarray(0, rest.bytesRead)));
+        }
         yield* emit(framer.flush());
         await this.handle.close();
         this.handle = await open(this.path, 'r');

@@ -1,0 +1,149 @@
+/** File source and sink: checkpoint resume, follow (append, rotation, truncation), fsync-then-ack, torn tails, rotation. */
+import { appendFile, mkdtemp, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CheckpointStore } from '../../src/connectors/checkpoint.js';
+import { FileSink } from '../../src/connectors/file-sink.js';
+import { FileSource } from '../../src/connectors/file-source.js';
+import type { ConsumerMessage, ProducerMessageObject } from '../../src/index.js';
+import { Tracked } from '../../src/streams/tracked.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'pws-files-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Reads `count` tracked messages from a source, marking each written (as a producer's ack would). */
+async function drain(source: FileSource, count: number, ack = true): Promise<string[]> {
+  const payloads: string[] = [];
+  for await (const item of source as AsyncIterable<Tracked<ProducerMessageObject>>) {
+    payloads.push(String(item.value.payload));
+    if (ack) item.written();
+    if (payloads.length === count) break;
+  }
+  return payloads;
+}
+
+function message(text: string): ConsumerMessage {
+  return {
+    payload: Buffer.from(text),
+    messageId: 'id',
+    properties: {},
+    publishTime: new Date(0),
+    redeliveryCount: 0,
+    ack: () => undefined,
+    nack: () => undefined,
+  };
+}
+
+describe('file source', () => {
+  it('checkpoint: a restart resumes after the acknowledged prefix, counting messages on', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.txt');
+    await writeFile(input, 'a\nb\nc\nd\ne\n');
+    const checkpoint = await CheckpointStore.open(join(dir, 'cp.json'));
+    const first = await FileSource.open(input, { checkpoint });
+    // Acknowledge a, b; c is read but not acknowledged.
+    const seen: Tracked<ProducerMessageObject>[] = [];
+    for await (const item of first as AsyncIterable<Tracked<ProducerMessageObject>>) {
+      seen.push(item);
+      if (seen.length === 3) break;
+    }
+    seen[1]?.written();
+    seen[0]?.written();
+    await checkpoint.flush();
+    const reopened = await CheckpointStore.open(join(dir, 'cp.json'));
+    expect(reopened.get(input)).toMatchObject({ offset: 4, messages: 2 });
+    const second = await FileSource.open(input, { checkpoint: reopened });
+    expect(second.firstMessage).toBe(2);
+    expect(await drain(second, 3)).toEqual(['c', 'd', 'e']);
+    await reopened.flush();
+    expect((await CheckpointStore.open(join(dir, 'cp.json'))).get(input)).toMatchObject({
+      offset: 10,
+      messages: 5,
+    });
+  });
+
+  it('follow: appended lines, then rotation (old file read to its end) and truncation', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'app.log');
+    await writeFile(input, 'one\n');
+    const source = await FileSource.open(input, { follow: true, pollIntervalMs: 20 });
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const item of source as AsyncIterable<Tracked<ProducerMessageObject>>) {
+        seen.push(String(item.value.payload));
+        if (seen.length === 6) break;
+      }
+    })();
+    const until = async (count: number) => {
+      while (seen.length < count) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await until(1);
+    await appendFile(input, 'two\nthr');
+    await until(2);
+    await appendFile(input, 'ee\n');
+    await until(3);
+    await appendFile(input, 'last-of-old');
+    await rename(input, `${input}.1`);
+    await writeFile(input, 'new-1\n');
+    await until(5);
+    await truncate(input, 0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await writeFile(input, 'after-truncate\n');
+    await reading;
+    expect(seen).toEqual(['one', 'two', 'three', 'last-of-old', 'new-1', 'after-truncate']);
+  });
+
+  it('a missing file is a clear error', async () => {
+    await expect(FileSource.open('/nonexistent/in.txt')).rejects.toThrow(
+      /cannot open \/nonexistent\/in\.txt/,
+    );
+  });
+});
+
+describe('file sink', () => {
+  it('acknowledges only after fsync (here: at the end), and repairs a torn last record on open', async () => {
+    const dir = await tempDir();
+    const output = join(dir, 'out.txt');
+    await writeFile(output, 'kept\ntorn-par');
+    const sink = await FileSink.open(output, { fsyncIntervalMs: 60_000 });
+    const acked: string[] = [];
+    const tracked = ['x', 'y'].map((text) => new Tracked(message(text), () => acked.push(text)));
+    sink.write(tracked[0]);
+    sink.write(tracked[1]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(acked).toEqual([]);
+    sink.end();
+    await new Promise((resolve) => sink.once('finish', resolve));
+    expect(acked).toEqual(['x', 'y']);
+    expect(await readFile(output, 'utf8')).toBe('kept\nx\ny\n');
+  });
+
+  it('rotates by size and writes NDJSON envelopes', async () => {
+    const dir = await tempDir();
+    const output = join(dir, 'out.ndjson');
+    const sink = await FileSink.open(output, { format: 'ndjson', rotateBytes: 300 });
+    await pipeline(Readable.from(Array.from({ length: 10 }, (_, i) => message(`m${i}`))), sink);
+    const files = (await readdir(dir)).sort();
+    expect(files.length).toBeGreaterThan(1);
+    const lines: string[] = [];
+    for (const file of files)
+      lines.push(...(await readFile(join(dir, file), 'utf8')).split('\n').filter(Boolean));
+    const payloads = lines.map((line) => (JSON.parse(line) as { payload: string }).payload).sort();
+    expect(payloads).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`).sort());
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({
+      messageId: 'id',
+      encoding: 'utf8',
+      publishTime: '1970-01-01T00:00:00.000Z',
+    });
+  });
+});
