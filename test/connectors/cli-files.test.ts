@@ -1,0 +1,198 @@
+/**
+ * The file connectors through the CLI, as operators run them: a 200 000-line round trip that must be
+ * byte-identical, and SIGKILLs at random points of `file-to-topic --checkpoint --dedup` and of
+ * `topic-to-file`, restarted until done: every line arrives, duplicates are counted (none for
+ * file-to-topic on a topic with deduplication). Embedded broker, or real Pulsar (PULSAR_WS_URL).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PulsarWsClient, type ConsumerMessage } from '../../src/index.js';
+import { CLI_PATH } from '../helpers/broker-process.js';
+import { uniqueTopic, useTarget, type Target } from '../helpers/target.js';
+
+const target = useTarget();
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'pws-cli-files-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+interface CliRun {
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI; with `killWhen`, SIGKILLs it as soon as the predicate holds (polled every 10 ms). */
+async function cli(args: string[], killWhen?: () => Promise<boolean>): Promise<CliRun> {
+  const child = spawn(process.execPath, [CLI_PATH, ...args, '--url', target.wsUrl, '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  let running = true;
+  const watcher = (async () => {
+    while (running && killWhen !== undefined) {
+      if (await killWhen()) {
+        child.kill('SIGKILL');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  const code = await exited;
+  running = false;
+  await watcher;
+  return { code, stdout, stderr };
+}
+
+/** Every payload on a topic, in order, read directly. */
+async function topicContents(t: Target, topic: string): Promise<string[]> {
+  const client = new PulsarWsClient({ url: t.wsUrl });
+  try {
+    const messages = await client
+      .reader(topic, { startMessageId: 'earliest', stopAtEnd: true, highWaterMark: 1000 })
+      .toArray();
+    return messages.map((message: ConsumerMessage) => message.payload.toString());
+  } finally {
+    await client.close();
+  }
+}
+
+async function lineCount(file: string): Promise<number> {
+  return (await readFile(file, 'utf8').catch(() => '')).split('\n').length - 1;
+}
+
+function report(label: string, expected: readonly string[], actual: readonly string[]): number {
+  const seen = new Set(actual);
+  const missing = expected.filter((line) => !seen.has(line));
+  const duplicates = actual.length - seen.size;
+  console.log(`${label}: ${expected.length} lines, ${missing.length} missing, ${duplicates} duplicates`);
+  expect(missing).toEqual([]);
+  return duplicates;
+}
+
+async function dedupNamespace(t: Target): Promise<string> {
+  const namespace = `cli-dedup-${process.pid}-${Date.now().toString(36)}`;
+  const base = `${t.adminUrl}/admin/v2/namespaces/public/${namespace}`;
+  expect((await fetch(base, { method: 'PUT' })).status).toBe(204);
+  const enabled = await fetch(`${base}/deduplication`, {
+    method: 'POST',
+    body: 'true',
+    headers: { 'Content-Type': 'application/json' },
+  });
+  expect(enabled.status).toBe(204);
+  return `public/${namespace}`;
+}
+
+describe('file connectors through the CLI', () => {
+  it('round trip: file-to-topic of 200 000 lines, topic-to-file --count 200000: byte-identical', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.txt');
+    const output = join(dir, 'out.txt');
+    const lines = Array.from({ length: 200_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 50)}`);
+    await writeFile(input, `${lines.join('\n')}\n`);
+    const topic = uniqueTopic('round-trip');
+    const published = await cli(['file-to-topic', '--file', input, '--topic', topic]);
+    expect(published.code, published.stderr).toBe(0);
+    expect(published.stdout).toMatch(/^published 200000 messages, \d+ bytes in [\d.]+ s \(\d+ msg\/s\)\n$/);
+    const written = await cli([
+      'topic-to-file',
+      '--topic',
+      topic,
+      '--subscription',
+      's',
+      '--file',
+      output,
+      '--count',
+      '200000',
+    ]);
+    expect(written.code, written.stderr).toBe(0);
+    expect((await readFile(output)).equals(await readFile(input))).toBe(true);
+  }, 180_000);
+
+  it('SIGKILL file-to-topic --checkpoint --dedup at random points: every line once on a topic with deduplication', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.txt');
+    const checkpoint = join(dir, 'checkpoint.json');
+    const lines = Array.from({ length: 30_000 }, (_, i) => `row-${i}`);
+    await writeFile(input, `${lines.join('\n')}\n`);
+    const topic = `persistent://${await dedupNamespace(target)}/${uniqueTopic('kill-produce')}`;
+    const args = [
+      'file-to-topic',
+      '--file',
+      input,
+      '--topic',
+      topic,
+      '--checkpoint',
+      checkpoint,
+      '--dedup',
+      '--quiet',
+    ];
+    let kills = 0;
+    for (let round = 0; round < 4; round++) {
+      // Kill once the checkpoint moved past a random point (or right away, before it exists).
+      const point = Math.floor(Math.random() * 30_000);
+      const run = await cli(args, async () => {
+        const saved = await readFile(checkpoint, 'utf8').catch(() => '');
+        const match = /"messages": (\d+)/.exec(saved);
+        return match !== null && Number(match[1]) >= point;
+      });
+      if (run.code === 'SIGKILL') kills += 1;
+      else expect(run.code, run.stderr).toBe(0);
+    }
+    const final = await cli(args);
+    expect(final.code, final.stderr).toBe(0);
+    const stored = await topicContents(target, topic);
+    console.log(`file-to-topic: ${kills} SIGKILLs`);
+    expect(report('file-to-topic --checkpoint --dedup after SIGKILLs', lines, stored)).toBe(0);
+    expect(stored).toEqual(lines);
+  }, 180_000);
+
+  it('SIGKILL topic-to-file at random points: the output holds every line; duplicates counted', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.txt');
+    const output = join(dir, 'out.txt');
+    const lines = Array.from({ length: 20_000 }, (_, i) => `rec-${i}`);
+    await writeFile(input, `${lines.join('\n')}\n`);
+    const topic = uniqueTopic('kill-consume');
+    expect((await cli(['file-to-topic', '--file', input, '--topic', topic, '--quiet'])).code).toBe(0);
+    const args = [
+      'topic-to-file',
+      '--topic',
+      topic,
+      '--subscription',
+      's',
+      '--file',
+      output,
+      '--quiet',
+      '--fsync-interval',
+      '0.05',
+    ];
+    let kills = 0;
+    for (let round = 0; round < 4; round++) {
+      const point = Math.floor(Math.random() * 20_000);
+      const run = await cli([...args, '--idle-exit', '2'], async () => (await lineCount(output)) >= point);
+      if (run.code === 'SIGKILL') kills += 1;
+      else expect(run.code, run.stderr).toBe(0);
+    }
+    const final = await cli([...args, '--idle-exit', '2']);
+    expect(final.code, final.stderr).toBe(0);
+    const written = (await readFile(output, 'utf8')).split('\n').filter(Boolean);
+    console.log(`topic-to-file: ${kills} SIGKILLs, output ${(await stat(output)).size} bytes`);
+    report('topic-to-file after SIGKILLs', lines, written);
+  }, 180_000);
+});
