@@ -12,6 +12,7 @@ import { consumeCommand } from './commands/consume.js';
 import { produceCommand } from './commands/produce.js';
 import { readCommand } from './commands/read.js';
 import { tokenCommand } from './commands/token.js';
+import { webhookToTopicCommand } from './commands/webhook-to-topic.js';
 import { topicToFileCommand } from './commands/topic-to-file.js';
 import { CliError } from './cli-error.js';
 
@@ -33,6 +34,7 @@ await yargs(hideBin(process.argv))
   .command(produceCommand)
   .command(consumeCommand)
   .command(readCommand)
+  .command(webhookToTopicCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

@@ -20,7 +20,7 @@ import type { WsSession } from '../client/session.js';
 import { InvalidArgumentError, SendError } from '../errors.js';
 import { encodeProducerMessage, type ProducerMessage } from './producer-message.js';
 import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
-import { settlementOf, type Tracked } from './tracked.js';
+import { settlementOf, type Tracked, type WriteReceipt } from './tracked.js';
 
 export interface ProducerStreamOptions {
   /** Messages buffered in the stream before `write()` returns false. @default 16 */
@@ -48,7 +48,7 @@ export interface ProducerAckEvent {
 interface PendingMessage {
   /** The message as written; encoded again for a resend, so big frames are not kept alive meanwhile. */
   readonly message: ProducerMessage;
-  readonly written: () => void;
+  readonly written: (receipt: WriteReceipt) => void;
   readonly sequenceId: number | undefined;
 }
 
@@ -187,7 +187,7 @@ export class ProducerStream extends Writable {
     if (context === undefined || message === undefined) return;
     this.pending.delete(context);
     if (message.sequenceId !== undefined) this.lastAcked = Math.max(this.lastAcked ?? -1, message.sequenceId);
-    message.written();
+    message.written({ messageId: ack.messageId ?? '' });
     this.emit('ack', {
       messageId: ack.messageId ?? '',
       context,

@@ -5,27 +5,32 @@
  */
 import { isConsumerMessage, type ConsumerMessage } from './consumer-message.js';
 
+/** What a sink may tell about a write: a producer gives the id the broker assigned. */
+export interface WriteReceipt {
+  readonly messageId?: string;
+}
+
 export class Tracked<T> {
   private done = false;
 
   /** `onWritten` runs once, on the first `written()`. */
   constructor(
     readonly value: T,
-    private readonly onWritten: () => void,
+    private readonly onWritten: (receipt?: WriteReceipt) => void,
   ) {}
 
   /** Reports the value durably written; acknowledges its source message(s) once all their parts are. */
-  written(): void {
+  written(receipt?: WriteReceipt): void {
     if (this.done) return;
     this.done = true;
-    this.onWritten();
+    this.onWritten(receipt);
   }
 }
 
 /** What a sink writes and what it calls once the write is done. */
 export interface Settlement<T> {
   readonly value: T;
-  readonly written: () => void;
+  readonly written: (receipt?: WriteReceipt) => void;
 }
 
 const nothingToAck = (): void => undefined;
@@ -35,7 +40,7 @@ const nothingToAck = (): void => undefined;
  * or a plain value (nothing to acknowledge).
  */
 export function settlementOf<T>(chunk: Tracked<T> | T): Settlement<T> {
-  if (chunk instanceof Tracked) return { value: chunk.value, written: () => chunk.written() };
+  if (chunk instanceof Tracked) return { value: chunk.value, written: (receipt) => chunk.written(receipt) };
   if (isConsumerMessage(chunk)) return { value: chunk, written: () => chunk.ack() };
   return { value: chunk, written: nothingToAck };
 }
