@@ -14,6 +14,7 @@ import { readCommand } from './commands/read.js';
 import { tokenCommand } from './commands/token.js';
 import { webhookToTopicCommand } from './commands/webhook-to-topic.js';
 import { topicToFileCommand } from './commands/topic-to-file.js';
+import { topicToS3Command } from './commands/topic-to-s3.js';
 import { CliError } from './cli-error.js';
 
 function packageVersion(): string {
@@ -35,6 +36,7 @@ await yargs(hideBin(process.argv))
   .command(consumeCommand)
   .command(readCommand)
   .command(webhookToTopicCommand)
+  .command(topicToS3Command)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

@@ -1,0 +1,124 @@
+/**
+ * `pulsar-ws topic-to-s3`: a subscription batched into S3 objects (templated, deterministic keys;
+ * optional gzip), each message acknowledged once its object is uploaded. Credentials come from the
+ * standard AWS chain (environment, profile, instance role). Runs until a signal, then uploads the
+ * open batch and exits.
+ */
+import { pipeline } from 'node:stream/promises';
+import type { Argv, CommandModule } from 'yargs';
+import { DEFAULT_KEY_TEMPLATE, S3Sink } from '../../connectors/s3-sink.js';
+import { SINK_FORMATS } from '../../connectors/sink-format.js';
+import type { ConsumerMessage } from '../../index.js';
+import { cliLogger, clientFromArgs } from '../connection.js';
+import { limit } from '../limit.js';
+import { runCommand } from '../run.js';
+import { checkLimits, consumeOptions, type ConsumeArgs } from './topic-to-file.js';
+
+interface TopicToS3Args extends ConsumeArgs {
+  bucket: string;
+  prefix: string;
+  'key-template': string;
+  endpoint: string | undefined;
+  region: string | undefined;
+  'path-style': boolean;
+  'batch-count': number;
+  'batch-bytes': number;
+  'batch-interval': number;
+  gzip: boolean;
+  'time-field': 'publish' | 'event';
+}
+
+export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
+  command: 'topic-to-s3',
+  describe: 'Batch a subscription into S3 objects; each message acknowledged once its object is uploaded',
+  builder: (yargs) =>
+    consumeOptions(yargs)
+      .option('topic', { type: 'string', demandOption: true, describe: 'Topic (short or full name)' })
+      .option('bucket', { type: 'string', demandOption: true, describe: 'Target bucket' })
+      .option('prefix', { type: 'string', default: '', describe: 'Put before every key' })
+      .option('key-template', {
+        type: 'string',
+        default: DEFAULT_KEY_TEMPLATE,
+        describe: 'Fields: {topic} {date} {hour} {partition} {firstId} {lastId} {ext}',
+      })
+      .option('endpoint', {
+        type: 'string',
+        describe: 'S3-compatible endpoint URL (default: AWS, or $AWS_ENDPOINT_URL_S3)',
+      })
+      .option('region', { type: 'string', describe: 'Region (default: the AWS chain, e.g. $AWS_REGION)' })
+      .option('path-style', {
+        type: 'boolean',
+        default: false,
+        describe: 'Path-style addressing (most S3-compatible servers); on with --endpoint',
+      })
+      .option('batch-count', {
+        type: 'number',
+        default: 10_000,
+        describe: 'Upload once this many messages are batched',
+      })
+      .option('batch-bytes', {
+        type: 'number',
+        default: 64 * 1024 * 1024,
+        describe: 'Upload once this many bytes are batched',
+      })
+      .option('batch-interval', {
+        type: 'number',
+        default: 60,
+        describe: 'Upload a non-empty batch at least every this many seconds',
+      })
+      .option('gzip', {
+        type: 'boolean',
+        default: false,
+        describe: 'gzip each object (Content-Encoding: gzip, key ends in .gz)',
+      })
+      .option('time-field', {
+        type: 'string',
+        choices: ['publish', 'event'],
+        default: 'publish',
+        describe: 'Time that fills {date} and {hour}',
+      })
+      .option('format', {
+        type: 'string',
+        choices: SINK_FORMATS,
+        default: 'ndjson',
+        describe: 'Object content: ndjson envelopes or lines',
+      }) as unknown as Argv<TopicToS3Args>,
+  handler: async (args) => {
+    const logger = cliLogger(args);
+    await runCommand(logger, async (signal) => {
+      const limits = checkLimits(args);
+      const sink = new S3Sink({
+        bucket: args.bucket,
+        prefix: args.prefix,
+        keyTemplate: args['key-template'],
+        topic: args.topic,
+        format: args.format,
+        gzip: args.gzip,
+        batchCount: args['batch-count'],
+        batchBytes: args['batch-bytes'],
+        batchIntervalMs: args['batch-interval'] * 1000,
+        timeField: args['time-field'],
+        client: {
+          ...(args.endpoint === undefined ? {} : { endpoint: args.endpoint }),
+          ...(args.region === undefined ? {} : { region: args.region }),
+          forcePathStyle: args['path-style'] || args.endpoint !== undefined,
+        },
+        logger,
+      });
+      const client = clientFromArgs(args, logger);
+      try {
+        await pipeline(
+          client.consumer(args.topic, args.subscription, {
+            subscriptionType: args['subscription-type'],
+            subscriptionInitialPosition: args['initial-position'],
+          }),
+          limit<ConsumerMessage>(limits),
+          sink,
+          { signal },
+        );
+      } finally {
+        await client.close();
+      }
+    });
+  },
+};

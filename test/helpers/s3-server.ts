@@ -1,0 +1,90 @@
+/**
+ * A real S3-compatible server for the S3 sink's tests: VersityGW (posix backend) from .tools/bin
+ * (`scripts/s3/install.sh` puts it there; .ci/run does), started on a free port with a fresh data
+ * folder and stopped after the file's tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+
+export const VERSITYGW = fileURLToPath(new URL('../../.tools/bin/versitygw', import.meta.url));
+
+export interface S3Server {
+  endpoint: string;
+  readonly region: 'us-east-1';
+  readonly accessKeyId: 'testkey';
+  readonly secretAccessKey: 'testsecret';
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export function useS3Server(): S3Server {
+  const server: S3Server = {
+    endpoint: '',
+    region: 'us-east-1',
+    accessKeyId: 'testkey',
+    secretAccessKey: 'testsecret',
+  };
+  let child: ChildProcess | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    if (!existsSync(VERSITYGW))
+      throw new Error(`${VERSITYGW} is missing: run scripts/s3/install.sh (needs Go)`);
+    dir = await mkdtemp(join(tmpdir(), 'pws-s3-'));
+    await mkdir(join(dir, 'data'));
+    await mkdir(join(dir, 'meta'));
+    const port = await freePort();
+    let output = '';
+    child = spawn(
+      VERSITYGW,
+      [
+        '--port',
+        `127.0.0.1:${port}`,
+        '--region',
+        'us-east-1',
+        '--health',
+        '/health',
+        'posix',
+        '--sidecar',
+        join(dir, 'meta'),
+        join(dir, 'data'),
+      ],
+      {
+        env: { ...process.env, ROOT_ACCESS_KEY_ID: 'testkey', ROOT_SECRET_ACCESS_KEY: 'testsecret' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    server.endpoint = `http://127.0.0.1:${port}`;
+    for (let attempt = 0; ; attempt++) {
+      const healthy = await fetch(`${server.endpoint}/health`).then(
+        (response) => response.ok,
+        () => false,
+      );
+      if (healthy) break;
+      if (attempt > 100 || child.exitCode !== null) throw new Error(`versitygw did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+  afterAll(async () => {
+    if (child !== undefined && child.exitCode === null) {
+      const exited = new Promise((resolve) => child?.once('exit', resolve));
+      child.kill();
+      await exited;
+    }
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  return server;
+}
