@@ -158,19 +158,19 @@ async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): 
 }
 
 function builder(yargs: Argv, fileOption: boolean) {
-  const withFiles = fileOption
-    ? yargs.option('file', {
-        type: 'string',
-        array: true,
-        demandOption: true,
-        describe: 'Input files or globs; - reads stdin',
-      })
-    : yargs;
-  return framingOptions(withConnectionOptions(withFiles))
-    .option('topic', {
+  const common = framingOptions(withConnectionOptions(yargs)).option('topic', {
+    type: 'string',
+    demandOption: true,
+    describe: 'Topic to publish to (short or full name)',
+  });
+  // stdin cannot be re-read from a position: no --follow, --checkpoint or --dedup for it.
+  if (!fileOption) return common;
+  return common
+    .option('file', {
       type: 'string',
+      array: true,
       demandOption: true,
-      describe: 'Topic to publish to (short or full name)',
+      describe: 'Input files or globs; - reads stdin',
     })
     .option('follow', {
       type: 'boolean',
@@ -209,6 +209,19 @@ export const stdinToTopicCommand: CommandModule<object, FileToTopicArgs> = {
   builder: (yargs) => builder(yargs, false) as unknown as Argv<FileToTopicArgs>,
   handler: async (args) => {
     const logger = cliLogger(args);
-    await runCommand(logger, (signal) => run({ ...args, file: ['-'] }, logger, signal));
+    await runCommand(logger, (signal) =>
+      run(
+        {
+          ...args,
+          file: ['-'],
+          follow: false,
+          checkpoint: undefined,
+          dedup: false,
+          'producer-name': undefined,
+        },
+        logger,
+        signal,
+      ),
+    );
   },
 };
