@@ -1,5 +1,9 @@
-/** The CLI's root logger: pino to stderr (stdout carries data), secrets redacted as a backstop. */
+/**
+ * The CLI's root logger: pino to stderr (stdout carries data), pretty on a TTY and JSON otherwise,
+ * secrets redacted as a backstop.
+ */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
 
 export const LOG_LEVELS: readonly LevelWithSilent[] = [
   'fatal',
@@ -12,15 +16,15 @@ export const LOG_LEVELS: readonly LevelWithSilent[] = [
 ];
 
 export function createCliLogger(level: LevelWithSilent): Logger {
-  return pino(
-    {
-      level,
-      base: { pid: process.pid },
-      redact: {
-        paths: ['token', '*.token', 'headers.authorization', '*.headers.authorization'],
-        censor: '[redacted]',
-      },
+  const options = {
+    level,
+    base: { pid: process.pid },
+    redact: {
+      paths: ['token', '*.token', 'headers.authorization', '*.headers.authorization'],
+      censor: '[redacted]',
     },
-    pino.destination(2),
-  );
+  };
+  // Synchronous pretty-printing on the same fd: no worker thread, and lines are not lost on exit.
+  if (process.stderr.isTTY) return pino(options, pretty({ destination: 2, sync: true, colorize: true }));
+  return pino(options, pino.destination(2));
 }

@@ -54,8 +54,10 @@ export function stdinSource(options: StdinSourceOptions = {}, input: Readable = 
 /** An acking sink writing each message as a record to `output` (default: `process.stdout`). */
 export function stdoutSink(format: SinkFormat = 'lines', output: Writable = process.stdout): Writable {
   checkSinkFormat(format);
+  // stdout stays open after the sink ends (other output may follow; a TTY never 'finish'es).
   return ackingSink(output, {
     map: (message: ConsumerMessage) => encodeRecord(message, format),
     highWaterMark: 64,
+    end: false,
   });
 }

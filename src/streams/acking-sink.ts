@@ -16,10 +16,19 @@ export interface AckingSinkOptions<T> {
   readonly map?: (value: T) => unknown;
   /** Chunks queued in front of the target. @default 16 */
   readonly highWaterMark?: number;
+  /**
+   * End (and on teardown destroy) the target when this sink ends. `false` for targets that must
+   * stay open, such as `process.stdout`: the sink then only waits for its writes. @default true
+   */
+  readonly end?: boolean;
 }
 
 class AckingSink<T> extends Writable {
   private readonly map: (value: T) => unknown;
+  private readonly endTarget: boolean;
+  /** Writes handed to the target whose callbacks have not fired yet. */
+  private outstanding = 0;
+  private onIdle: (() => void) | undefined;
 
   constructor(
     private readonly target: Writable,
@@ -27,6 +36,7 @@ class AckingSink<T> extends Writable {
   ) {
     super({ objectMode: true, highWaterMark: options.highWaterMark ?? 16 });
     this.map = options.map ?? ((value) => value);
+    this.endTarget = options.end ?? true;
     target.once('error', (error) => this.destroy(error));
   }
 
@@ -43,9 +53,12 @@ class AckingSink<T> extends Writable {
       callback(error as Error);
       return;
     }
+    this.outstanding += 1;
     const hasRoom = this.target.write(data, (error) => {
       // A failed write is reported through the target's 'error'; its message stays unacknowledged.
       if (error === null || error === undefined) written();
+      this.outstanding -= 1;
+      if (this.outstanding === 0) this.onIdle?.();
     });
     if (hasRoom) {
       callback();
@@ -64,13 +77,24 @@ class AckingSink<T> extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.target.end();
-    finished(this.target, (error) => callback(error));
+    if (this.endTarget) {
+      this.target.end();
+      finished(this.target, (error) => callback(error));
+      return;
+    }
+    if (this.outstanding === 0) {
+      callback();
+      return;
+    }
+    this.onIdle = () => {
+      this.onIdle = undefined;
+      callback();
+    };
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // Torn down before finishing: the target goes too, so no write still queued in it can complete.
-    if (!this.target.destroyed && (error !== null || !this.writableFinished)) {
+    if (this.endTarget && !this.target.destroyed && (error !== null || !this.writableFinished)) {
       this.target.destroy(error ?? undefined);
     }
     callback(error);

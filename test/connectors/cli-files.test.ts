@@ -124,43 +124,51 @@ describe('file connectors through the CLI', () => {
     expect((await readFile(output)).equals(await readFile(input))).toBe(true);
   }, 180_000);
 
-  it('SIGKILL file-to-topic --checkpoint --dedup at random points: every line once on a topic with deduplication', async () => {
-    const dir = await tempDir();
-    const input = join(dir, 'in.txt');
-    const checkpoint = join(dir, 'checkpoint.json');
-    const lines = Array.from({ length: 30_000 }, (_, i) => `row-${i}`);
-    await writeFile(input, `${lines.join('\n')}\n`);
-    const topic = `persistent://${await dedupNamespace(target)}/${uniqueTopic('kill-produce')}`;
-    const args = [
-      'file-to-topic',
-      '--file',
-      input,
-      '--topic',
-      topic,
-      '--checkpoint',
-      checkpoint,
-      '--dedup',
-      '--quiet',
-    ];
-    let kills = 0;
-    for (let round = 0; round < 4; round++) {
-      // Kill once the checkpoint moved past a random point (or right away, before it exists).
-      const point = Math.floor(Math.random() * 30_000);
-      const run = await cli(args, async () => {
-        const saved = await readFile(checkpoint, 'utf8').catch(() => '');
-        const match = /"messages": (\d+)/.exec(saved);
-        return match !== null && Number(match[1]) >= point;
-      });
-      if (run.code === 'SIGKILL') kills += 1;
-      else expect(run.code, run.stderr).toBe(0);
-    }
-    const final = await cli(args);
-    expect(final.code, final.stderr).toBe(0);
-    const stored = await topicContents(target, topic);
-    console.log(`file-to-topic: ${kills} SIGKILLs`);
-    expect(report('file-to-topic --checkpoint --dedup after SIGKILLs', lines, stored)).toBe(0);
-    expect(stored).toEqual(lines);
-  }, 180_000);
+  for (const dedup of [true, false]) {
+    const label = dedup ? '--checkpoint --dedup on a topic with deduplication' : '--checkpoint (no dedup)';
+    it(`SIGKILL file-to-topic ${label} at random points: every line arrives${dedup ? ', exactly once' : '; duplicates counted'}`, async () => {
+      const dir = await tempDir();
+      const input = join(dir, 'in.txt');
+      const checkpoint = join(dir, 'checkpoint.json');
+      const lines = Array.from({ length: 30_000 }, (_, i) => `row-${i}`);
+      await writeFile(input, `${lines.join('\n')}\n`);
+      const topic = dedup
+        ? `persistent://${await dedupNamespace(target)}/${uniqueTopic('kill-produce')}`
+        : uniqueTopic('kill-produce');
+      const args = [
+        'file-to-topic',
+        '--file',
+        input,
+        '--topic',
+        topic,
+        '--checkpoint',
+        checkpoint,
+        '--quiet',
+        ...(dedup ? ['--dedup'] : []),
+      ];
+      let kills = 0;
+      for (let round = 0; round < 4; round++) {
+        // Kill once the checkpoint moved past a random point.
+        const point = Math.floor(Math.random() * 30_000);
+        const run = await cli(args, async () => {
+          const saved = await readFile(checkpoint, 'utf8').catch(() => '');
+          const match = /"messages": (\d+)/.exec(saved);
+          return match !== null && Number(match[1]) >= point;
+        });
+        if (run.code === 'SIGKILL') kills += 1;
+        else expect(run.code, run.stderr).toBe(0);
+      }
+      const final = await cli(args);
+      expect(final.code, final.stderr).toBe(0);
+      const stored = await topicContents(target, topic);
+      console.log(`file-to-topic ${label}: ${kills} SIGKILLs`);
+      const duplicates = report(`file-to-topic ${label} after SIGKILLs`, lines, stored);
+      if (dedup) {
+        expect(duplicates).toBe(0);
+        expect(stored).toEqual(lines);
+      }
+    }, 180_000);
+  }
 
   it('SIGKILL topic-to-file at random points: the output holds every line; duplicates counted', async () => {
     const dir = await tempDir();

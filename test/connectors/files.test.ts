@@ -128,6 +128,22 @@ describe('file sink', () => {
     expect(await readFile(output, 'utf8')).toBe('kept\nx\ny\n');
   });
 
+  it('rotates by time: a non-empty file is renamed at the interval and a new one started', async () => {
+    const dir = await tempDir();
+    const output = join(dir, 'out.txt');
+    const sink = await FileSink.open(output, { rotateIntervalMs: 100 });
+    sink.write(message('before'));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    sink.write(message('after'));
+    sink.end();
+    await new Promise((resolve) => sink.once('finish', resolve));
+    const files = (await readdir(dir)).sort();
+    expect(files[0]).toBe('out.txt');
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    expect(files[1]).toMatch(/^out\.txt\.\d{8}T\d{6}Z-1$/);
+    expect(await readFile(join(dir, files[1] ?? ''), 'utf8')).toBe('before\n');
+  });
+
   it('rotates by size and writes NDJSON envelopes', async () => {
     const dir = await tempDir();
     const output = join(dir, 'out.ndjson');
