@@ -3,6 +3,7 @@
  * root logger, and a `PulsarWsClient` built from them.
  */
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Argv } from 'yargs';
 import { PulsarWsClient, type TlsOptions } from '../index.js';
@@ -88,4 +89,23 @@ export function clientFromArgs(args: ConnectionArgs, logger: Logger): PulsarWsCl
   } catch (error) {
     throw new CliError(`--url: ${(error as Error).message}`, 2, { cause: error });
   }
+}
+
+/**
+ * Watches a stream's session: `check()` throws when it never connected, so that a run that ends by
+ * --idle-exit against an unreachable server fails (exit 1) instead of reporting an empty success.
+ */
+export function connectionWatch(stream: Readable, url: string): { check: () => void } {
+  let connected = false;
+  stream.on('state', (state: string) => {
+    if (state === 'connected') connected = true;
+  });
+  return {
+    check: () => {
+      // A reader that ended by itself (stopAtEnd on an empty topic) had nothing to connect for.
+      if (!connected && !stream.readableEnded) {
+        throw new CliError(`never connected to ${url} (the log says why); nothing was read`, 1);
+      }
+    },
+  };
 }

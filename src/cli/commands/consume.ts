@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { stdoutSink } from '../../connectors/stdin.js';
 import type { ConsumerMessage } from '../../index.js';
-import { cliLogger, clientFromArgs } from '../connection.js';
+import { cliLogger, clientFromArgs, connectionWatch } from '../connection.js';
 import { limit } from '../limit.js';
 import { runCommand } from '../run.js';
 import { checkLimits, consumeOptions, type ConsumeArgs } from './topic-to-file.js';
@@ -26,15 +26,13 @@ export const consumeCommand: CommandModule<object, ConsumeArgs> = {
       const limits = checkLimits(args);
       const client = clientFromArgs(args, logger);
       try {
-        await pipeline(
-          client.consumer(args.topic, args.subscription, {
-            subscriptionType: args['subscription-type'],
-            subscriptionInitialPosition: args['initial-position'],
-          }),
-          limit<ConsumerMessage>(limits),
-          stdoutSink(args.format),
-          { signal },
-        );
+        const source = client.consumer(args.topic, args.subscription, {
+          subscriptionType: args['subscription-type'],
+          subscriptionInitialPosition: args['initial-position'],
+        });
+        const watch = connectionWatch(source, args.url);
+        await pipeline(source, limit<ConsumerMessage>(limits), stdoutSink(args.format), { signal });
+        watch.check();
       } finally {
         await client.close();
       }

@@ -7,7 +7,13 @@ import type { Argv, CommandModule } from 'yargs';
 import { SINK_FORMATS, type SinkFormat } from '../../connectors/sink-format.js';
 import { stdoutSink } from '../../connectors/stdin.js';
 import type { ConsumerMessage } from '../../index.js';
-import { cliLogger, clientFromArgs, withConnectionOptions, type ConnectionArgs } from '../connection.js';
+import {
+  cliLogger,
+  clientFromArgs,
+  connectionWatch,
+  withConnectionOptions,
+  type ConnectionArgs,
+} from '../connection.js';
 import { limit } from '../limit.js';
 import { runCommand } from '../run.js';
 import { checkLimits } from './topic-to-file.js';
@@ -49,12 +55,13 @@ export const readCommand: CommandModule<object, ReadArgs> = {
       const limits = checkLimits({ count: args.count, 'idle-exit': undefined });
       const client = clientFromArgs(args, logger);
       try {
-        await pipeline(
-          client.reader(args.topic, { startMessageId: args.start, stopAtEnd: args['until-end'] }),
-          limit<ConsumerMessage>(limits),
-          stdoutSink(args.format),
-          { signal },
-        );
+        const source = client.reader(args.topic, {
+          startMessageId: args.start,
+          stopAtEnd: args['until-end'],
+        });
+        const watch = connectionWatch(source, args.url);
+        await pipeline(source, limit<ConsumerMessage>(limits), stdoutSink(args.format), { signal });
+        watch.check();
       } finally {
         await client.close();
       }

@@ -15,7 +15,13 @@ import {
 } from '../../protocol/index.js';
 import type { ConsumerMessage } from '../../index.js';
 import { CliError } from '../cli-error.js';
-import { cliLogger, clientFromArgs, withConnectionOptions, type ConnectionArgs } from '../connection.js';
+import {
+  cliLogger,
+  clientFromArgs,
+  connectionWatch,
+  withConnectionOptions,
+  type ConnectionArgs,
+} from '../connection.js';
 import { limit } from '../limit.js';
 import { createProgress, summaryLine } from '../progress.js';
 import { runCommand } from '../run.js';
@@ -124,11 +130,13 @@ export const topicToFileCommand: CommandModule<object, TopicToFileArgs> = {
       });
       const started = Date.now();
       try {
+        const source = client.consumer(args.topic, args.subscription, {
+          subscriptionType: args['subscription-type'],
+          subscriptionInitialPosition: args['initial-position'],
+        });
+        const watch = connectionWatch(source, args.url);
         await pipeline(
-          client.consumer(args.topic, args.subscription, {
-            subscriptionType: args['subscription-type'],
-            subscriptionInitialPosition: args['initial-position'],
-          }),
+          source,
           limit<ConsumerMessage>(limits),
           async function* (messages: AsyncIterable<ConsumerMessage>) {
             for await (const message of messages) {
@@ -139,6 +147,7 @@ export const topicToFileCommand: CommandModule<object, TopicToFileArgs> = {
           sink,
           { signal },
         );
+        watch.check();
       } finally {
         progress.stop();
         await client.close();

@@ -9,7 +9,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_KEY_TEMPLATE, S3Sink } from '../../connectors/s3-sink.js';
 import { SINK_FORMATS } from '../../connectors/sink-format.js';
 import type { ConsumerMessage } from '../../index.js';
-import { cliLogger, clientFromArgs } from '../connection.js';
+import { cliLogger, clientFromArgs, connectionWatch } from '../connection.js';
 import { limit } from '../limit.js';
 import { runCommand } from '../run.js';
 import { checkLimits, consumeOptions, type ConsumeArgs } from './topic-to-file.js';
@@ -107,15 +107,13 @@ export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
       });
       const client = clientFromArgs(args, logger);
       try {
-        await pipeline(
-          client.consumer(args.topic, args.subscription, {
-            subscriptionType: args['subscription-type'],
-            subscriptionInitialPosition: args['initial-position'],
-          }),
-          limit<ConsumerMessage>(limits),
-          sink,
-          { signal },
-        );
+        const source = client.consumer(args.topic, args.subscription, {
+          subscriptionType: args['subscription-type'],
+          subscriptionInitialPosition: args['initial-position'],
+        });
+        const watch = connectionWatch(source, args.url);
+        await pipeline(source, limit<ConsumerMessage>(limits), sink, { signal });
+        watch.check();
       } finally {
         await client.close();
       }
