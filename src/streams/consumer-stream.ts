@@ -27,6 +27,9 @@ export type AckMode = 'after-write' | 'on-read' | 'manual';
 
 export const ACK_MODES: readonly AckMode[] = ['after-write', 'on-read', 'manual'];
 
+/** Messages handed downstream and not yet settled that the close grace waits for, at most. */
+const MAX_TRACKED_HANDED_OUT = 100_000;
+
 export interface ConsumerStreamOptions {
   /** Messages buffered plus messages asked for, at most. @default 100 */
   readonly highWaterMark?: number;
@@ -114,7 +117,9 @@ export class ConsumerStream extends Readable {
       const item = args[0];
       if (isConsumerMessage(item)) {
         if (this.ackOnRead) item.ack();
-        else this.handedOut.add(item.messageId);
+        // Bounded: a caller that never acknowledges must not grow this without end; past the cap
+        // the close grace is best effort.
+        else if (this.handedOut.size < MAX_TRACKED_HANDED_OUT) this.handedOut.add(item.messageId);
       }
     }
     return super.emit(event, ...args);
