@@ -106,7 +106,16 @@ describe('connector commands: exit codes and messages', () => {
     ]);
     expect(badLine.code).toBe(1);
     expect(badLine.stderr).toMatch(/bad\.ndjson:2: not a JSON value/);
-    const unreachable = await cli(['consume', 't', '--subscription', 's', '--idle-exit', '1', '--url', 'ws://127.0.0.1:1']);
+    const unreachable = await cli([
+      'consume',
+      't',
+      '--subscription',
+      's',
+      '--idle-exit',
+      '1',
+      '--url',
+      'ws://127.0.0.1:1',
+    ]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/never connected to ws:\/\/127\.0\.0\.1:1/);
     const refused = await cli(['read', 'a/b/c/d/e', '--url', target.wsUrl]);
