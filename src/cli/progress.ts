@@ -6,8 +6,8 @@ import { SingleBar } from 'cli-progress';
 import type { Logger } from 'pino';
 
 export interface Progress {
-  /** Counts `messages` more (and `bytes`). */
-  add(messages: number, bytes: number): void;
+  /** Counts `messages` more, `bytes` of payload, and `inputBytes` of input (with framing; default `bytes`). */
+  add(messages: number, bytes: number, inputBytes?: number): void;
   readonly messages: number;
   readonly bytes: number;
   stop(): void;
@@ -19,6 +19,8 @@ export interface ProgressOptions {
   readonly logger: Logger;
   /** Known total (messages), for a percentage and an ETA. */
   readonly total?: number;
+  /** Known total of payload bytes (files being published), for a percentage and an ETA. */
+  readonly totalBytes?: number;
   /** Non-TTY: one log line this often, in ms. @default 5000 */
   readonly intervalMs?: number;
 }
@@ -26,16 +28,24 @@ export interface ProgressOptions {
 export function createProgress(options: ProgressOptions): Progress {
   let messages = 0;
   let bytes = 0;
+  let inputBytes = 0;
   const started = Date.now();
   const tty = process.stderr.isTTY && !options.quiet;
+  // With a known size the bar counts bytes (files), with a known count messages; else it just counts.
+  const byBytes = options.totalBytes !== undefined;
+  const total = byBytes ? options.totalBytes : options.total;
+  const counted = byBytes
+    ? '{mb}/{totalMb} MB | {messages} msgs'
+    : `{value}${total === undefined ? '' : '/{total}'} msgs | {mb} MB`;
   const bar = tty
     ? new SingleBar({
-        format: `${options.label} {bar} {value}${options.total === undefined ? '' : '/{total}'} msgs | {rate} msg/s | {mb} MB${options.total === undefined ? '' : ' | ETA {eta}s'}`,
+        format: `${options.label} {bar} ${counted} | {rate} msg/s${total === undefined ? '' : ' | ETA {eta}s'}`,
         stream: process.stderr,
         hideCursor: true,
       })
     : undefined;
-  bar?.start(options.total ?? 0, 0, { rate: 0, mb: '0.0' });
+  const totalMb = ((options.totalBytes ?? 0) / 1e6).toFixed(1);
+  bar?.start(total ?? 0, 0, { rate: 0, mb: '0.0', totalMb, messages: 0 });
   const rate = (): number => Math.round(messages / Math.max(0.001, (Date.now() - started) / 1000));
   const timer =
     !tty && !options.quiet
@@ -46,11 +56,17 @@ export function createProgress(options: ProgressOptions): Progress {
       : undefined;
   timer?.unref();
   return {
-    add(count, size) {
+    add(count, size, input = size) {
       messages += count;
       bytes += size;
-      bar?.update(messages, { rate: rate(), mb: (bytes / 1e6).toFixed(1) });
-      if (bar !== undefined && options.total === undefined) bar.setTotal(messages);
+      inputBytes += input;
+      bar?.update(byBytes ? inputBytes : messages, {
+        rate: rate(),
+        mb: (bytes / 1e6).toFixed(1),
+        totalMb,
+        messages,
+      });
+      if (bar !== undefined && total === undefined) bar.setTotal(messages);
     },
     get messages() {
       return messages;

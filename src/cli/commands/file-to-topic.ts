@@ -6,6 +6,7 @@
  * crash made us send twice.
  */
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -61,14 +62,18 @@ function framingOptions<T>(yargs: Argv<T>) {
     });
 }
 
-/** Counts what reaches the producer (every message counted here is acknowledged by the end). */
-function counter(progress: Progress): Transform {
+/**
+ * Counts what reaches the producer (every message counted here is acknowledged by the end); lines
+ * and NDJSON records also consumed their newline from the input.
+ */
+function counter(progress: Progress, format: Framing): Transform {
+  const framing = format === 'raw' ? 0 : 1;
   return new Transform({
     objectMode: true,
     transform(chunk: unknown, _encoding, callback) {
       const value =
         chunk instanceof Tracked ? (chunk.value as { payload: Buffer }) : (chunk as { payload: Buffer });
-      progress.add(1, value.payload.length);
+      progress.add(1, value.payload.length, value.payload.length + framing);
       callback(null, chunk);
     },
   });
@@ -88,6 +93,22 @@ async function expandFiles(patterns: readonly string[]): Promise<string[]> {
   return files;
 }
 
+/** Bytes left to publish (file sizes past their checkpoints), for the progress bar's ETA. */
+async function totalBytes(
+  files: readonly string[],
+  checkpoint: CheckpointStore | undefined,
+): Promise<number> {
+  let total = 0;
+  for (const file of files) {
+    const info = await stat(file).catch(() => undefined);
+    if (info === undefined) continue;
+    const saved = checkpoint?.get(resolve(file));
+    const resumes = saved !== undefined && saved.ino === info.ino && saved.offset <= info.size;
+    total += info.size - (resumes ? saved.offset : 0);
+  }
+  return total;
+}
+
 function dedupName(base: string | undefined, file: string, many: boolean): string {
   const digest = createHash('sha256').update(resolve(file)).digest('hex').slice(0, 12);
   if (base === undefined) return `pulsar-ws-file-${digest}`;
@@ -102,7 +123,9 @@ async function publish(
   progress: Progress,
   signal: AbortSignal,
 ): Promise<void> {
-  await pipeline(source, counter(progress), client.producer(args.topic, producerOptions), { signal });
+  await pipeline(source, counter(progress, args.format), client.producer(args.topic, producerOptions), {
+    signal,
+  });
 }
 
 async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): Promise<void> {
@@ -114,7 +137,12 @@ async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): 
   if (args.follow && files.includes('-')) throw new CliError('--follow needs files, not stdin (-)', 2);
   const checkpoint = args.checkpoint === undefined ? undefined : await CheckpointStore.open(args.checkpoint);
   const client = clientFromArgs(args, logger);
-  const progress = createProgress({ label: 'file-to-topic', quiet: args.quiet, logger });
+  const progress = createProgress({
+    label: 'file-to-topic',
+    quiet: args.quiet,
+    logger,
+    ...(args.follow || files.includes('-') ? {} : { totalBytes: await totalBytes(files, checkpoint) }),
+  });
   const started = Date.now();
   const base: ProducerOptions = { maxInFlight: args['max-in-flight'] };
   const framing = {
