@@ -62,7 +62,7 @@ export function createProgress(options: ProgressOptions): Progress {
       inputBytes += input;
       bar?.update(byBytes ? inputBytes : messages, {
         rate: rate(),
-        mb: (bytes / 1e6).toFixed(1),
+        mb: ((byBytes ? inputBytes : bytes) / 1e6).toFixed(1),
         totalMb,
         messages,
       });
