@@ -3,7 +3,7 @@
  * `Writable`s and consumer/reader `Readable`s, each on its own WebSocket session, and closing them
  * all at the end.
  */
-import { finished, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { fetchLastMessageId } from '../client/admin.js';
@@ -97,6 +97,59 @@ function resolveClientOptions(options: PulsarWsClientOptions): PulsarWsClientOpt
   return options;
 }
 
+/** Option names each method knows; anything else is a typo that would otherwise be ignored. */
+const KNOWN_OPTIONS = {
+  producer: [
+    'producerName',
+    'initialSequenceId',
+    'hashingScheme',
+    'sendTimeoutMillis',
+    'batchingEnabled',
+    'batchingMaxMessages',
+    'maxPendingMessages',
+    'batchingMaxPublishDelay',
+    'messageRoutingMode',
+    'compressionType',
+    'encryptionKeys',
+    'highWaterMark',
+    'maxInFlight',
+    'maxFrameBytes',
+    'effectivelyOnce',
+    'onAck',
+  ],
+  consumer: [
+    'subscriptionType',
+    'subscriptionMode',
+    'subscriptionInitialPosition',
+    'ackTimeoutMillis',
+    'consumerName',
+    'priorityLevel',
+    'negativeAckRedeliveryDelay',
+    'maxRedeliverCount',
+    'deadLetterTopic',
+    'cryptoFailureAction',
+    'receiverQueueSize',
+    'highWaterMark',
+    'ackMode',
+    'closeGraceMs',
+  ],
+  reader: ['readerName', 'cryptoFailureAction', 'startMessageId', 'highWaterMark', 'stopAtEnd'],
+} as const;
+
+function checkKnown(kind: keyof typeof KNOWN_OPTIONS, options: object): void {
+  const known: readonly string[] = KNOWN_OPTIONS[kind];
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue;
+    const hint =
+      name === 'pullMode'
+        ? ' (consumers always run in pull mode)'
+        : name === 'messageId'
+          ? ' (use `startMessageId`)'
+          : '';
+    throw new InvalidArgumentError(`unknown ${kind} option \`${name}\`${hint}; known: ${known.join(', ')}`);
+  }
+}
+
 export class PulsarWsClient {
   private readonly options: PulsarWsClientOptions;
   private readonly logger: Logger;
@@ -124,12 +177,15 @@ export class PulsarWsClient {
 
   private track<S extends Readable | Writable>(stream: S): S {
     this.open.add(stream);
-    finished(stream, () => this.open.delete(stream));
+    // 'close', not finished(): finished() listens for 'error', which would hide a stream's errors
+    // from a caller who did not listen for them (Node throws unhandled 'error' events).
+    stream.once('close', () => this.open.delete(stream));
     return stream;
   }
 
   /** A `Writable` (objectMode) of Buffers, strings or `{ payload, properties, key, ... }`. */
   producer(topic: string, options: ProducerOptions = {}): ProducerStream {
+    checkKnown('producer', options);
     const name = resolveTopic(topic);
     const { highWaterMark, maxInFlight, maxFrameBytes, effectivelyOnce = false, onAck, ...params } = options;
     if (effectivelyOnce && (params.producerName === undefined || params.initialSequenceId === undefined)) {
@@ -164,6 +220,7 @@ export class PulsarWsClient {
    * `highWaterMark` messages are buffered or asked for.
    */
   consumer(topic: string, subscription: string, options: ConsumerOptions = {}): ConsumerStream {
+    checkKnown('consumer', options);
     const name = resolveTopic(topic);
     const { highWaterMark, ackMode, closeGraceMs, receiverQueueSize, ...params } = options;
     const url = consumerUrl(this.options.url, name, subscription, {
@@ -180,6 +237,7 @@ export class PulsarWsClient {
 
   /** A `Readable` (objectMode) of messages from `startMessageId` on (exclusive of a given id). */
   reader(topic: string, options: ReaderOptions = {}): ReaderStream {
+    checkKnown('reader', options);
     const name = resolveTopic(topic);
     const { startMessageId = 'latest', highWaterMark, stopAtEnd = false, ...params } = options;
     const receiverQueueSize = resolveReaderHighWaterMark(highWaterMark);
@@ -217,7 +275,11 @@ export class PulsarWsClient {
       [...this.open].map(
         (stream) =>
           new Promise<void>((resolve) => {
-            finished(stream, () => resolve());
+            if (stream.closed) {
+              resolve();
+              return;
+            }
+            stream.once('close', () => resolve());
             stream.destroy();
           }),
       ),

@@ -126,6 +126,12 @@ describe('PulsarWsClient', () => {
     expectInvalid(() => client.producer('t', { effectivelyOnce: true }), /producerName/);
     expectInvalid(() => client.reader('t', { startMessageId: 'not-an-id!' }), /startMessageId/);
     expectInvalid(() => client.reader('t', { highWaterMark: 5000 }), /highWaterMark/);
+    expectInvalid(
+      () => client.consumer('t', 's', { subscriptionTyp: 'Shared' } as object),
+      /unknown consumer option `subscriptionTyp`/,
+    );
+    expectInvalid(() => client.consumer('t', 's', { pullMode: false } as object), /always run in pull mode/);
+    expectInvalid(() => client.reader('t', { messageId: 'earliest' } as object), /use `startMessageId`/);
   });
 
   it('reader: from earliest, stopAtEnd ends after the last message as of the start', async () => {

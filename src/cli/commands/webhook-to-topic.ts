@@ -84,7 +84,7 @@ export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
       logger.info({ url: webhook.url }, 'webhook listening');
       if (!args.quiet) process.stderr.write(`pulsar-ws webhook-to-topic listening at ${webhook.url}\n`);
       try {
-        await pipeline(webhook, client.producer(args.topic, { onAck: () => undefined }));
+        await pipeline(webhook, client.producer(args.topic));
       } finally {
         await client.close();
       }
