@@ -26,82 +26,86 @@ export interface Framer {
 
 const NEWLINE = 0x0a;
 
-class LineFramer implements Framer {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private start: number;
-  private line = 0;
+/**
+ * What both framers keep: the bytes of the record being assembled, the input offset where it
+ * starts, and how many records were emitted (line numbers for lines, chunk numbers for raw).
+ */
+abstract class BufferingFramer implements Framer {
+  protected pending: Buffer[] = [];
+  protected pendingBytes = 0;
+  protected count = 0;
 
   constructor(
-    offset: number,
-    private readonly maxRecordBytes: number,
-    private readonly describe: (line: number) => string,
-  ) {
-    this.start = offset;
+    protected start: number,
+    protected readonly maxRecordBytes: number,
+    protected readonly describe: (line: number) => string,
+  ) {}
+
+  abstract push(chunk: Buffer): FramedRecord[];
+
+  /** Keeps `bytes` (copied: the caller reuses its read buffer) for the record being assembled. */
+  protected hold(bytes: Buffer): void {
+    this.pending.push(Buffer.from(bytes));
+    this.pendingBytes += bytes.length;
   }
 
-  push(chunk: Buffer): FramedRecord[] {
-    const records: FramedRecord[] = [];
-    let from = 0;
-    for (let at = chunk.indexOf(NEWLINE); at >= 0; at = chunk.indexOf(NEWLINE, from)) {
-      const part = chunk.subarray(from, at);
-      const payload = this.pendingBytes === 0 ? Buffer.from(part) : Buffer.concat([...this.pending, part]);
-      this.start += this.pendingBytes + part.length + 1;
-      this.pending = [];
-      this.pendingBytes = 0;
-      records.push({ payload, end: this.start, line: ++this.line });
-      from = at + 1;
-    }
-    if (from < chunk.length) {
-      this.pending.push(Buffer.from(chunk.subarray(from)));
-      this.pendingBytes += chunk.length - from;
-      if (this.pendingBytes > this.maxRecordBytes) {
-        throw new ConnectorError(
-          'file',
-          `${this.describe(this.line + 1)} is longer than ${this.maxRecordBytes} bytes (no newline found); raise the limit or use --format raw`,
-        );
-      }
-    }
-    return records;
+  /** Emits the held bytes plus `tail` as one record that takes `extra` more input bytes (its newline). */
+  protected emit(tail: Buffer, extra: number): FramedRecord {
+    const payload = this.pendingBytes === 0 ? Buffer.from(tail) : Buffer.concat([...this.pending, tail]);
+    this.start += this.pendingBytes + tail.length + extra;
+    this.pending = [];
+    this.pendingBytes = 0;
+    return { payload, end: this.start, line: ++this.count };
   }
 
   flush(): FramedRecord[] {
-    if (this.pendingBytes === 0) return [];
-    const payload = Buffer.concat(this.pending);
-    this.start += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    return [{ payload, end: this.start, line: ++this.line }];
+    return this.pendingBytes === 0 ? [] : [this.emit(Buffer.alloc(0), 0)];
   }
 
   reset(offset: number): void {
     this.pending = [];
     this.pendingBytes = 0;
     this.start = offset;
-    this.line = 0;
+    this.count = 0;
   }
 }
 
-class RawFramer implements Framer {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private start: number;
-  private index = 0;
+class LineFramer extends BufferingFramer {
+  push(chunk: Buffer): FramedRecord[] {
+    const records: FramedRecord[] = [];
+    let from = 0;
+    for (let at = chunk.indexOf(NEWLINE); at >= 0; at = chunk.indexOf(NEWLINE, from)) {
+      records.push(this.emit(chunk.subarray(from, at), 1));
+      from = at + 1;
+    }
+    if (from < chunk.length) {
+      this.hold(chunk.subarray(from));
+      if (this.pendingBytes > this.maxRecordBytes) {
+        throw new ConnectorError(
+          'file',
+          `${this.describe(this.count + 1)} is longer than ${this.maxRecordBytes} bytes (no newline found); raise the limit or use --format raw`,
+        );
+      }
+    }
+    return records;
+  }
+}
 
+class RawFramer extends BufferingFramer {
   /** `chunkBytes` undefined: the whole input is one record. */
   constructor(
-    offset: number,
+    start: number,
     private readonly chunkBytes: number | undefined,
-    private readonly maxRecordBytes: number,
-    private readonly describe: (line: number) => string,
+    maxRecordBytes: number,
+    describe: (line: number) => string,
   ) {
-    this.start = offset;
+    super(start, maxRecordBytes, describe);
   }
 
   push(chunk: Buffer): FramedRecord[] {
-    this.pending.push(Buffer.from(chunk));
-    this.pendingBytes += chunk.length;
-    if (this.chunkBytes === undefined) {
+    const { chunkBytes } = this;
+    if (chunkBytes === undefined) {
+      this.hold(chunk);
       if (this.pendingBytes > this.maxRecordBytes) {
         throw new ConnectorError(
           'file',
@@ -111,31 +115,14 @@ class RawFramer implements Framer {
       return [];
     }
     const records: FramedRecord[] = [];
-    let all = Buffer.concat(this.pending);
-    while (all.length >= this.chunkBytes) {
-      this.start += this.chunkBytes;
-      records.push({ payload: all.subarray(0, this.chunkBytes), end: this.start, line: ++this.index });
-      all = all.subarray(this.chunkBytes);
+    let from = 0;
+    while (this.pendingBytes + chunk.length - from >= chunkBytes) {
+      const take = chunkBytes - this.pendingBytes;
+      records.push(this.emit(chunk.subarray(from, from + take), 0));
+      from += take;
     }
-    this.pending = all.length === 0 ? [] : [all];
-    this.pendingBytes = all.length;
+    if (from < chunk.length) this.hold(chunk.subarray(from));
     return records;
-  }
-
-  flush(): FramedRecord[] {
-    if (this.pendingBytes === 0) return [];
-    const payload = Buffer.concat(this.pending);
-    this.start += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    return [{ payload, end: this.start, line: ++this.index }];
-  }
-
-  reset(offset: number): void {
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.start = offset;
-    this.index = 0;
   }
 }
 
