@@ -16,7 +16,7 @@ import type { WsSession } from '../client/session.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { DeliveredMessage } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage } from './consumer-message.js';
-import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
+import { closeSession, connectSession, parseServerFrame, stopConnecting } from './session-glue.js';
 
 /**
  * Who acknowledges: `after-write`, the sink once it wrote the message (acking sinks, producers,
@@ -160,12 +160,8 @@ export class ConsumerStream extends Readable {
     );
   }
 
-  /**
-   * Node runs `_destroy` only after `_construct` finished, and construction waits for the connection,
-   * which may be retrying: close the session first, so that a destroy while connecting ends it.
-   */
   override destroy(error?: Error): this {
-    if (this.session.state !== 'connected') void this.session.close();
+    stopConnecting(this.session);
     return super.destroy(error);
   }
 

@@ -19,7 +19,7 @@ import { Writable } from 'node:stream';
 import type { WsSession } from '../client/session.js';
 import { InvalidArgumentError, SendError } from '../errors.js';
 import { encodeProducerMessage, type ProducerMessage } from './producer-message.js';
-import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
+import { closeSession, connectSession, parseServerFrame, stopConnecting } from './session-glue.js';
 import { settlementOf, type Tracked, type WriteReceipt } from './tracked.js';
 
 export interface ProducerStreamOptions {
@@ -155,12 +155,8 @@ export class ProducerStream extends Writable {
     else this.finalCallback = callback;
   }
 
-  /**
-   * Node runs `_destroy` only after `_construct` finished, and construction waits for the connection,
-   * which may be retrying: close the session first, so that a destroy while connecting ends it.
-   */
   override destroy(error?: Error): this {
-    if (this.session.state !== 'connected') void this.session.close();
+    stopConnecting(this.session);
     return super.destroy(error);
   }
 

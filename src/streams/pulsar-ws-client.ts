@@ -7,7 +7,6 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { fetchLastMessageId } from '../client/admin.js';
-import type { BackoffOptions } from '../client/backoff.js';
 import {
   consumerUrl,
   producerUrl,
@@ -18,25 +17,17 @@ import {
   type ReaderParamOptions,
   type StartMessageId,
 } from '../client/endpoints.js';
-import { WsSession, type TlsOptions } from '../client/session.js';
+import { WsSession, type SessionOptions } from '../client/session.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { compareMessageIds, decodeMessageId } from '../protocol/index.js';
 import { ConsumerStream, type ConsumerStreamOptions } from './consumer-stream.js';
 import { ProducerStream, type ProducerAckEvent, type ProducerStreamOptions } from './producer-stream.js';
 import { ReaderStream, resolveReaderHighWaterMark } from './reader-stream.js';
 
-export interface PulsarWsClientOptions {
+/** The session options (token, TLS, pings, reconnection) shared by every stream of the client. */
+export interface PulsarWsClientOptions extends Omit<SessionOptions, 'url' | 'logger'> {
   /** The WebSocket service, e.g. `ws://localhost:8080` or `wss://host:8443` (a path prefix is kept). */
   readonly url: string;
-  /** JWT for token authentication. */
-  readonly token?: string;
-  /** `header` (`Authorization: Bearer`) or `query` (`?token=`). @default 'header' */
-  readonly tokenTransport?: 'header' | 'query';
-  readonly tls?: TlsOptions;
-  /** Client ping interval in ms; 0 disables. @default 30000 */
-  readonly pingIntervalMs?: number;
-  /** Reconnection after a lost connection (full-jitter backoff); `false` turns it off. */
-  readonly reconnect?: BackoffOptions | false;
   /** A pino logger; each stream logs through a child (`component`, `topic`). @default silent */
   readonly logger?: Logger;
 }
@@ -163,16 +154,8 @@ export class PulsarWsClient {
 
   private session(component: string, topic: string, url: string | (() => string)): WsSession {
     if (this.closed) throw new ClosedError('the client is closed');
-    const { token, tokenTransport, tls, pingIntervalMs, reconnect } = this.options;
-    return new WsSession({
-      url,
-      ...(token === undefined ? {} : { token }),
-      ...(tokenTransport === undefined ? {} : { tokenTransport }),
-      ...(tls === undefined ? {} : { tls }),
-      ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
-      ...(reconnect === undefined ? {} : { reconnect }),
-      logger: this.logger.child({ component, topic }),
-    });
+    const { url: _serviceUrl, logger: _logger, ...connection } = this.options;
+    return new WsSession({ ...connection, url, logger: this.logger.child({ component, topic }) });
   }
 
   private track<S extends Readable | Writable>(stream: S): S {

@@ -19,7 +19,7 @@ import {
   type MessageIdData,
 } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage, type ConsumerMessage } from './consumer-message.js';
-import { closeSession, connectSession, parseServerFrame } from './session-glue.js';
+import { closeSession, connectSession, parseServerFrame, stopConnecting } from './session-glue.js';
 
 export interface ReaderStreamOptions {
   /** Messages buffered plus messages in transit, at most (the reader's `receiverQueueSize`, <= 1000). @default 100 */
@@ -145,12 +145,8 @@ export class ReaderStream extends Readable {
     this.session.close().catch((error: unknown) => this.destroy(error as Error));
   }
 
-  /**
-   * Node runs `_destroy` only after `_construct` finished, and construction waits for the connection,
-   * which may be retrying: close the session first, so that a destroy while connecting ends it.
-   */
   override destroy(error?: Error): this {
-    if (this.session.state !== 'connected') void this.session.close();
+    stopConnecting(this.session);
     return super.destroy(error);
   }
 

@@ -14,6 +14,15 @@ export function connectSession(session: WsSession, callback: Callback): void {
   );
 }
 
+/**
+ * For a `destroy()` override: Node runs `_destroy` only after `_construct` finished, and
+ * construction waits for the connection, which may be retrying. Closing the session first ends that
+ * wait, so a stream destroyed while connecting does not hang.
+ */
+export function stopConnecting(session: WsSession): void {
+  if (session.state !== 'connected') void session.close();
+}
+
 /** For `_destroy`: closes the session, then reports the stream's error (or the close's). */
 export function closeSession(session: WsSession, error: Error | null, callback: Callback): void {
   session.close().then(
