@@ -16,7 +16,7 @@ import {
 } from '../connection.js';
 import { limit } from '../limit.js';
 import { runCommand } from '../run.js';
-import { checkLimits } from './topic-to-file.js';
+import { checkLimits } from '../consuming.js';
 
 interface ReadArgs extends ConnectionArgs {
   topic: string;

@@ -4,15 +4,12 @@
  * standard AWS chain (environment, profile, instance role). Runs until a signal, then uploads the
  * open batch and exits.
  */
-import { pipeline } from 'node:stream/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_KEY_TEMPLATE, S3Sink } from '../../connectors/s3-sink.js';
 import { SINK_FORMATS } from '../../connectors/sink-format.js';
-import type { ConsumerMessage } from '../../index.js';
-import { cliLogger, clientFromArgs, connectionWatch } from '../connection.js';
-import { limit } from '../limit.js';
+import { cliLogger } from '../connection.js';
+import { checkLimits, consumeInto, consumeOptions, type ConsumeArgs } from '../consuming.js';
 import { runCommand } from '../run.js';
-import { checkLimits, consumeOptions, type ConsumeArgs } from './topic-to-file.js';
 
 interface TopicToS3Args extends ConsumeArgs {
   bucket: string;
@@ -105,18 +102,7 @@ export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
         },
         logger,
       });
-      const client = clientFromArgs(args, logger);
-      try {
-        const source = client.consumer(args.topic, args.subscription, {
-          subscriptionType: args['subscription-type'],
-          subscriptionInitialPosition: args['initial-position'],
-        });
-        const watch = connectionWatch(source, args.url);
-        await pipeline(source, limit<ConsumerMessage>(limits), sink, { signal });
-        watch.check();
-      } finally {
-        await client.close();
-      }
+      await consumeInto(args, logger, signal, limits, sink);
     });
   },
 };

@@ -1,0 +1,110 @@
+/**
+ * What the consuming commands (`consume`, `topic-to-file`, `topic-to-s3`) share: their flags, the
+ * --count / --idle-exit limits, and the pipeline from a subscription into a sink.
+ */
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { Argv } from 'yargs';
+import { SINK_FORMATS, type SinkFormat } from '../connectors/sink-format.js';
+import type { ConsumerMessage } from '../index.js';
+import {
+  INITIAL_POSITIONS,
+  SUBSCRIPTION_TYPES,
+  type InitialPosition,
+  type SubscriptionType,
+} from '../protocol/index.js';
+import { CliError } from './cli-error.js';
+import { clientFromArgs, connectionWatch, withConnectionOptions, type ConnectionArgs } from './connection.js';
+import { limit, type LimitOptions } from './limit.js';
+
+export interface ConsumeArgs extends ConnectionArgs {
+  topic: string;
+  subscription: string;
+  'subscription-type': SubscriptionType;
+  'initial-position': InitialPosition;
+  format: SinkFormat;
+  count: number | undefined;
+  'idle-exit': number | undefined;
+}
+
+/** The flags every consuming command takes. */
+export function consumeOptions<T>(yargs: Argv<T>) {
+  return withConnectionOptions(yargs)
+    .option('subscription', { type: 'string', demandOption: true, describe: 'Subscription name' })
+    .option('subscription-type', {
+      type: 'string',
+      choices: SUBSCRIPTION_TYPES,
+      default: 'Exclusive',
+    })
+    .option('initial-position', {
+      type: 'string',
+      choices: INITIAL_POSITIONS,
+      default: 'Earliest',
+      describe: 'Where a new subscription starts',
+    })
+    .option('format', {
+      type: 'string',
+      choices: SINK_FORMATS,
+      default: 'lines',
+      describe: 'lines: payload + newline; ndjson: an envelope per message',
+    })
+    .option('count', {
+      type: 'number',
+      describe: 'Exit 0 after this many messages were written and acknowledged',
+    })
+    .option('idle-exit', { type: 'number', describe: 'Exit 0 after this many seconds with nothing new' });
+}
+
+export function checkLimits(args: {
+  count: number | undefined;
+  'idle-exit': number | undefined;
+}): LimitOptions {
+  if (args.count !== undefined && !(Number.isSafeInteger(args.count) && args.count >= 0)) {
+    throw new CliError(`--count must be an integer >= 0, got ${args.count}`, 2);
+  }
+  if (args['idle-exit'] !== undefined && !(args['idle-exit'] > 0)) {
+    throw new CliError(`--idle-exit must be a number of seconds > 0, got ${args['idle-exit']}`, 2);
+  }
+  return {
+    ...(args.count === undefined ? {} : { count: args.count }),
+    ...(args['idle-exit'] === undefined ? {} : { idleMs: args['idle-exit'] * 1000 }),
+  };
+}
+
+/**
+ * Consumes `args.subscription` into `sink` until the limits (or the signal) end it, calling
+ * `onMessage` for each message on its way. @throws CliError when the consumer never connected.
+ */
+export async function consumeInto(
+  args: ConsumeArgs,
+  logger: Logger,
+  signal: AbortSignal,
+  limits: LimitOptions,
+  sink: Writable,
+  onMessage: (message: ConsumerMessage) => void = () => undefined,
+): Promise<void> {
+  const client = clientFromArgs(args, logger);
+  try {
+    const source = client.consumer(args.topic, args.subscription, {
+      subscriptionType: args['subscription-type'],
+      subscriptionInitialPosition: args['initial-position'],
+    });
+    const watch = connectionWatch(source, args.url);
+    await pipeline(
+      source,
+      limit<ConsumerMessage>(limits),
+      async function* (messages: AsyncIterable<ConsumerMessage>) {
+        for await (const message of messages) {
+          onMessage(message);
+          yield message;
+        }
+      },
+      sink,
+      { signal },
+    );
+    watch.check();
+  } finally {
+    await client.close();
+  }
+}
