@@ -15,11 +15,12 @@ export interface AdminOptions {
   readonly tls?: TlsOptions;
 }
 
-/** The admin base URL for a WebSocket service URL. */
-export function adminBaseUrl(serviceUrl: string): URL {
+/** The admin URL of `action` on a topic, on the WebSocket service's host (`ws` → `http`). */
+export function topicAdminUrl(serviceUrl: string, topic: TopicName, action: string): URL {
   const url = new URL(serviceUrl);
   url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  url.pathname = url.pathname.replace(/\/+$/, '');
+  const segments = [topic.tenant, topic.namespace, topic.localName].map(encodeURIComponent);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/admin/v2/${topic.domain}/${segments.join('/')}/${action}`;
   url.search = '';
   return url;
 }
@@ -70,9 +71,8 @@ function getJson(url: URL, options: AdminOptions): Promise<unknown> {
 
 /** Pulsar answers `lastMessageId` of a partitioned topic with a 404: say what is really wrong. */
 async function refusePartitioned(serviceUrl: string, topic: TopicName, options: AdminOptions): Promise<void> {
-  const url = adminBaseUrl(serviceUrl);
-  const segments = [topic.tenant, topic.namespace, topic.localName].map(encodeURIComponent);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/admin/v2/${topic.domain}/${segments.join('/')}/partitions`;
+  const url = topicAdminUrl(serviceUrl, topic, 'partitions');
+  // If this lookup fails too, the caller's own 404 is the error to report.
   const metadata = (await getJson(url, options).catch(() => ({}))) as { partitions?: unknown };
   if (typeof metadata.partitions === 'number' && metadata.partitions > 0) {
     throw new InvalidArgumentError(
@@ -90,9 +90,7 @@ export async function fetchLastMessageId(
   topic: TopicName,
   options: AdminOptions,
 ): Promise<MessageIdData | null> {
-  const url = adminBaseUrl(serviceUrl);
-  const segments = [topic.tenant, topic.namespace, topic.localName].map(encodeURIComponent);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/admin/v2/${topic.domain}/${segments.join('/')}/lastMessageId`;
+  const url = topicAdminUrl(serviceUrl, topic, 'lastMessageId');
   let body: { ledgerId?: unknown; entryId?: unknown };
   try {
     body = (await getJson(url, options)) as typeof body;
