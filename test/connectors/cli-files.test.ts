@@ -9,9 +9,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PulsarWsClient, type ConsumerMessage } from '../../src/index.js';
 import { CLI_PATH } from '../helpers/broker-process.js';
-import { uniqueTopic, useTarget, type Target } from '../helpers/target.js';
+import { uniqueTopic, useTarget } from '../helpers/target.js';
+import { createDedupNamespace, expectAllDelivered, topicPayloads } from '../helpers/topics.js';
 
 const target = useTarget();
 const cleanups: (() => Promise<void>)[] = [];
@@ -59,43 +59,8 @@ async function cli(args: string[], killWhen?: () => Promise<boolean>): Promise<C
   return { code, stdout, stderr };
 }
 
-/** Every payload on a topic, in order, read directly. */
-async function topicContents(t: Target, topic: string): Promise<string[]> {
-  const client = new PulsarWsClient({ url: t.wsUrl });
-  try {
-    const messages = await client
-      .reader(topic, { startMessageId: 'earliest', stopAtEnd: true, highWaterMark: 1000 })
-      .toArray();
-    return messages.map((message: ConsumerMessage) => message.payload.toString());
-  } finally {
-    await client.close();
-  }
-}
-
 async function lineCount(file: string): Promise<number> {
   return (await readFile(file, 'utf8').catch(() => '')).split('\n').length - 1;
-}
-
-function report(label: string, expected: readonly string[], actual: readonly string[]): number {
-  const seen = new Set(actual);
-  const missing = expected.filter((line) => !seen.has(line));
-  const duplicates = actual.length - seen.size;
-  console.log(`${label}: ${expected.length} lines, ${missing.length} missing, ${duplicates} duplicates`);
-  expect(missing).toEqual([]);
-  return duplicates;
-}
-
-async function dedupNamespace(t: Target): Promise<string> {
-  const namespace = `cli-dedup-${process.pid}-${Date.now().toString(36)}`;
-  const base = `${t.adminUrl}/admin/v2/namespaces/public/${namespace}`;
-  expect((await fetch(base, { method: 'PUT' })).status).toBe(204);
-  const enabled = await fetch(`${base}/deduplication`, {
-    method: 'POST',
-    body: 'true',
-    headers: { 'Content-Type': 'application/json' },
-  });
-  expect(enabled.status).toBe(204);
-  return `public/${namespace}`;
 }
 
 describe('file connectors through the CLI', () => {
@@ -133,7 +98,7 @@ describe('file connectors through the CLI', () => {
       const lines = Array.from({ length: 30_000 }, (_, i) => `row-${i}`);
       await writeFile(input, `${lines.join('\n')}\n`);
       const topic = dedup
-        ? `persistent://${await dedupNamespace(target)}/${uniqueTopic('kill-produce')}`
+        ? `persistent://${await createDedupNamespace(target, 'cli-dedup')}/${uniqueTopic('kill-produce')}`
         : uniqueTopic('kill-produce');
       const args = [
         'file-to-topic',
@@ -160,9 +125,9 @@ describe('file connectors through the CLI', () => {
       }
       const final = await cli(args);
       expect(final.code, final.stderr).toBe(0);
-      const stored = await topicContents(target, topic);
+      const stored = await topicPayloads(target, topic);
       console.log(`file-to-topic ${label}: ${kills} SIGKILLs`);
-      const duplicates = report(`file-to-topic ${label} after SIGKILLs`, lines, stored);
+      const duplicates = expectAllDelivered(`file-to-topic ${label} after SIGKILLs`, stored, lines);
       if (dedup) {
         expect(duplicates).toBe(0);
         expect(stored).toEqual(lines);
@@ -201,6 +166,6 @@ describe('file connectors through the CLI', () => {
     expect(final.code, final.stderr).toBe(0);
     const written = (await readFile(output, 'utf8')).split('\n').filter(Boolean);
     console.log(`topic-to-file: ${kills} SIGKILLs, output ${(await stat(output)).size} bytes`);
-    report('topic-to-file after SIGKILLs', lines, written);
+    expectAllDelivered('topic-to-file after SIGKILLs', written, lines);
   }, 180_000);
 });

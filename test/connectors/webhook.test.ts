@@ -8,9 +8,10 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebhookSource, type WebhookOptions } from '../../src/connectors/http-webhook.js';
-import { PulsarWsClient, type ConsumerMessage } from '../../src/index.js';
+import { PulsarWsClient } from '../../src/index.js';
 import type { Tracked } from '../../src/streams/tracked.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
+import { readTopic } from '../helpers/topics.js';
 
 const target = useTarget();
 const cleanups: (() => Promise<void>)[] = [];
@@ -28,16 +29,6 @@ async function webhookToTopic(topic: string, options: WebhookOptions = {}) {
     await client.close();
   });
   return { webhook, client, done };
-}
-
-async function topicContents(topic: string): Promise<ConsumerMessage[]> {
-  const client = new PulsarWsClient({ url: target.wsUrl });
-  try {
-    const reader = client.reader(topic, { startMessageId: 'earliest', stopAtEnd: true, highWaterMark: 1000 });
-    return (await reader.toArray()) as ConsumerMessage[];
-  } finally {
-    await client.close();
-  }
 }
 
 async function post(url: string, body: string, headers: Record<string, string> = {}, method = 'POST') {
@@ -61,7 +52,7 @@ describe('webhook source', () => {
     });
     expect(ndjson.status).toBe(200);
     expect(ndjson.body.messageIds).toHaveLength(2);
-    const stored = await topicContents(topic);
+    const stored = await readTopic(target, topic);
     expect(stored.map((m) => m.payload.toString())).toEqual(['hello', '{"a":1}', '{"a":2}']);
     expect(stored.map((m) => m.messageId)).toEqual([
       ...(raw.body.messageIds ?? []),
@@ -101,7 +92,7 @@ describe('webhook source', () => {
     expect(
       (await post(webhook.url, 'x', { 'x-webhook-secret': 's3cret', 'x-signature-256': sign('x') })).status,
     ).toBe(200);
-    expect((await topicContents(topic)).map((m) => m.payload.toString())).toEqual(['x']);
+    expect((await readTopic(target, topic)).map((m) => m.payload.toString())).toEqual(['x']);
   });
 
   it('429 with Retry-After when the in-flight limit is full; 503 with Retry-After when the pipeline fails', async () => {
@@ -141,7 +132,7 @@ describe('webhook source', () => {
     console.log(`1000 concurrent POSTs: ${JSON.stringify(Object.fromEntries(counts))}`);
     expect([...counts.keys()].every((status) => [200, 429, 503].includes(status))).toBe(true);
     const accepted = results.filter((result) => result.status === 200).map((result) => `p${result.i}`);
-    const stored = new Set((await topicContents(topic)).map((m) => m.payload.toString()));
+    const stored = new Set((await readTopic(target, topic)).map((m) => m.payload.toString()));
     expect(accepted.filter((payload) => !stored.has(payload))).toEqual([]);
     expect(accepted.length).toBeGreaterThan(0);
   }, 60_000);

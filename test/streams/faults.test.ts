@@ -15,6 +15,7 @@ import { EmbeddedBroker } from '../../src/broker/index.js';
 import { ackingSink, PulsarWsClient, type ConsumerMessage, type SessionState } from '../../src/index.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { publishAll, range } from '../helpers/publish.js';
+import { createDedupNamespace, expectAllDelivered, topicPayloads } from '../helpers/topics.js';
 import { externalTarget, uniqueTopic, useTarget, type Target } from '../helpers/target.js';
 
 const target = useTarget();
@@ -34,25 +35,6 @@ async function proxyTo(url: string): Promise<FaultProxy> {
   const proxy = await startFaultProxy(url);
   cleanups.push(() => proxy.close());
   return proxy;
-}
-
-/** Every payload on the topic, in order, read directly (not through the proxy). */
-async function topicContents(t: Target, topic: string): Promise<string[]> {
-  const messages = await clientFor(t.wsUrl)
-    .reader(topic, { startMessageId: 'earliest', stopAtEnd: true, highWaterMark: 1000 })
-    .toArray();
-  return messages.map((message: ConsumerMessage) => message.payload.toString());
-}
-
-/** Counts how often each payload occurs; reports the duplicates in the test output. */
-function tally(label: string, payloads: readonly string[], expected: readonly string[]): number {
-  const counts = new Map<string, number>();
-  for (const payload of payloads) counts.set(payload, (counts.get(payload) ?? 0) + 1);
-  const missing = expected.filter((payload) => !counts.has(payload));
-  const duplicates = payloads.length - counts.size;
-  console.log(`${label}: ${expected.length} expected, ${missing.length} missing, ${duplicates} duplicates`);
-  expect(missing).toEqual([]);
-  return duplicates;
 }
 
 /** Tracks the longest gap between progress events (acks, writes). */
@@ -96,21 +78,35 @@ function faultsAt(
   };
 }
 
-const CUT_POINTS = [400, 1100, 1700, 2500];
-
-async function createDedupNamespace(t: Target): Promise<string> {
-  const namespace = `dedup-${process.pid}-${Date.now().toString(36)}`;
-  const base = `${t.adminUrl}/admin/v2/namespaces/public/${namespace}`;
-  const created = await fetch(base, { method: 'PUT' });
-  expect(created.status).toBe(204);
-  const enabled = await fetch(`${base}/deduplication`, {
-    method: 'POST',
-    body: 'true',
-    headers: { 'Content-Type': 'application/json' },
+/**
+ * Pipes `consumer` into an acking sink until `distinctCount` different payloads were written (then
+ * stops it); `onWrite` gets the count of writes so far. Returns every payload written, duplicates too.
+ */
+async function consumeUntilAll(
+  consumer: Readable,
+  distinctCount: number,
+  onWrite: (count: number) => void,
+): Promise<string[]> {
+  const written: string[] = [];
+  const distinct = new Set<string>();
+  const stop = new AbortController();
+  const sink = new Writable({
+    objectMode: true,
+    write(chunk: ConsumerMessage, _encoding, callback) {
+      written.push(chunk.payload.toString());
+      distinct.add(chunk.payload.toString());
+      onWrite(written.length);
+      callback();
+      if (distinct.size === distinctCount) setImmediate(() => stop.abort());
+    },
   });
-  expect(enabled.status).toBe(204);
-  return `public/${namespace}`;
+  await pipeline(consumer, ackingSink(sink), { signal: stop.signal }).catch((error: unknown) => {
+    if ((error as Error).name !== 'AbortError') throw error;
+  });
+  return written;
 }
+
+const CUT_POINTS = [400, 1100, 1700, 2500];
 
 describe('streams under faults', () => {
   it('producer: sockets cut mid-stream; every message stored, reconnects observed, no long stall', async () => {
@@ -130,13 +126,13 @@ describe('streams under faults', () => {
     await pipeline(Readable.from(payloads), producer);
     expect(proxy.cuts).toBe(CUT_POINTS.length);
     expect(states.filter((state) => state === 'reconnecting')).toHaveLength(CUT_POINTS.length);
-    tally('produce with cuts', await topicContents(target, topic), payloads);
+    expectAllDelivered('produce with cuts', await topicPayloads(target, topic), payloads);
     console.log(`produce with cuts: ${proxy.cuts} cuts, longest gap between acks ${gaps.longest()} ms`);
     expect(gaps.longest()).toBeLessThan(BACKOFF_CAP_MS + 3000);
   });
 
   it('producer effectively-once: with deduplication on, cuts mid-stream leave no duplicate', async () => {
-    const namespace = await createDedupNamespace(target);
+    const namespace = await createDedupNamespace(target, 'dedup');
     const topic = `persistent://${namespace}/${uniqueTopic('eo')}`;
     const proxy = await proxyTo(target.wsUrl);
     const producer = clientFor(proxy.url).producer(topic, {
@@ -152,8 +148,8 @@ describe('streams under faults', () => {
     await pipeline(Readable.from(payloads), producer);
     expect(proxy.cuts).toBe(CUT_POINTS.length);
     expect(producer.lastAckedSequenceId).toBe(2999);
-    const stored = await topicContents(target, topic);
-    expect(tally('effectively-once with cuts', stored, payloads)).toBe(0);
+    const stored = await topicPayloads(target, topic);
+    expect(expectAllDelivered('effectively-once with cuts', stored, payloads)).toBe(0);
     expect(stored).toEqual(payloads);
   });
 
@@ -169,31 +165,15 @@ describe('streams under faults', () => {
     });
     const states: SessionState[] = [];
     consumer.on('state', (state: SessionState) => states.push(state));
-    const written: string[] = [];
-    const distinct = new Set<string>();
     const gaps = gapMeter();
     const faults = faultsAt(CUT_POINTS.slice(0, 3), () => proxy.cut());
-    const stop = new AbortController();
-    const sink = new Writable({
-      objectMode: true,
-      write(chunk: ConsumerMessage, _encoding, callback) {
-        written.push(chunk.payload.toString());
-        distinct.add(chunk.payload.toString());
-        gaps.tick();
-        faults.at(written.length);
-        callback();
-        if (distinct.size === payloads.length) setImmediate(() => stop.abort());
-      },
+    const written = await consumeUntilAll(consumer, payloads.length, (count) => {
+      gaps.tick();
+      faults.at(count);
     });
-    const done = pipeline(consumer, ackingSink(sink, { map: (m: ConsumerMessage) => m }), {
-      signal: stop.signal,
-    }).catch((error: unknown) => {
-      if ((error as Error).name !== 'AbortError') throw error;
-    });
-    await done;
     expect(proxy.cuts).toBe(3);
     expect(states.filter((state) => state === 'reconnecting')).toHaveLength(3);
-    tally('consume with cuts', written, payloads);
+    expectAllDelivered('consume with cuts', written, payloads);
     console.log(`consume with cuts: ${proxy.cuts} cuts, longest gap between writes ${gaps.longest()} ms`);
     expect(gaps.longest()).toBeLessThan(BACKOFF_CAP_MS + 3000);
   });
@@ -240,29 +220,16 @@ describe('streams under faults', () => {
         highWaterMark: 50,
       });
       consumer.on('state', countReconnects);
-      const written: string[] = [];
-      const distinct = new Set<string>();
       const consumeFaults = faultsAt(CUT_POINTS, restart);
-      const stop = new AbortController();
-      const sink = new Writable({
-        objectMode: true,
-        write(chunk: ConsumerMessage, _encoding, callback) {
-          written.push(chunk.payload.toString());
-          distinct.add(chunk.payload.toString());
-          gaps.tick();
-          consumeFaults.at(written.length);
-          callback();
-          if (distinct.size === payloads.length) setImmediate(() => stop.abort());
-        },
-      });
-      await pipeline(consumer, ackingSink(sink), { signal: stop.signal }).catch((error: unknown) => {
-        if ((error as Error).name !== 'AbortError') throw error;
+      const written = await consumeUntilAll(consumer, payloads.length, (count) => {
+        gaps.tick();
+        consumeFaults.at(count);
       });
       await consumeFaults.settled();
       expect(consumeFaults.fired()).toBeGreaterThan(1);
       const direct: Target = { wsUrl: broker.url, adminUrl: broker.httpUrl, embedded: true };
-      tally('produce with restarts', await topicContents(direct, 'restart'), payloads);
-      tally('consume with restarts', written, payloads);
+      expectAllDelivered('produce with restarts', await topicPayloads(direct, 'restart'), payloads);
+      expectAllDelivered('consume with restarts', written, payloads);
       expect(reconnects).toBeGreaterThan(1);
       console.log(`restarts: longest gap between acks or writes ${gaps.longest()} ms`);
       expect(gaps.longest()).toBeLessThan(BACKOFF_CAP_MS + 5000);
