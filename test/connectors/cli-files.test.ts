@@ -4,12 +4,12 @@
  * `topic-to-file`, restarted until done: every line arrives, duplicates are counted (none for
  * file-to-topic on a topic with deduplication). Embedded broker, or real Pulsar (PULSAR_WS_URL).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../helpers/broker-process.js';
+import { lineCount, runNode, type ChildRun } from '../helpers/child-process.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 import { createDedupNamespace, expectAllDelivered, topicPayloads } from '../helpers/topics.js';
 
@@ -25,42 +25,9 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-interface CliRun {
-  code: number | string;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI; with `killWhen`, SIGKILLs it as soon as the predicate holds (polled every 10 ms). */
-async function cli(args: string[], killWhen?: () => Promise<boolean>): Promise<CliRun> {
-  const child = spawn(process.execPath, [CLI_PATH, ...args, '--url', target.wsUrl, '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
-  );
-  let running = true;
-  const watcher = (async () => {
-    while (running && killWhen !== undefined) {
-      if (await killWhen()) {
-        child.kill('SIGKILL');
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  })();
-  const code = await exited;
-  running = false;
-  await watcher;
-  return { code, stdout, stderr };
-}
-
-async function lineCount(file: string): Promise<number> {
-  return (await readFile(file, 'utf8').catch(() => '')).split('\n').length - 1;
+/** Runs the CLI against the target; with `killWhen`, SIGKILLs it as soon as the predicate holds. */
+function cli(args: string[], killWhen?: () => Promise<boolean>): Promise<ChildRun> {
+  return runNode([CLI_PATH, ...args, '--url', target.wsUrl, '--log-level', 'warn'], killWhen);
 }
 
 describe('file connectors through the CLI', () => {

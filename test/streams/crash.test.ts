@@ -3,12 +3,12 @@
  * process is SIGKILLed at random points and restarted; every message must end up in the file at
  * least once. Duplicates (written, killed before the ack reached the broker) are counted and shown.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { lineCount, runNode } from '../helpers/child-process.js';
 import { publishAll } from '../helpers/publish.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 
@@ -19,37 +19,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function lineCount(file: string): Promise<number> {
-  try {
-    return (await readFile(file, 'utf8')).split('\n').length - 1;
-  } catch {
-    return 0;
-  }
-}
-
-/** Runs the child; kills it with SIGKILL once the file holds `killAtLines` lines (if given). */
+/** Runs the child; SIGKILLs it once the file holds `killAtLines` lines (if given). */
 async function runChild(args: string[], outFile: string, killAtLines?: number): Promise<number | string> {
-  const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
-  );
-  let watching = killAtLines !== undefined;
-  const watcher = (async () => {
-    while (watching) {
-      if ((await lineCount(outFile)) >= (killAtLines ?? 0)) {
-        child.kill('SIGKILL');
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
-  const result = await exited;
-  watching = false;
-  await watcher;
-  if (result !== 0 && result !== 'SIGKILL') throw new Error(`child failed (${result}):\n${stderr}`);
-  return result;
+  const killWhen =
+    killAtLines === undefined ? undefined : async () => (await lineCount(outFile)) >= killAtLines;
+  const { code, stderr } = await runNode([CHILD, ...args], killWhen, 5);
+  if (code !== 0 && code !== 'SIGKILL') throw new Error(`child failed (${code}):\n${stderr}`);
+  return code;
 }
 
 describe('crash safety', () => {
