@@ -26,7 +26,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { ConnectorError, InvalidArgumentError } from '../errors.js';
-import { decodeMessageId } from '../protocol/index.js';
+import { decodeMessageId, type MessageIdData } from '../protocol/index.js';
 import type { ConsumerMessage } from '../streams/consumer-message.js';
 import { settlementOf, type Tracked } from '../streams/tracked.js';
 import { checkSinkFormat, encodeRecord, type SinkFormat } from './sink-format.js';
@@ -64,7 +64,6 @@ export interface S3SinkOptions {
 
 interface OpenObject {
   readonly key: (lastId: string) => string;
-  readonly firstId: string;
   lastId: string;
   readonly file: string;
   readonly out: WriteStream;
@@ -76,8 +75,7 @@ interface OpenObject {
  * A message id as it goes into keys (base64 ids hold `/` and `+`): `ledger-entry`, then `-p<partition>`
  * on partitioned topics and `-b<index>` inside a batch.
  */
-function keyId(messageId: string): string {
-  const id = decodeMessageId(messageId);
+function keyId(id: MessageIdData): string {
   const partition = id.partition >= 0 ? `-p${id.partition}` : '';
   const batch = id.batchIndex >= 0 ? `-b${id.batchIndex}` : '';
   return `${id.ledgerId}-${id.entryId}${partition}${batch}`;
@@ -99,6 +97,9 @@ export class S3Sink extends Writable {
   private spoolDir: string | undefined;
   private spoolCounter = 0;
   private readonly timer: NodeJS.Timeout;
+  /** {topic} and {ext}: the same for every object. */
+  private readonly topicName: string;
+  private readonly extension: string;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: S3SinkOptions) {
@@ -123,42 +124,36 @@ export class S3Sink extends Writable {
     }
     this.s3 = options.client instanceof S3Client ? options.client : new S3Client(options.client ?? {});
     this.logger = options.logger ?? pino({ enabled: false });
+    this.topicName = options.topic.split('/').at(-1) ?? options.topic;
+    this.extension = `${this.format === 'ndjson' ? '.ndjson' : '.txt'}${options.gzip === true ? '.gz' : ''}`;
     this.timer = setInterval(() => {
       if (this.batchedMessages > 0) void this.flush().catch((error: unknown) => this.destroy(error as Error));
     }, options.batchIntervalMs ?? 60_000);
   }
 
-  /** The key for an object whose first message is `message`, waiting for the last id. */
-  private keyer(message: ConsumerMessage): {
-    group: string;
-    key: (lastId: string) => string;
-    firstId: string;
-  } {
+  /**
+   * The object a message goes into (its key prefix from the template fields), opened on first use.
+   * `id` is the message's decoded id, `idText` its key form.
+   */
+  private async openObject(message: ConsumerMessage, id: MessageIdData, idText: string): Promise<OpenObject> {
     const time =
       this.options.timeField === 'event' ? (message.eventTime ?? message.publishTime) : message.publishTime;
     const iso = time.toISOString();
-    const firstId = keyId(message.messageId);
-    const local = this.options.topic.split('/').at(-1) ?? this.options.topic;
-    const ext = `${this.format === 'ndjson' ? '.ndjson' : '.txt'}${this.options.gzip === true ? '.gz' : ''}`;
     const fields: Record<string, string> = {
-      topic: local,
+      topic: this.topicName,
       date: iso.slice(0, 10),
       hour: iso.slice(11, 13),
-      partition: String(decodeMessageId(message.messageId).partition),
-      ext,
+      partition: String(id.partition),
+      ext: this.extension,
     };
-    const fill = (lastId: string, first: string): string =>
+    const fill = (firstId: string, lastId: string): string =>
       (this.options.prefix ?? '') +
       (this.options.keyTemplate ?? DEFAULT_KEY_TEMPLATE).replace(/\{(\w+)\}/g, (whole, name: string) => {
-        if (name === 'firstId') return first;
+        if (name === 'firstId') return firstId;
         if (name === 'lastId') return lastId;
         return fields[name] ?? whole;
       });
-    return { group: fill('', ''), key: (lastId) => fill(lastId, firstId), firstId };
-  }
-
-  private async openObject(message: ConsumerMessage): Promise<OpenObject> {
-    const { group, key, firstId } = this.keyer(message);
+    const group = fill('', '');
     const existing = this.objects.get(group);
     if (existing !== undefined) return existing;
     this.spoolDir ??= await mkdtemp(join(tmpdir(), 'pulsar-ws-s3-'));
@@ -166,7 +161,14 @@ export class S3Sink extends Writable {
     const out = createWriteStream(file);
     const gzip = this.options.gzip === true ? createGzip() : undefined;
     gzip?.pipe(out);
-    const object: OpenObject = { key, firstId, lastId: firstId, file, out, gzip, acks: [] };
+    const object: OpenObject = {
+      key: (lastId) => fill(idText, lastId),
+      lastId: idText,
+      file,
+      out,
+      gzip,
+      acks: [],
+    };
     this.objects.set(group, object);
     return object;
   }
@@ -185,11 +187,13 @@ export class S3Sink extends Writable {
 
   private async append(message: ConsumerMessage, written: () => void): Promise<void> {
     await this.flushing;
-    const object = await this.openObject(message);
+    const id = decodeMessageId(message.messageId);
+    const idText = keyId(id);
+    const object = await this.openObject(message, id, idText);
     const record = encodeRecord(message, this.format);
     const target = object.gzip ?? object.out;
     if (!target.write(record)) await new Promise<void>((resolve) => target.once('drain', () => resolve()));
-    object.lastId = keyId(message.messageId);
+    object.lastId = idText;
     object.acks.push(written);
     this.batchedMessages += 1;
     this.batchedBytes += record.length;
