@@ -14,9 +14,8 @@
 import { Readable } from 'node:stream';
 import type { WsSession } from '../client/session.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { DeliveredMessage } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage } from './consumer-message.js';
-import { closeSession, connectSession, parseServerFrame, stopConnecting } from './session-glue.js';
+import { closeSession, connectSession, deliveredMessageOf, stopConnecting } from './session-glue.js';
 
 /**
  * Who acknowledges: `after-write`, the sink once it wrote the message (acking sinks, producers,
@@ -139,15 +138,8 @@ export class ConsumerStream extends Readable {
   }
 
   private onFrame(text: string): void {
-    let frame: DeliveredMessage;
-    try {
-      frame = parseServerFrame<DeliveredMessage>(text);
-    } catch (error) {
-      this.destroy(error as Error);
-      return;
-    }
-    // Answers to commands (isEndOfTopic) are not messages.
-    if (typeof frame.messageId !== 'string') return;
+    const frame = deliveredMessageOf(this, text);
+    if (frame === undefined) return;
     this.outstandingPermits = Math.max(0, this.outstandingPermits - 1);
     this.push(
       toConsumerMessage(frame, (kind, messageId) => {

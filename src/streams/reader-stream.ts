@@ -15,11 +15,10 @@ import {
   compareMessageIds,
   decodeMessageId,
   MAX_RECEIVER_QUEUE_SIZE,
-  type DeliveredMessage,
   type MessageIdData,
 } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage, type ConsumerMessage } from './consumer-message.js';
-import { closeSession, connectSession, parseServerFrame, stopConnecting } from './session-glue.js';
+import { closeSession, connectSession, deliveredMessageOf, stopConnecting } from './session-glue.js';
 
 export interface ReaderStreamOptions {
   /** Messages buffered plus messages in transit, at most (the reader's `receiverQueueSize`, <= 1000). @default 100 */
@@ -110,14 +109,8 @@ export class ReaderStream extends Readable {
 
   private onFrame(text: string): void {
     if (this.ended) return;
-    let frame: DeliveredMessage;
-    try {
-      frame = parseServerFrame<DeliveredMessage>(text);
-    } catch (error) {
-      this.destroy(error as Error);
-      return;
-    }
-    if (typeof frame.messageId !== 'string') return;
+    const frame = deliveredMessageOf(this, text);
+    if (frame === undefined) return;
     const message = toConsumerMessage(frame, noop);
     this.deliveredOn.set(message, this.session.connectionId);
     this.lastEmitted = frame.messageId;

@@ -1,6 +1,8 @@
 /** What every stream does with its WebSocket session: open it, close it, read its JSON frames. */
 import type { WsSession } from '../client/session.js';
+import type { Readable } from 'node:stream';
 import { ProtocolError } from '../errors.js';
+import type { DeliveredMessage } from '../protocol/index.js';
 
 type Callback = (error?: Error | null) => void;
 
@@ -40,4 +42,19 @@ export function parseServerFrame<T>(text: string): T {
       cause: error,
     });
   }
+}
+
+/**
+ * A delivered message from a consumer or reader frame; undefined for other frames (answers to
+ * commands such as isEndOfTopic) and for a frame that is not JSON, which destroys `stream`.
+ */
+export function deliveredMessageOf(stream: Readable, text: string): DeliveredMessage | undefined {
+  let frame: DeliveredMessage;
+  try {
+    frame = parseServerFrame<DeliveredMessage>(text);
+  } catch (error) {
+    stream.destroy(error as Error);
+    return undefined;
+  }
+  return typeof frame.messageId === 'string' ? frame : undefined;
 }
