@@ -12,8 +12,9 @@
  * more, so the broker redelivers what was not acknowledged.
  */
 import { Readable } from 'node:stream';
-import type { WsSession } from '../client/session.js';
+import type { StreamSession } from '../client/stream-session.js';
 import { InvalidArgumentError } from '../errors.js';
+import { encodeAckFrame, encodeNegativeAckFrame, encodePermitFrame } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage } from './consumer-message.js';
 import { closeSession, connectSession, deliveredMessageOf, stopConnecting } from './session-glue.js';
 
@@ -54,7 +55,7 @@ export class ConsumerStream extends Readable {
 
   /** `session` must point at a consumer URL with `pullMode=true`. */
   constructor(
-    private readonly session: WsSession,
+    private readonly session: StreamSession,
     options: ConsumerStreamOptions = {},
   ) {
     const highWaterMark = options.highWaterMark ?? 100;
@@ -132,20 +133,19 @@ export class ConsumerStream extends Readable {
     const room = this.highWaterMark - this.readableLength - this.outstandingPermits;
     const threshold = this.outstandingPermits === 0 ? 1 : Math.max(1, Math.floor(this.highWaterMark / 2));
     if (room < threshold) return;
-    if (this.session.send(JSON.stringify({ type: 'permit', permitMessages: room }))) {
+    if (this.session.send(encodePermitFrame(room))) {
       this.outstandingPermits += room;
     }
   }
 
   private onFrame(text: string): void {
-    const frame = deliveredMessageOf(this, text);
+    const frame = deliveredMessageOf(this, text, 'consumer frame');
     if (frame === undefined) return;
     this.outstandingPermits = Math.max(0, this.outstandingPermits - 1);
     this.push(
       toConsumerMessage(frame, (kind, messageId) => {
-        const command = kind === 'ack' ? { messageId } : { type: 'negativeAcknowledge', messageId };
         // A settle that finds no connection is lost with it; the broker redelivers the message.
-        this.session.send(JSON.stringify(command));
+        this.session.send(kind === 'ack' ? encodeAckFrame(messageId) : encodeNegativeAckFrame(messageId));
         this.handedOut.delete(messageId);
         if (this.handedOut.size === 0) this.onAllSettled?.();
       }),
