@@ -46,14 +46,14 @@ export interface SessionOptions {
   readonly tls?: TlsOptions;
   /**
    * Time between client pings, in ms. Pings keep idle sessions open (servers close them after
-   * `webSocketSessionIdleTimeoutMillis`, 5 min by default) and prove the path alive; 0 disables both
-   * the pings and silent-path detection. @default 10000
+   * `webSocketSessionIdleTimeoutMillis`, 5 min by default; keep this well under it) and prove the
+   * path alive; 0 disables both the pings and silent-path detection. @default 5000
    */
   readonly pingIntervalMs?: number;
   /**
    * Time a ping may go unanswered, in ms: when neither a pong nor any frame arrived within it, the
-   * connection is taken as lost (terminated, then reconnected). With the defaults a silent path is
-   * noticed within 20 s. @default 10000
+   * connection is taken as lost (terminated, then reconnected). A silent path is noticed within
+   * `pingIntervalMs + pongTimeoutMs` (15 s with the defaults). @default 10000
    */
   readonly pongTimeoutMs?: number;
   /** Time one opening handshake may take (TCP, TLS and the HTTP upgrade), in ms. @default 10000 */
@@ -93,7 +93,7 @@ function checkDuration(name: string, value: number, { zero = false, infinite = f
 /** Checks and defaults the session's timing options. @throws InvalidArgumentError */
 export function resolveSessionTimings(options: Partial<SessionTimings>): SessionTimings {
   return {
-    pingIntervalMs: checkDuration('pingIntervalMs', options.pingIntervalMs ?? 10_000, { zero: true }),
+    pingIntervalMs: checkDuration('pingIntervalMs', options.pingIntervalMs ?? 5_000, { zero: true }),
     pongTimeoutMs: checkDuration('pongTimeoutMs', options.pongTimeoutMs ?? 10_000),
     handshakeTimeoutMs: checkDuration('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000),
     connectTimeoutMs: checkDuration('connectTimeoutMs', options.connectTimeoutMs ?? 30_000, {
