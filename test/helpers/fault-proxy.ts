@@ -79,7 +79,8 @@ class Pipe {
     this.held = rest;
     const drop = this.state.drop[this.direction];
     for (const frame of frames) {
-      if (drop !== undefined && frame.opcode === OPCODE_TEXT && drop(frame.payload.toString('utf8'))) continue;
+      if (drop !== undefined && frame.opcode === OPCODE_TEXT && drop(frame.payload.toString('utf8')))
+        continue;
       this.forward(frame.bytes);
     }
   }
@@ -112,7 +113,11 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const target = new URL(targetUrl);
   let targetPort = Number(target.port);
   const open = new Set<Connection>();
-  const state: ProxyState = { latencyMs: 0, drop: { toClient: undefined, toServer: undefined }, injectOnConnect: undefined };
+  const state: ProxyState = {
+    latencyMs: 0,
+    drop: { toClient: undefined, toServer: undefined },
+    injectOnConnect: undefined,
+  };
   let cuts = 0;
   let accepted = 0;
   let freezeNewConnections = false;
@@ -123,7 +128,10 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     const connection: Connection = {
       client,
       upstream,
-      pipes: { toServer: new Pipe(upstream, 'toServer', state), toClient: new Pipe(client, 'toClient', state) },
+      pipes: {
+        toServer: new Pipe(upstream, 'toServer', state),
+        toClient: new Pipe(client, 'toClient', state),
+      },
     };
     if (freezeNewConnections) {
       connection.pipes.toServer.frozen = true;

@@ -50,7 +50,8 @@ function frameAt(buffer: Buffer, offset: number): RawFrame | undefined {
   if (buffer.length < end) return undefined;
   const payload = Buffer.from(buffer.subarray(payloadStart, end));
   if (masked) {
-    for (let i = 0; i < payload.length; i++) payload[i] = (payload[i] ?? 0) ^ (buffer[maskStart + (i % 4)] ?? 0);
+    for (let i = 0; i < payload.length; i++)
+      payload[i] = (payload[i] ?? 0) ^ (buffer[maskStart + (i % 4)] ?? 0);
   }
   return { bytes: buffer.subarray(offset, end), opcode: first & 0x0f, payload };
 }
