@@ -107,10 +107,11 @@ describe('malformed server frames', () => {
     proxy.injectOnConnect(JSON.stringify({ ...validMessage, someFutureField: { x: [1] }, key: 'k' }));
     const consumer = clientFor(proxy.url).consumer(uniqueTopic('extra'), 's');
     const iterator = consumer[Symbol.asyncIterator]() as AsyncIterator<ConsumerMessage>;
-    const { value } = await iterator.next();
-    expect(value?.payload.toString()).toBe('hello');
-    expect(value?.key).toBe('k');
-    expect(value?.properties).toEqual({ a: '1' });
+    const first: IteratorResult<ConsumerMessage> = await iterator.next();
+    const message = first.value as ConsumerMessage;
+    expect(message.payload.toString()).toBe('hello');
+    expect(message.key).toBe('k');
+    expect(message.properties).toEqual({ a: '1' });
     consumer.destroy();
   });
 
