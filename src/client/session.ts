@@ -160,8 +160,10 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
   private setState(state: SessionState, error?: PulsarWsError): void {
     this.currentState = state;
     const level = error === undefined ? 'info' : 'warn';
+    // The code and message say what happened; a stack trace of an expected network event is noise
+    // (and operators read these lines).
     this.logger[level](
-      { state, ...(error === undefined ? {} : { code: error.code, err: error }) },
+      { state, ...(error === undefined ? {} : { code: error.code, reason: error.message }) },
       `session ${state}`,
     );
     this.emit('state', state, error);

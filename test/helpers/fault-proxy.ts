@@ -4,6 +4,7 @@
  * - `cut()`: every open connection dies on both sides (RST, as with a crashed peer);
  * - `freeze()`: open connections stop moving bytes in both directions without closing (a NAT or load
  *   balancer that dropped its state: no FIN, no RST, writes still succeed, nothing arrives);
+ *   `freezeAfter(n, direction)` does it once a connection has carried n text frames that way;
  * - `freezeNew(true)`: new connections are accepted and then nothing moves (a server that hangs in
  *   its handshake);
  * - `delay(ms)`: every byte arrives `ms` later, in order;
@@ -32,6 +33,8 @@ export interface FaultProxy {
   readonly cuts: number;
   cut(): void;
   freeze(): void;
+  /** Freezes a connection (once) when it has forwarded `frames` text frames in `direction`. */
+  freezeAfter(frames: number, direction: Direction): void;
   freezeNew(on: boolean): void;
   delay(ms: number): void;
   /** `undefined` stops dropping in that direction. */
@@ -47,6 +50,7 @@ interface ProxyState {
   latencyMs: number;
   readonly drop: Record<Direction, ((text: string) => boolean) | undefined>;
   injectOnConnect: string | undefined;
+  freezeAfter: { readonly frames: number; readonly direction: Direction } | undefined;
 }
 
 /** One direction of one connection: HTTP head first, then whole WebSocket frames. */
@@ -54,8 +58,11 @@ class Pipe {
   private inHead = true;
   private held: Buffer = Buffer.alloc(0);
   frozen = false;
+  private textFrames = 0;
   /** Called once the HTTP head has passed in this direction. */
   onHeadPassed: (() => void) | undefined;
+  /** Called when `freezeAfter` says this connection must freeze now. */
+  onFreezePoint: (() => void) | undefined;
 
   constructor(
     private readonly to: Socket,
@@ -81,7 +88,19 @@ class Pipe {
     for (const frame of frames) {
       if (drop !== undefined && frame.opcode === OPCODE_TEXT && drop(frame.payload.toString('utf8')))
         continue;
+      // A freeze point reached by an earlier frame of this chunk stops the rest of it too.
+      if (this.frozen) return;
       this.forward(frame.bytes);
+      if (frame.opcode === OPCODE_TEXT) this.countTextFrame();
+    }
+  }
+
+  private countTextFrame(): void {
+    this.textFrames += 1;
+    const point = this.state.freezeAfter;
+    if (point?.direction === this.direction && this.textFrames >= point.frames) {
+      this.state.freezeAfter = undefined;
+      this.onFreezePoint?.();
     }
   }
 
@@ -137,6 +156,12 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       connection.pipes.toServer.frozen = true;
       connection.pipes.toClient.frozen = true;
     }
+    const freezeConnection = (): void => {
+      connection.pipes.toServer.frozen = true;
+      connection.pipes.toClient.frozen = true;
+    };
+    connection.pipes.toServer.onFreezePoint = freezeConnection;
+    connection.pipes.toClient.onFreezePoint = freezeConnection;
     connection.pipes.toClient.onHeadPassed = () => {
       if (state.injectOnConnect !== undefined) connection.pipes.toClient.injectText(state.injectOnConnect);
     };
@@ -182,6 +207,9 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     },
     freeze() {
       for (const pipe of [...pipes('toClient'), ...pipes('toServer')]) pipe.frozen = true;
+    },
+    freezeAfter(frames, direction) {
+      state.freezeAfter = { frames, direction };
     },
     freezeNew(on) {
       freezeNewConnections = on;
