@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeMessageId } from '../../src/protocol/index.js';
+import { encodeMessageId, messageIdOf } from '../../src/protocol/index.js';
 import { CLI_PATH } from '../helpers/broker-process.js';
 import { runNode, type ChildRun } from '../helpers/child-process.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
@@ -124,7 +124,7 @@ describe('CLI through a path that freezes mid-stream', () => {
   );
 });
 
-const validId = encodeMessageId({ ledgerId: 7, entryId: 3, partition: -1, batchIndex: -1 });
+const validId = encodeMessageId(messageIdOf(7, 3));
 const validMessage = {
   messageId: validId,
   payload: Buffer.from('x').toString('base64'),

@@ -136,6 +136,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     latencyMs: 0,
     drop: { toClient: undefined, toServer: undefined },
     injectOnConnect: undefined,
+    freezeAfter: undefined,
   };
   let cuts = 0;
   let accepted = 0;

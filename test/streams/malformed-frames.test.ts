@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeMessageId } from '../../src/protocol/index.js';
+import { encodeMessageId, messageIdOf } from '../../src/protocol/index.js';
 import { ProtocolError, PulsarWsClient, type ConsumerMessage } from '../../src/index.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { publishAll } from '../helpers/publish.js';
@@ -31,7 +31,7 @@ function clientFor(url: string): PulsarWsClient {
   return client;
 }
 
-const validId = encodeMessageId({ ledgerId: 7, entryId: 3, partition: -1, batchIndex: -1 });
+const validId = encodeMessageId(messageIdOf(7, 3));
 const validMessage = {
   messageId: validId,
   payload: Buffer.from('hello').toString('base64'),

@@ -7,7 +7,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Heartbeat } from '../../src/client/heartbeat.js';
 import { ClosedError, ProtocolError, SendError, TimeoutError } from '../../src/errors.js';
-import { encodeMessageId } from '../../src/protocol/index.js';
+import { encodeMessageId, messageIdOf } from '../../src/protocol/index.js';
 import { ConsumerStream } from '../../src/streams/consumer-stream.js';
 import type { ConsumerMessage } from '../../src/streams/consumer-message.js';
 import { ProducerStream } from '../../src/streams/producer-stream.js';
