@@ -1,8 +1,10 @@
 /**
  * One WebSocket session to one endpoint (a producer, consumer or reader), with what every stream
- * needs underneath: token authentication (header or query), TLS options, keepalive pings, refused
- * handshakes mapped to typed errors, and reconnection with full-jitter backoff after a connection
- * that was up is lost. Every state change is an event and a log line; nothing happens silently.
+ * needs underneath: token authentication (header or query), TLS options, a heartbeat that drops a
+ * connection gone silent, refused handshakes mapped to typed errors (their sockets released), time
+ * bounds on each handshake and on the first connection, and reconnection with full-jitter backoff
+ * after a connection that was up is lost. Every state change is an event and a log line; nothing
+ * happens silently, and nothing waits for ever.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
