@@ -153,7 +153,10 @@ describe('WsSession faults', () => {
     const server = createServer((_request, response) => response.end());
     let status = 409;
     server.on('upgrade', (_request, socket) => {
-      socket.end(`HTTP/1.1 ${status} Refused\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      // The client drops the connection once it read the refusal (a reset the server must not choke on).
+      socket.on('error', () => undefined);
+      socket.on('end', () => socket.end());
+      socket.write(`HTTP/1.1 ${status} Refused\r\nContent-Length: 0\r\n\r\n`);
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -180,6 +183,7 @@ describe('WsSession faults', () => {
         `HTTP/1.1 500 Server Error\r\nContent-Type: text/html\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
       );
       // Keep-alive: the server holds the connection until the client lets go of it (its FIN).
+      socket.on('error', () => undefined);
       socket.on('end', () => socket.end());
     });
     server.listen(0, '127.0.0.1');
