@@ -1,6 +1,7 @@
 /**
- * pulsar-ws-streams: the Apache Pulsar WebSocket API as Node.js streams, with an embedded
- * Pulsar-compatible broker for Java-free development and tests.
+ * pulsar-ws-streams: the Apache Pulsar WebSocket API as Node.js streams. This entry is the client
+ * only and loads nothing heavy: the embedded broker is `pulsar-ws-streams/broker`, the connectors
+ * `pulsar-ws-streams/connectors` (test/package/lean-import.test.ts holds it to that).
  */
 export {
   PulsarWsClient,
@@ -14,7 +15,7 @@ export { ConsumerStream, ACK_MODES, type AckMode } from './streams/consumer-stre
 export { ReaderStream } from './streams/reader-stream.js';
 export { isConsumerMessage, type ConsumerMessage } from './streams/consumer-message.js';
 export type { ProducerMessage, ProducerMessageObject } from './streams/producer-message.js';
-export { Tracked } from './streams/tracked.js';
+export { Tracked, settlementOf, type Settlement, type WriteReceipt } from './streams/tracked.js';
 export { ackable, ackableBatch, ackableTransform, type AckableResult } from './streams/ackable.js';
 export { ackingSink, type AckingSinkOptions } from './streams/acking-sink.js';
 export type { SessionState, TlsOptions } from './client/session.js';
@@ -26,12 +27,6 @@ export type {
   StartMessageId,
 } from './client/endpoints.js';
 export * from './errors.js';
-export {
-  EmbeddedBroker,
-  BrokerOptionError,
-  DataDirLockedError,
-  type EmbeddedBrokerOptions,
-} from './broker/index.js';
 export {
   compareMessageIds,
   decodeMessageId,
