@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { EmbeddedBroker, PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 
 const dataDir = await mkdtemp(join(tmpdir(), 'pulsar-ws-etl-'));
 const broker = process.env.PULSAR_WS_URL ? undefined : await EmbeddedBroker.start({ dataDir, port: 0 });

@@ -8,7 +8,8 @@ import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { EmbeddedBroker, PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 import { CheckpointStore, FileSource } from 'pulsar-ws-streams/connectors';
 
 const dir = await mkdtemp(join(tmpdir(), 'pulsar-ws-file-source-'));

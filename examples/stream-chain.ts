@@ -12,14 +12,8 @@ import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import chain from 'stream-chain';
 import { many } from 'stream-chain/defs.js';
-import {
-  ackable,
-  ackableBatch,
-  ackingSink,
-  EmbeddedBroker,
-  PulsarWsClient,
-  type ConsumerMessage,
-} from 'pulsar-ws-streams';
+import { ackable, ackableBatch, ackingSink, PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 
 const dataDir = await mkdtemp(join(tmpdir(), 'pulsar-ws-chain-'));
 const broker = process.env.PULSAR_WS_URL ? undefined : await EmbeddedBroker.start({ dataDir, port: 0 });
