@@ -60,8 +60,7 @@ try {
   );
 
   const results = await client.reader(totals, { startMessageId: 'earliest', stopAtEnd: true }).toArray();
-  for (const message of results as ConsumerMessage[])
-    console.log(`${message.key}: ${message.payload.toString()}`);
+  for (const message of results) console.log(`${message.key}: ${message.payload.toString()}`);
 } finally {
   await client.close();
   await broker?.stop();

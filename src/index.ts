@@ -13,6 +13,8 @@ export {
 export { ProducerStream, type ProducerAckEvent } from './streams/producer-stream.js';
 export { ConsumerStream, ACK_MODES, type AckMode } from './streams/consumer-stream.js';
 export { ReaderStream } from './streams/reader-stream.js';
+// Also brings the typed-event declarations (declaration merging) into every importer's program.
+export type { MessageStreamEvents, ProducerStreamEvents, StateEventArgs } from './streams/stream-events.js';
 export { isConsumerMessage, type ConsumerMessage } from './streams/consumer-message.js';
 export type { ProducerMessage, ProducerMessageObject } from './streams/producer-message.js';
 export { Tracked, settlementOf, type Settlement, type WriteReceipt } from './streams/tracked.js';
