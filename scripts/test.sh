@@ -56,7 +56,7 @@ prepare_versitygw() {
   elif [ -x .tools/bin/versitygw ]; then
     say "no Go on PATH; using the VersityGW already in .tools/bin"
   else
-    say "SKIPPING the S3 suites: no Go on PATH to build VersityGW (install Go >= 1.22 from https://go.dev/dl/)"
+    say "SKIPPING the S3 suites and the S3 example: no Go on PATH to build VersityGW (install Go >= 1.22 from https://go.dev/dl/)"
   fi
 }
 
