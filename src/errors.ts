@@ -64,11 +64,23 @@ export class AuthError extends PulsarWsError {
   }
 }
 
+export interface ProtocolErrorOptions extends ErrorOptions {
+  /** Which frame was wrong, e.g. `producer ack`, `consumer frame`. */
+  readonly frameKind?: string;
+  /** The offending field of that frame, when one is to blame. */
+  readonly field?: string;
+}
+
 /** The server sent something the protocol does not allow, or closed the session for a bad frame. */
 export class ProtocolError extends PulsarWsError {
   override name = 'ProtocolError';
-  constructor(message: string, options?: ErrorOptions) {
-    super('PWS_ERR_PROTOCOL', message, options);
+  readonly frameKind: string | undefined;
+  readonly field: string | undefined;
+  constructor(message: string, options: ProtocolErrorOptions = {}) {
+    const { frameKind, field, ...errorOptions } = options;
+    super('PWS_ERR_PROTOCOL', message, errorOptions);
+    this.frameKind = frameKind;
+    this.field = field;
   }
 }
 

@@ -22,6 +22,9 @@ import { LedgerIdAllocator } from './storage/ledger-ids.js';
 import { NamespaceRegistry } from './namespaces.js';
 import { TopicRegistry } from './topics/topic-registry.js';
 
+/** After an idle timeout's close frame, how long the peer has to answer before its socket is dropped. */
+const IDLE_CLOSE_GRACE_MS = 1_000;
+
 export class EmbeddedBroker {
   private readonly sockets = new Set<WebSocket>();
   private readonly pendingHandshakes = new Set<Promise<void>>();
@@ -197,6 +200,10 @@ export class EmbeddedBroker {
           CloseCode.GoingAway,
           `java.util.concurrent.TimeoutException: Idle timeout expired: ${idleTimeoutMillis}/${idleTimeoutMillis} ms`,
         );
+        // A peer silent this long may be gone without a trace (a dropped NAT entry): like Jetty, do not
+        // wait for its close frame (ws would hold the session 30 s more), so an Exclusive subscription
+        // or a producer name is free for the client's next connection.
+        setTimeout(() => ws.terminate(), IDLE_CLOSE_GRACE_MS).unref();
       });
     }
     if (pingIntervalMillis > 0) {

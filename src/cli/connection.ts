@@ -18,6 +18,7 @@ export interface ConnectionArgs {
   'tls-cert': string | undefined;
   'tls-key': string | undefined;
   'tls-insecure': boolean;
+  'connect-timeout': number;
   'log-level': string;
   quiet: boolean;
 }
@@ -39,6 +40,11 @@ export function withConnectionOptions<T>(yargs: Argv<T>): Argv<T & ConnectionArg
       type: 'boolean',
       default: false,
       describe: 'Do not verify the server certificate',
+    })
+    .option('connect-timeout', {
+      type: 'number',
+      default: 30,
+      describe: 'Seconds to keep trying the first connection before exiting 1 (0: keep trying)',
     })
     .option('log-level', {
       type: 'string',
@@ -79,9 +85,14 @@ export function clientFromArgs(args: ConnectionArgs, logger: Logger): PulsarWsCl
       ? readSecretFile('--token-file', args['token-file'])
       : (args.token ?? (process.env.PULSAR_TOKEN === '' ? undefined : process.env.PULSAR_TOKEN));
   const tls = tlsOptions(args);
+  const connectTimeout = args['connect-timeout'];
+  if (!(Number.isFinite(connectTimeout) && connectTimeout >= 0)) {
+    throw new CliError(`--connect-timeout must be a number of seconds >= 0, got ${connectTimeout}`, 2);
+  }
   try {
     return new PulsarWsClient({
       url: args.url,
+      connectTimeoutMs: connectTimeout === 0 ? Infinity : connectTimeout * 1000,
       ...(token === undefined ? {} : { token }),
       ...(tls === undefined ? {} : { tls }),
       logger,

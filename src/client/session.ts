@@ -8,11 +8,20 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { ClosedError, ConnectError, handshakeError, PulsarWsError } from '../errors.js';
+import {
+  ClosedError,
+  ConnectError,
+  handshakeError,
+  InvalidArgumentError,
+  PulsarWsError,
+  TimeoutError,
+} from '../errors.js';
 import { backoffDelay, resolveBackoffOptions, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
+import { Heartbeat } from './heartbeat.js';
 import { safeUrl } from './safe-url.js';
+import type { SessionState, StreamSession } from './stream-session.js';
 
-export type SessionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+export type { SessionState } from './stream-session.js';
 
 export interface TlsOptions {
   /** Trusted CA certificates (PEM). */
@@ -35,12 +44,68 @@ export interface SessionOptions {
   /** `header`: `Authorization: Bearer`; `query`: the `token` parameter (browsers' way). @default 'header' */
   readonly tokenTransport?: 'header' | 'query';
   readonly tls?: TlsOptions;
-  /** Client pings keep idle sessions open (servers close them after 5 min); 0 disables. @default 30000 */
+  /**
+   * Time between client pings, in ms. Pings keep idle sessions open (servers close them after
+   * `webSocketSessionIdleTimeoutMillis`, 5 min by default; keep this well under it) and prove the
+   * path alive; 0 disables both the pings and silent-path detection. @default 5000
+   */
   readonly pingIntervalMs?: number;
+  /**
+   * Time a ping may go unanswered, in ms: when neither a pong nor any frame arrived within it, the
+   * connection is taken as lost (terminated, then reconnected). A silent path is noticed within
+   * `pingIntervalMs + pongTimeoutMs` (15 s with the defaults). @default 10000
+   */
+  readonly pongTimeoutMs?: number;
+  /** Time one opening handshake may take (TCP, TLS and the HTTP upgrade), in ms. @default 10000 */
+  readonly handshakeTimeoutMs?: number;
+  /**
+   * Total time the first connection may take, retries included, in ms; then connecting fails with a
+   * `ConnectError` carrying the last attempt's error. `Infinity` retries for as long as `reconnect`
+   * allows. Reconnects of a session that was connected are not bounded by it. @default 30000
+   */
+  readonly connectTimeoutMs?: number;
   /** Reconnection after a lost connection; `false` disables it. */
   readonly reconnect?: BackoffOptions | false;
   readonly logger?: Logger;
 }
+
+/** The resolved timing options of a session, all in ms. */
+export interface SessionTimings {
+  readonly pingIntervalMs: number;
+  readonly pongTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+function checkDuration(name: string, value: number, { zero = false, infinite = false } = {}): number {
+  const ok =
+    typeof value === 'number' &&
+    (infinite && value === Infinity ? true : Number.isFinite(value) && (zero ? value >= 0 : value > 0));
+  if (!ok) {
+    const allowed = `a number of ms ${zero ? '>= 0' : '> 0'}${infinite ? ' or Infinity' : ''}`;
+    throw new InvalidArgumentError(
+      `expected \`${name}\` to be ${allowed}, got ${String(value)} (${typeof value})`,
+    );
+  }
+  return value;
+}
+
+/** Checks and defaults the session's timing options. @throws InvalidArgumentError */
+export function resolveSessionTimings(options: Partial<SessionTimings>): SessionTimings {
+  return {
+    pingIntervalMs: checkDuration('pingIntervalMs', options.pingIntervalMs ?? 5_000, { zero: true }),
+    pongTimeoutMs: checkDuration('pongTimeoutMs', options.pongTimeoutMs ?? 10_000),
+    handshakeTimeoutMs: checkDuration('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000),
+    connectTimeoutMs: checkDuration('connectTimeoutMs', options.connectTimeoutMs ?? 30_000, {
+      infinite: true,
+    }),
+  };
+}
+
+/** How long a graceful close waits for the server's close frame before dropping the socket. */
+const CLOSE_HANDSHAKE_TIMEOUT_MS = 2_000;
+/** How much of a refused handshake's body is read for its error message. */
+const MAX_REFUSAL_BODY_BYTES = 16 * 1024;
 
 interface SessionEvents {
   /** A state change, with the error that caused it when there is one. */
@@ -49,21 +114,27 @@ interface SessionEvents {
   message: [text: string];
 }
 
-export class WsSession extends EventEmitter<SessionEvents> {
+export class WsSession extends EventEmitter<SessionEvents> implements StreamSession {
   private ws: WebSocket | undefined;
+  /** The socket of the handshake in progress, so that close() can abort it. */
+  private opening: WebSocket | undefined;
   private currentState: SessionState = 'connecting';
   private readonly backoff: ResolvedBackoff | undefined;
+  private readonly timings: SessionTimings;
   private readonly logger: Logger;
-  private pingTimer: NodeJS.Timeout | undefined;
+  private heartbeat: Heartbeat | undefined;
+  /** Set when the heartbeat dropped the connection, so the close is reported as a silent path. */
+  private silentClose = false;
   private retryTimer: NodeJS.Timeout | undefined;
   /** Ends a backoff wait early (close() during a retry wait). */
   private wakeRetry: (() => void) | undefined;
-  private closing = false;
+  private closing: Promise<void> | undefined;
   private connections = 0;
 
   constructor(private readonly options: SessionOptions) {
     super();
     this.backoff = options.reconnect === false ? undefined : resolveBackoffOptions(options.reconnect ?? {});
+    this.timings = resolveSessionTimings(options);
     // The caller's logger names the component (producer, consumer, reader); the session adds its URL.
     this.logger = (options.logger ?? pino({ enabled: false })).child({ url: safeUrl(this.endpointUrl()) });
   }
@@ -74,7 +145,7 @@ export class WsSession extends EventEmitter<SessionEvents> {
 
   /** True once close() was called. */
   get closedOnPurpose(): boolean {
-    return this.closing;
+    return this.closing !== undefined;
   }
 
   /**
@@ -89,8 +160,10 @@ export class WsSession extends EventEmitter<SessionEvents> {
   private setState(state: SessionState, error?: PulsarWsError): void {
     this.currentState = state;
     const level = error === undefined ? 'info' : 'warn';
+    // The code and message say what happened; a stack trace of an expected network event is noise
+    // (and operators read these lines).
     this.logger[level](
-      { state, ...(error === undefined ? {} : { code: error.code, err: error }) },
+      { state, ...(error === undefined ? {} : { code: error.code, reason: error.message }) },
       `session ${state}`,
     );
     this.emit('state', state, error);
@@ -98,26 +171,28 @@ export class WsSession extends EventEmitter<SessionEvents> {
 
   /**
    * Opens the session. Retryable failures are retried with backoff (when reconnection is on); a
-   * refusal that cannot change (401/403, 400, 404) rejects at once.
+   * refusal that cannot change (401/403, 400, 404) rejects at once. The first connection is bounded
+   * by `connectTimeoutMs` in total; reconnects of a session that was connected are not.
    */
   async connect(): Promise<void> {
+    const started = Date.now();
+    const deadline = this.connections === 0 ? started + this.timings.connectTimeoutMs : Infinity;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.open();
+        await this.open(Math.min(this.timings.handshakeTimeoutMs, deadline - Date.now()));
         this.setState('connected');
         return;
       } catch (error) {
-        if (this.closing) {
-          // Closed on purpose while connecting: not a failure of the session.
-          if (this.currentState !== 'closed') this.setState('closed');
-          throw new ClosedError('the session was closed while connecting');
-        }
+        if (this.closedOnPurpose) throw this.closedWhileConnecting();
         const failure = error as PulsarWsError;
-        const delay = this.retryDelay(failure, attempt);
+        let delay = this.retryDelay(failure, attempt);
         if (delay === undefined) {
           this.setState('closed', failure);
           throw failure;
         }
+        const left = deadline - Date.now();
+        if (left <= 0) throw this.gaveUp(failure, attempt + 1, Date.now() - started);
+        delay = Math.min(delay, left);
         this.logger.warn(
           { attempt, delay, code: failure.code, reason: failure.message },
           `connect failed; retrying in ${delay} ms`,
@@ -127,12 +202,31 @@ export class WsSession extends EventEmitter<SessionEvents> {
           this.retryTimer = setTimeout(resolve, delay);
         });
         this.wakeRetry = undefined;
+        if (this.closedOnPurpose) throw this.closedWhileConnecting();
+        if (Date.now() >= deadline) throw this.gaveUp(failure, attempt + 1, Date.now() - started);
       }
     }
   }
 
+  private closedWhileConnecting(): ClosedError {
+    // Closed on purpose while connecting: not a failure of the session.
+    if (this.currentState !== 'closed') this.setState('closed');
+    return new ClosedError('the session was closed while connecting');
+  }
+
+  private gaveUp(last: PulsarWsError, attempts: number, elapsedMs: number): ConnectError {
+    const error = new ConnectError(
+      `could not connect to ${safeUrl(this.endpointUrl())} within ${this.timings.connectTimeoutMs} ms ` +
+        `(${attempts} attempt${attempts === 1 ? '' : 's'} in ${elapsedMs} ms); last error: ${last.message}`,
+      last instanceof ConnectError ? last.status : undefined,
+      { cause: last },
+    );
+    this.setState('closed', error);
+    return error;
+  }
+
   private retryDelay(error: PulsarWsError, attempt: number): number | undefined {
-    if (this.closing || !error.retryable || this.backoff === undefined) return undefined;
+    if (this.closedOnPurpose || !error.retryable || this.backoff === undefined) return undefined;
     return backoffDelay(this.backoff, attempt);
   }
 
@@ -149,8 +243,12 @@ export class WsSession extends EventEmitter<SessionEvents> {
     return url.toString();
   }
 
-  private open(): Promise<void> {
-    if (this.closing) return Promise.reject(new ClosedError('the session was closed'));
+  /**
+   * One connection attempt, bounded by `timeoutMs`. Every way out releases the socket: a refused
+   * handshake's response is read (bounded) and its request destroyed, a timeout terminates it.
+   */
+  private open(timeoutMs: number): Promise<void> {
+    if (this.closedOnPurpose) return Promise.reject(new ClosedError('the session was closed'));
     const { token, tokenTransport = 'header', tls } = this.options;
     const endpoint = this.endpointUrl();
     const ws = new WebSocket(this.url(endpoint), {
@@ -160,32 +258,65 @@ export class WsSession extends EventEmitter<SessionEvents> {
         : {}),
       ...(tls === undefined ? {} : tls),
     });
+    this.opening = ws;
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error?: PulsarWsError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.opening = undefined;
+        if (error === undefined) {
+          resolve();
+          return;
+        }
+        // Idempotent; releases the request and its socket whatever state the handshake is in.
+        ws.terminate();
+        reject(error);
+      };
+      const timer = setTimeout(
+        () =>
+          settle(
+            new TimeoutError(
+              `the handshake with ${safeUrl(endpoint)} did not complete within ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
       ws.once('unexpected-response', (_request, response) => {
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => {
+        const chunks: Buffer[] = [];
+        let length = 0;
+        const refused = (): void => {
+          const body = Buffer.concat(chunks).toString('utf8');
           const title = /<title>(?:Error \d+ )?(.*?)<\/title>/s.exec(body)?.[1] ?? body.slice(0, 200);
-          reject(handshakeError(response.statusCode ?? 0, title.trim(), safeUrl(endpoint)));
+          settle(handshakeError(response.statusCode ?? 0, title.trim(), safeUrl(endpoint)));
+        };
+        response.on('data', (chunk: Buffer) => {
+          if (length >= MAX_REFUSAL_BODY_BYTES) return;
+          chunks.push(chunk);
+          length += chunk.length;
+          if (length >= MAX_REFUSAL_BODY_BYTES) refused();
         });
+        response.once('end', refused);
+        response.once('error', refused);
       });
-      ws.once('error', (error) =>
-        reject(
+      // `on`, not `once`: a terminated handshake emits a second 'error', which must not go unheard.
+      ws.on('error', (error) =>
+        settle(
           new ConnectError(`cannot connect to ${safeUrl(endpoint)}: ${error.message}`, undefined, {
             cause: error,
           }),
         ),
       );
       ws.once('open', () => {
-        ws.removeAllListeners('error');
-        if (this.closing) {
+        if (this.closedOnPurpose) {
           // close() was called while this connection was being opened: it must not outlive it.
-          ws.close(1000);
-          reject(new ClosedError('the session was closed'));
+          settle(new ClosedError('the session was closed'));
           return;
         }
+        ws.removeAllListeners('error');
         this.attach(ws);
-        resolve();
+        settle();
       });
     });
   }
@@ -193,30 +324,55 @@ export class WsSession extends EventEmitter<SessionEvents> {
   private attach(ws: WebSocket): void {
     this.ws = ws;
     this.connections += 1;
+    const heartbeat = new Heartbeat(
+      { intervalMs: this.timings.pingIntervalMs, timeoutMs: this.timings.pongTimeoutMs },
+      () => ws.ping(),
+      () => this.onSilent(ws),
+    );
+    this.heartbeat = heartbeat;
     ws.on('message', (data: Buffer, isBinary) => {
+      heartbeat.heard();
       if (!isBinary) this.emit('message', data.toString('utf8'));
     });
+    ws.on('pong', () => heartbeat.heard());
+    ws.on('ping', () => heartbeat.heard());
     ws.on('error', (error) => this.logger.debug({ err: error }, 'socket error'));
     ws.once('close', (code, reason) => this.onClose(ws, code, reason.toString()));
-    const interval = this.options.pingIntervalMs ?? 30_000;
-    if (interval > 0) this.pingTimer = setInterval(() => ws.ping(), interval);
+    heartbeat.start();
+  }
+
+  /** Nothing came back within the deadline of a ping: the path is gone even if the socket is not. */
+  private onSilent(ws: WebSocket): void {
+    this.logger.warn(
+      { pingIntervalMs: this.timings.pingIntervalMs, pongTimeoutMs: this.timings.pongTimeoutMs },
+      'connection silent: no pong or frame within the ping deadline; dropping it',
+    );
+    this.silentClose = true;
+    ws.terminate();
   }
 
   private onClose(ws: WebSocket, code: number, reason: string): void {
-    clearInterval(this.pingTimer);
+    this.heartbeat?.stop();
+    const silent = this.silentClose;
+    this.silentClose = false;
     if (this.ws === ws) this.ws = undefined;
-    if (this.closing) {
+    if (this.closedOnPurpose) {
       this.setState('closed');
       return;
     }
-    const lost = new ConnectError(`connection lost (close ${code}${reason === '' ? '' : ` ${reason}`})`);
+    const lost = silent
+      ? new ConnectError(
+          `connection silent: no pong or frame within ${this.timings.pongTimeoutMs} ms of a ping`,
+        )
+      : new ConnectError(`connection lost (close ${code}${reason === '' ? '' : ` ${reason}`})`);
     if (this.backoff === undefined) {
       this.setState('closed', lost);
       return;
     }
     this.setState('reconnecting', lost);
     this.connect().catch(() => {
-      // connect() already moved to 'closed' with the error and logged it.
+      // connect() already moved to 'closed' with the error and logged it; the streams listen for
+      // that state.
     });
   }
 
@@ -227,20 +383,31 @@ export class WsSession extends EventEmitter<SessionEvents> {
     return true;
   }
 
-  /** Closes for good: no reconnection; resolves once the socket is closed. */
-  async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
+  /**
+   * Closes for good: no reconnection. Idempotent: every caller's promise resolves once the socket is
+   * closed. A server that does not answer the close frame in time has its socket dropped.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     clearTimeout(this.retryTimer);
     this.wakeRetry?.();
-    clearInterval(this.pingTimer);
+    this.heartbeat?.stop();
+    this.opening?.terminate();
     const ws = this.ws;
     if (ws === undefined || ws.readyState === WebSocket.CLOSED) {
       if (this.currentState !== 'closed') this.setState('closed');
       return;
     }
     await new Promise<void>((resolve) => {
-      ws.once('close', () => resolve());
+      const timer = setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_TIMEOUT_MS);
+      ws.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       ws.close(1000);
     });
   }

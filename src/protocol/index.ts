@@ -3,6 +3,7 @@
  * frames, message ids, codes. Shared by the embedded broker and the client; performs no I/O.
  */
 export * from './base64.js';
+export * from './client-frames.js';
 export * from './codes.js';
 export * from './frames.js';
 export * from './json-coerce.js';

@@ -12,8 +12,9 @@
  * more, so the broker redelivers what was not acknowledged.
  */
 import { Readable } from 'node:stream';
-import type { WsSession } from '../client/session.js';
+import type { StreamSession } from '../client/stream-session.js';
 import { InvalidArgumentError } from '../errors.js';
+import { encodeAckFrame, encodeNegativeAckFrame, encodePermitFrame } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage } from './consumer-message.js';
 import { closeSession, connectSession, deliveredMessageOf, stopConnecting } from './session-glue.js';
 
@@ -28,6 +29,13 @@ export const ACK_MODES: readonly AckMode[] = ['after-write', 'on-read', 'manual'
 
 /** Messages handed downstream and not yet settled that the close grace waits for, at most. */
 const MAX_TRACKED_HANDED_OUT = 100_000;
+/**
+ * Acks remembered for replay after a reconnect, at most. Acks sent into a connection that went
+ * silent are lost without a trace; replaying the recent ones on the new connection, and acking
+ * instead of emitting a redelivered message whose ack was sent before, keeps a lost path from
+ * turning into duplicates downstream. 10 000 ids cover well over a detection window at hwm 1000.
+ */
+const MAX_REMEMBERED_ACKS = 10_000;
 
 export interface ConsumerStreamOptions {
   /** Messages buffered plus messages asked for, at most. @default 100 */
@@ -51,10 +59,12 @@ export class ConsumerStream extends Readable {
   /** Messages read out of the buffer and not yet acknowledged or nacked. */
   private readonly handedOut = new Set<string>();
   private onAllSettled: (() => void) | undefined;
+  /** Ids acknowledged lately, oldest first (insertion order), for replay after a reconnect. */
+  private readonly recentAcks = new Set<string>();
 
   /** `session` must point at a consumer URL with `pullMode=true`. */
   constructor(
-    private readonly session: WsSession,
+    private readonly session: StreamSession,
     options: ConsumerStreamOptions = {},
   ) {
     const highWaterMark = options.highWaterMark ?? 100;
@@ -83,6 +93,7 @@ export class ConsumerStream extends Readable {
     session.on('state', (state, error) => this.emit('state', state, error));
     session.on('state', (state, error) => {
       if (state === 'reconnecting') this.outstandingPermits = 0;
+      if (state === 'connected' && this.session.connectionId > 1) this.replayAcks();
       if (state === 'connected') this.grantPermits();
       if (state === 'closed' && error !== undefined) this.destroy(error);
     });
@@ -132,24 +143,44 @@ export class ConsumerStream extends Readable {
     const room = this.highWaterMark - this.readableLength - this.outstandingPermits;
     const threshold = this.outstandingPermits === 0 ? 1 : Math.max(1, Math.floor(this.highWaterMark / 2));
     if (room < threshold) return;
-    if (this.session.send(JSON.stringify({ type: 'permit', permitMessages: room }))) {
+    if (this.session.send(encodePermitFrame(room))) {
       this.outstandingPermits += room;
     }
   }
 
   private onFrame(text: string): void {
-    const frame = deliveredMessageOf(this, text);
+    const frame = deliveredMessageOf(this, text, 'consumer frame');
     if (frame === undefined) return;
     this.outstandingPermits = Math.max(0, this.outstandingPermits - 1);
+    if (this.recentAcks.has(frame.messageId)) {
+      // Redelivered because its ack was lost with a connection: written already, so ack it again.
+      this.session.send(encodeAckFrame(frame.messageId));
+      this.grantPermits();
+      return;
+    }
     this.push(
       toConsumerMessage(frame, (kind, messageId) => {
-        const command = kind === 'ack' ? { messageId } : { type: 'negativeAcknowledge', messageId };
-        // A settle that finds no connection is lost with it; the broker redelivers the message.
-        this.session.send(JSON.stringify(command));
+        // A settle that finds no connection is lost with it; the broker redelivers the message
+        // (an ack is replayed after the reconnect, see recentAcks).
+        if (kind === 'ack') this.rememberAck(messageId);
+        this.session.send(kind === 'ack' ? encodeAckFrame(messageId) : encodeNegativeAckFrame(messageId));
         this.handedOut.delete(messageId);
         if (this.handedOut.size === 0) this.onAllSettled?.();
       }),
     );
+  }
+
+  private rememberAck(messageId: string): void {
+    this.recentAcks.add(messageId);
+    if (this.recentAcks.size > MAX_REMEMBERED_ACKS) {
+      const oldest = this.recentAcks.values().next();
+      if (oldest.done !== true) this.recentAcks.delete(oldest.value);
+    }
+  }
+
+  /** Sends the recent acks again on a new connection: those sent into the lost one may never have arrived. */
+  private replayAcks(): void {
+    for (const messageId of this.recentAcks) this.session.send(encodeAckFrame(messageId));
   }
 
   override destroy(error?: Error): this {

@@ -1,5 +1,6 @@
-/** What a producer stream accepts, and its publish frame (docs/protocol.md §3.2). */
+/** What a producer stream accepts, and how it becomes a publish frame (docs/protocol.md §3.2). */
 import { InvalidArgumentError } from '../errors.js';
+import { encodePublishFrame } from '../protocol/index.js';
 
 export interface ProducerMessageObject {
   readonly payload: Buffer | Uint8Array | string;
@@ -32,14 +33,14 @@ function isoTime(value: Date | number | string, field: string): string {
   return date.toISOString();
 }
 
-/** The JSON frame for one message. @throws InvalidArgumentError for a malformed message. */
+/** The publish frame for one message. @throws InvalidArgumentError for a malformed message. */
 export function encodeProducerMessage(message: ProducerMessage, context: string): string {
-  if (!isObjectMessage(message)) return JSON.stringify({ payload: toBase64(message), context });
+  if (!isObjectMessage(message)) return encodePublishFrame({ payload: toBase64(message), context });
   if (message === null || message.payload === undefined) {
     throw new InvalidArgumentError('expected a Buffer, a string or an object with a `payload`');
   }
   const deliverAt = message.deliverAt instanceof Date ? message.deliverAt.getTime() : message.deliverAt;
-  return JSON.stringify({
+  return encodePublishFrame({
     payload: toBase64(message.payload),
     ...(message.properties === undefined ? {} : { properties: message.properties }),
     ...(message.key === undefined ? {} : { key: message.key }),

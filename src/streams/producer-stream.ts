@@ -16,10 +16,11 @@
  * Memory bound: (highWaterMark + maxInFlight) × the largest message.
  */
 import { Writable } from 'node:stream';
-import type { WsSession } from '../client/session.js';
-import { InvalidArgumentError, SendError } from '../errors.js';
+import type { StreamSession } from '../client/stream-session.js';
+import { ClosedError, InvalidArgumentError, SendError, TimeoutError } from '../errors.js';
+import { decodeProducerAckFrame, type ProducerAck } from '../protocol/index.js';
 import { encodeProducerMessage, type ProducerMessage } from './producer-message.js';
-import { closeSession, connectSession, parseServerFrame, stopConnecting } from './session-glue.js';
+import { closeSession, connectSession, stopConnecting } from './session-glue.js';
 import { settlementOf, type Tracked, type WriteReceipt } from './tracked.js';
 
 export interface ProducerStreamOptions {
@@ -34,6 +35,12 @@ export interface ProducerStreamOptions {
    * Sequence numbers are only tracked when this is set (effectively-once).
    */
   readonly initialSequenceId?: number;
+  /**
+   * How long `end()` waits for the broker to acknowledge what is still in flight, in ms (across
+   * reconnects); then the stream fails with a `TimeoutError` and `'finish'` is not emitted, so the
+   * caller knows those messages may not be stored. `Infinity` waits for ever. @default 60000
+   */
+  readonly finishTimeoutMs?: number;
 }
 
 /** An acknowledged message: its id as the broker assigned it, and the context it was sent with. */
@@ -52,13 +59,6 @@ interface PendingMessage {
   readonly sequenceId: number | undefined;
 }
 
-interface ServerAck {
-  result?: string;
-  messageId?: string;
-  context?: string;
-  errorMsg?: string;
-}
-
 export class ProducerStream extends Writable {
   private readonly pending = new Map<string, PendingMessage>();
   /** The sequence id the next new message gets; undefined when sequence ids are not tracked. */
@@ -67,17 +67,25 @@ export class ProducerStream extends Writable {
   private readonly maxInFlight: number;
   private readonly maxFrameBytes: number;
   private nextContext = 0;
+  private readonly finishTimeoutMs: number;
   private heldCallback: ((error?: Error | null) => void) | undefined;
   private finalCallback: ((error?: Error | null) => void) | undefined;
+  private finishTimer: NodeJS.Timeout | undefined;
   private connectedOnce = false;
 
   constructor(
-    private readonly session: WsSession,
+    private readonly session: StreamSession,
     options: ProducerStreamOptions = {},
   ) {
     super({ objectMode: true, highWaterMark: options.highWaterMark ?? 16 });
     this.maxInFlight = options.maxInFlight ?? 1000;
     this.maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
+    this.finishTimeoutMs = options.finishTimeoutMs ?? 60_000;
+    if (!(this.finishTimeoutMs > 0)) {
+      throw new InvalidArgumentError(
+        `expected \`finishTimeoutMs\` to be a number of ms > 0 or Infinity, got ${this.finishTimeoutMs}`,
+      );
+    }
     if (options.initialSequenceId !== undefined) {
       this.lastAcked = options.initialSequenceId;
       this.nextSequenceId = options.initialSequenceId + 1;
@@ -151,8 +159,20 @@ export class ProducerStream extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.pending.size === 0) callback();
-    else this.finalCallback = callback;
+    if (this.pending.size === 0) {
+      callback();
+      return;
+    }
+    this.finalCallback = callback;
+    if (this.finishTimeoutMs === Infinity) return;
+    this.finishTimer = setTimeout(() => {
+      this.finalCallback = undefined;
+      callback(
+        new TimeoutError(
+          `the broker did not acknowledge ${this.pending.size} message(s) within ${this.finishTimeoutMs} ms of end() (session ${this.session.state}); they may not be stored`,
+        ),
+      );
+    }, this.finishTimeoutMs);
   }
 
   override destroy(error?: Error): this {
@@ -160,23 +180,36 @@ export class ProducerStream extends Writable {
     return super.destroy(error);
   }
 
+  /**
+   * Fails what waits on the stream: a write held for a free slot and a pending `end()` get the error
+   * (or a `ClosedError`), so no caller is left waiting. Unacknowledged messages stay unacknowledged:
+   * their tracked sources are not acked, and so are redelivered.
+   */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.finishTimer);
+    const failure =
+      error ??
+      new ClosedError(`the producer was destroyed with ${this.pending.size} message(s) unacknowledged`);
+    const held = this.heldCallback;
+    const final = this.finalCallback;
     this.heldCallback = undefined;
     this.finalCallback = undefined;
+    held?.(failure);
+    final?.(failure);
     closeSession(this.session, error, callback);
   }
 
   private onAck(text: string): void {
-    let ack: ServerAck;
+    let ack: ProducerAck;
     try {
-      ack = parseServerFrame<ServerAck>(text);
+      ack = decodeProducerAckFrame(text);
     } catch (error) {
       this.destroy(error as Error);
       return;
     }
     const context = ack.context;
     if (ack.result !== 'ok') {
-      this.destroy(new SendError(ack.result ?? 'unknown result', ack.errorMsg, context));
+      this.destroy(new SendError(ack.result, ack.errorMsg, context));
       return;
     }
     const message = context === undefined ? undefined : this.pending.get(context);
@@ -197,6 +230,7 @@ export class ProducerStream extends Writable {
     if (this.finalCallback !== undefined && this.pending.size === 0) {
       const finish = this.finalCallback;
       this.finalCallback = undefined;
+      clearTimeout(this.finishTimer);
       finish();
     }
   }

@@ -17,14 +17,17 @@ import {
   type ReaderParamOptions,
   type StartMessageId,
 } from '../client/endpoints.js';
-import { WsSession, type SessionOptions } from '../client/session.js';
-import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { resolveSessionTimings, WsSession, type SessionOptions } from '../client/session.js';
+import { AbortError, ClosedError, InvalidArgumentError } from '../errors.js';
 import { compareMessageIds, decodeMessageId } from '../protocol/index.js';
 import { ConsumerStream, type ConsumerStreamOptions } from './consumer-stream.js';
 import { ProducerStream, type ProducerAckEvent, type ProducerStreamOptions } from './producer-stream.js';
 import { ReaderStream, resolveReaderHighWaterMark } from './reader-stream.js';
 
-/** The session options (token, TLS, pings, reconnection) shared by every stream of the client. */
+/**
+ * The session options shared by every stream of the client: token, TLS, liveness (`pingIntervalMs`,
+ * `pongTimeoutMs`), time bounds (`handshakeTimeoutMs`, `connectTimeoutMs`) and reconnection.
+ */
 export interface PulsarWsClientOptions extends Omit<SessionOptions, 'url' | 'logger'> {
   /** The WebSocket service, e.g. `ws://localhost:8080` or `wss://host:8443` (a path prefix is kept). */
   readonly url: string;
@@ -32,7 +35,13 @@ export interface PulsarWsClientOptions extends Omit<SessionOptions, 'url' | 'log
   readonly logger?: Logger;
 }
 
-export interface ProducerOptions extends ProducerParamOptions, ProducerStreamOptions {
+/** Options every stream takes. */
+export interface StreamLifecycleOptions {
+  /** Aborting it destroys the stream with an `AbortError` (a consumer then settles as on a clean stop). */
+  readonly signal?: AbortSignal;
+}
+
+export interface ProducerOptions extends ProducerParamOptions, ProducerStreamOptions, StreamLifecycleOptions {
   /**
    * Effectively-once: resent messages keep their sequence ids, so a topic with deduplication drops
    * those it stored already. Needs a stable `producerName` and `initialSequenceId` (the sequence id
@@ -44,7 +53,7 @@ export interface ProducerOptions extends ProducerParamOptions, ProducerStreamOpt
   readonly onAck?: (event: ProducerAckEvent) => void;
 }
 
-export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOptions {
+export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOptions, StreamLifecycleOptions {
   /**
    * Pulsar's WebSocket proxy consumes through an internal Java consumer that prefetches up to this
    * many messages from the broker, even in pull mode (docs/protocol.md §4.4). Those count as delivered and
@@ -54,7 +63,7 @@ export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOpt
   readonly receiverQueueSize?: number;
 }
 
-export interface ReaderOptions extends ReaderParamOptions {
+export interface ReaderOptions extends ReaderParamOptions, StreamLifecycleOptions {
   /** @default 'latest' (Pulsar's default) */
   readonly startMessageId?: StartMessageId;
   /** Messages buffered plus in transit, 1 to 1000. @default 100 */
@@ -85,6 +94,8 @@ function resolveClientOptions(options: PulsarWsClientOptions): PulsarWsClientOpt
       `expected \`tokenTransport\` to be 'header' or 'query', got ${JSON.stringify(options.tokenTransport)}`,
     );
   }
+  // Checked here so that a bad timing fails when the client is made, not when a stream connects.
+  resolveSessionTimings(options);
   return options;
 }
 
@@ -105,8 +116,10 @@ const KNOWN_OPTIONS = {
     'highWaterMark',
     'maxInFlight',
     'maxFrameBytes',
+    'finishTimeoutMs',
     'effectivelyOnce',
     'onAck',
+    'signal',
   ],
   consumer: [
     'subscriptionType',
@@ -123,8 +136,9 @@ const KNOWN_OPTIONS = {
     'highWaterMark',
     'ackMode',
     'closeGraceMs',
+    'signal',
   ],
-  reader: ['readerName', 'cryptoFailureAction', 'startMessageId', 'highWaterMark', 'stopAtEnd'],
+  reader: ['readerName', 'cryptoFailureAction', 'startMessageId', 'highWaterMark', 'stopAtEnd', 'signal'],
 } as const;
 
 function checkKnown(kind: keyof typeof KNOWN_OPTIONS, options: object): void {
@@ -158,11 +172,21 @@ export class PulsarWsClient {
     return new WsSession({ ...connection, url, logger: this.logger.child({ component, topic }) });
   }
 
-  private track<S extends Readable | Writable>(stream: S): S {
+  private track<S extends Readable | Writable>(stream: S, signal: AbortSignal | undefined): S {
     this.open.add(stream);
     // 'close', not finished(): finished() listens for 'error', which would hide a stream's errors
     // from a caller who did not listen for them (Node throws unhandled 'error' events).
     stream.once('close', () => this.open.delete(stream));
+    if (signal !== undefined) {
+      const abort = (): void => {
+        stream.destroy(new AbortError('the stream was aborted through its signal', { cause: signal.reason }));
+      };
+      if (signal.aborted) process.nextTick(abort);
+      else {
+        signal.addEventListener('abort', abort, { once: true });
+        stream.once('close', () => signal.removeEventListener('abort', abort));
+      }
+    }
     return stream;
   }
 
@@ -170,7 +194,16 @@ export class PulsarWsClient {
   producer(topic: string, options: ProducerOptions = {}): ProducerStream {
     checkKnown('producer', options);
     const name = resolveTopic(topic);
-    const { highWaterMark, maxInFlight, maxFrameBytes, effectivelyOnce = false, onAck, ...params } = options;
+    const {
+      highWaterMark,
+      maxInFlight,
+      maxFrameBytes,
+      finishTimeoutMs,
+      effectivelyOnce = false,
+      onAck,
+      signal,
+      ...params
+    } = options;
     if (effectivelyOnce && (params.producerName === undefined || params.initialSequenceId === undefined)) {
       throw new InvalidArgumentError(
         'expected `producerName` and `initialSequenceId` with `effectivelyOnce`: deduplication is keyed by the name, and resent messages must keep their sequence ids',
@@ -191,11 +224,12 @@ export class PulsarWsClient {
       ...(highWaterMark === undefined ? {} : { highWaterMark }),
       ...(maxInFlight === undefined ? {} : { maxInFlight }),
       ...(maxFrameBytes === undefined ? {} : { maxFrameBytes }),
+      ...(finishTimeoutMs === undefined ? {} : { finishTimeoutMs }),
       ...(effectivelyOnce ? { initialSequenceId: params.initialSequenceId } : {}),
     });
     created.stream = stream;
     if (onAck !== undefined) stream.on('ack', onAck);
-    return this.track(stream);
+    return this.track(stream, signal);
   }
 
   /**
@@ -205,7 +239,7 @@ export class PulsarWsClient {
   consumer(topic: string, subscription: string, options: ConsumerOptions = {}): ConsumerStream {
     checkKnown('consumer', options);
     const name = resolveTopic(topic);
-    const { highWaterMark, ackMode, closeGraceMs, receiverQueueSize, ...params } = options;
+    const { highWaterMark, ackMode, closeGraceMs, receiverQueueSize, signal, ...params } = options;
     const url = consumerUrl(this.options.url, name, subscription, {
       ...params,
       receiverQueueSize: receiverQueueSize ?? Math.min(highWaterMark ?? 100, 1000),
@@ -215,14 +249,14 @@ export class PulsarWsClient {
       ...(ackMode === undefined ? {} : { ackMode }),
       ...(closeGraceMs === undefined ? {} : { closeGraceMs }),
     });
-    return this.track(stream);
+    return this.track(stream, signal);
   }
 
   /** A `Readable` (objectMode) of messages from `startMessageId` on (exclusive of a given id). */
   reader(topic: string, options: ReaderOptions = {}): ReaderStream {
     checkKnown('reader', options);
     const name = resolveTopic(topic);
-    const { startMessageId = 'latest', highWaterMark, stopAtEnd = false, ...params } = options;
+    const { startMessageId = 'latest', highWaterMark, stopAtEnd = false, signal, ...params } = options;
     const receiverQueueSize = resolveReaderHighWaterMark(highWaterMark);
     const initialUrl = readerUrl(this.options.url, name, startMessageId, { ...params, receiverQueueSize });
     const created: { stream?: ReaderStream } = {};
@@ -248,7 +282,7 @@ export class PulsarWsClient {
       ...(stopAtEnd ? { until } : {}),
     });
     created.stream = stream;
-    return this.track(stream);
+    return this.track(stream, signal);
   }
 
   /** Destroys every stream still open (acknowledging nothing more) and waits until they are closed. */

@@ -9,11 +9,12 @@
  * the stream ends after the message at that id (the topic's last message when the stream started).
  */
 import { Readable } from 'node:stream';
-import type { WsSession } from '../client/session.js';
+import type { StreamSession } from '../client/stream-session.js';
 import { InvalidArgumentError, ProtocolError } from '../errors.js';
 import {
   compareMessageIds,
   decodeMessageId,
+  encodeAckFrame,
   MAX_RECEIVER_QUEUE_SIZE,
   type MessageIdData,
 } from '../protocol/index.js';
@@ -51,7 +52,7 @@ export class ReaderStream extends Readable {
 
   /** `session` must point at a reader URL with `receiverQueueSize` = the high-water mark. */
   constructor(
-    private readonly session: WsSession,
+    private readonly session: StreamSession,
     private readonly options: ReaderStreamOptions = {},
   ) {
     super({ objectMode: true, highWaterMark: resolveReaderHighWaterMark(options.highWaterMark) });
@@ -101,7 +102,7 @@ export class ReaderStream extends Readable {
     if (event === 'data' && isConsumerMessage(item) && !this.ended) {
       if (this.deliveredOn.get(item) === this.session.connectionId) {
         // Any frame frees a slot; an ack of the message read is the clearest one.
-        this.session.send(JSON.stringify({ messageId: item.messageId }));
+        this.session.send(encodeAckFrame(item.messageId));
       }
     }
     return super.emit(event, ...args);
@@ -109,7 +110,7 @@ export class ReaderStream extends Readable {
 
   private onFrame(text: string): void {
     if (this.ended) return;
-    const frame = deliveredMessageOf(this, text);
+    const frame = deliveredMessageOf(this, text, 'reader frame');
     if (frame === undefined) return;
     const message = toConsumerMessage(frame, noop);
     this.deliveredOn.set(message, this.session.connectionId);

@@ -1,13 +1,12 @@
-/** What every stream does with its WebSocket session: open it, close it, read its JSON frames. */
-import type { WsSession } from '../client/session.js';
+/** What every stream does with its WebSocket session: open it, close it, read its delivered messages. */
+import type { StreamSession } from '../client/stream-session.js';
 import type { Readable } from 'node:stream';
-import { ProtocolError } from '../errors.js';
-import type { DeliveredMessage } from '../protocol/index.js';
+import { decodeConsumerServerFrame, type DeliveredMessage } from '../protocol/index.js';
 
 type Callback = (error?: Error | null) => void;
 
 /** For `_construct`: the stream is ready once the session is connected, or fails with its error. */
-export function connectSession(session: WsSession, callback: Callback): void {
+export function connectSession(session: StreamSession, callback: Callback): void {
   session.connect().then(
     () => callback(),
     // Destroyed while connecting (the session was closed on purpose): the destroy's own error, if
@@ -21,40 +20,33 @@ export function connectSession(session: WsSession, callback: Callback): void {
  * construction waits for the connection, which may be retrying. Closing the session first ends that
  * wait, so a stream destroyed while connecting does not hang.
  */
-export function stopConnecting(session: WsSession): void {
+export function stopConnecting(session: StreamSession): void {
   if (session.state !== 'connected') void session.close();
 }
 
 /** For `_destroy`: closes the session, then reports the stream's error (or the close's). */
-export function closeSession(session: WsSession, error: Error | null, callback: Callback): void {
+export function closeSession(session: StreamSession, error: Error | null, callback: Callback): void {
   session.close().then(
     () => callback(error),
     (closeError: unknown) => callback(error ?? (closeError as Error)),
   );
 }
 
-/** A server frame as JSON. @throws ProtocolError when it is not JSON. */
-export function parseServerFrame<T>(text: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new ProtocolError(`the server sent a frame that is not JSON: ${text.slice(0, 100)}`, {
-      cause: error,
-    });
-  }
-}
-
 /**
- * A delivered message from a consumer or reader frame; undefined for other frames (answers to
- * commands such as isEndOfTopic) and for a frame that is not JSON, which destroys `stream`.
+ * The delivered message in a consumer or reader frame; undefined for other frames (answers to
+ * `isEndOfTopic`) and for a frame that fails validation, which destroys `stream` with its
+ * `ProtocolError` (naming the frame and the field).
  */
-export function deliveredMessageOf(stream: Readable, text: string): DeliveredMessage | undefined {
-  let frame: DeliveredMessage;
+export function deliveredMessageOf(
+  stream: Readable,
+  text: string,
+  frameKind: 'consumer frame' | 'reader frame',
+): DeliveredMessage | undefined {
   try {
-    frame = parseServerFrame<DeliveredMessage>(text);
+    const frame = decodeConsumerServerFrame(text, frameKind);
+    return frame.kind === 'message' ? frame.message : undefined;
   } catch (error) {
     stream.destroy(error as Error);
     return undefined;
   }
-  return typeof frame.messageId === 'string' ? frame : undefined;
 }

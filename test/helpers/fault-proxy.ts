@@ -1,62 +1,241 @@
 /**
- * A TCP proxy between a client and a server that injects faults: cut every open connection (both
- * sides see the socket die mid-stream, as with a network failure), refuse new ones for a while, or
- * point at another server port (a broker that restarted elsewhere).
+ * A TCP proxy between any WebSocket client and any server that injects the faults a network and a
+ * server can produce:
+ * - `cut()`: every open connection dies on both sides (RST, as with a crashed peer);
+ * - `freeze()`: open connections stop moving bytes in both directions without closing (a NAT or load
+ *   balancer that dropped its state: no FIN, no RST, writes still succeed, nothing arrives);
+ *   `freezeAfter(n, direction)` does it once a connection has carried n text frames that way;
+ * - `freezeNew(true)`: new connections are accepted and then nothing moves (a server that hangs in
+ *   its handshake);
+ * - `delay(ms)`: every byte arrives `ms` later, in order;
+ * - `dropFrames(direction, match)`: WebSocket text frames matching `match` are not forwarded;
+ * - `inject(text)` / `injectOnConnect(text)`: a text frame from the "server" (or to it) on the open
+ *   connections / on each new connection right after its handshake;
+ * - `retarget(port)`: new connections go to another port (a broker that restarted elsewhere).
+ * After the HTTP upgrade the proxy follows the WebSocket framing of each direction, so frames are
+ * dropped and injected whole.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { OPCODE_TEXT, splitFrames, textFrame } from './ws-frames.js';
+
+export type Direction = 'toClient' | 'toServer';
 
 export interface FaultProxy {
   /** `ws://127.0.0.1:PORT`: use it in place of the server's URL. */
   readonly url: string;
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** Connections open now. */
+  readonly open: number;
   /** Connections cut so far. */
   readonly cuts: number;
-  /** Destroys every open connection on both sides. */
   cut(): void;
-  /** Sends new connections to another port on the same host. */
+  freeze(): void;
+  /** Freezes a connection (once) when it has forwarded `frames` text frames in `direction`. */
+  freezeAfter(frames: number, direction: Direction): void;
+  freezeNew(on: boolean): void;
+  delay(ms: number): void;
+  /** `undefined` stops dropping in that direction. */
+  dropFrames(direction: Direction, match: ((text: string) => boolean) | undefined): void;
+  inject(text: string, direction?: Direction): void;
+  /** `undefined` stops injecting. */
+  injectOnConnect(text: string | undefined): void;
   retarget(port: number): void;
   close(): Promise<void>;
+}
+
+interface ProxyState {
+  latencyMs: number;
+  readonly drop: Record<Direction, ((text: string) => boolean) | undefined>;
+  injectOnConnect: string | undefined;
+  freezeAfter: { readonly frames: number; readonly direction: Direction } | undefined;
+}
+
+/** One direction of one connection: HTTP head first, then whole WebSocket frames. */
+class Pipe {
+  private inHead = true;
+  private held: Buffer = Buffer.alloc(0);
+  frozen = false;
+  private textFrames = 0;
+  /** Called once the HTTP head has passed in this direction. */
+  onHeadPassed: (() => void) | undefined;
+  /** Called when `freezeAfter` says this connection must freeze now. */
+  onFreezePoint: (() => void) | undefined;
+
+  constructor(
+    private readonly to: Socket,
+    private readonly direction: Direction,
+    private readonly state: ProxyState,
+  ) {}
+
+  receive(chunk: Buffer): void {
+    // A frozen path loses what is sent into it, as a dropped NAT entry does.
+    if (this.frozen) return;
+    this.held = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
+    if (this.inHead) {
+      const end = this.held.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      this.forward(this.held.subarray(0, end + 4));
+      this.held = this.held.subarray(end + 4);
+      this.inHead = false;
+      this.onHeadPassed?.();
+    }
+    const { frames, rest } = splitFrames(this.held);
+    this.held = rest;
+    const drop = this.state.drop[this.direction];
+    for (const frame of frames) {
+      if (drop !== undefined && frame.opcode === OPCODE_TEXT && drop(frame.payload.toString('utf8')))
+        continue;
+      // A freeze point reached by an earlier frame of this chunk stops the rest of it too.
+      if (this.frozen) return;
+      this.forward(frame.bytes);
+      if (frame.opcode === OPCODE_TEXT) this.countTextFrame();
+    }
+  }
+
+  private countTextFrame(): void {
+    this.textFrames += 1;
+    const point = this.state.freezeAfter;
+    if (point?.direction === this.direction && this.textFrames >= point.frames) {
+      this.state.freezeAfter = undefined;
+      this.onFreezePoint?.();
+    }
+  }
+
+  injectText(text: string): void {
+    if (this.frozen || this.inHead) return;
+    this.forward(textFrame(text, this.direction === 'toServer'));
+  }
+
+  private forward(bytes: Buffer): void {
+    const copy = Buffer.from(bytes);
+    if (this.state.latencyMs <= 0) {
+      this.to.write(copy);
+      return;
+    }
+    // Equal delays fire in the order they were set: bytes stay in order.
+    setTimeout(() => {
+      if (!this.frozen && !this.to.destroyed) this.to.write(copy);
+    }, this.state.latencyMs);
+  }
+}
+
+interface Connection {
+  readonly client: Socket;
+  readonly upstream: Socket;
+  readonly pipes: Record<Direction, Pipe>;
 }
 
 export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const target = new URL(targetUrl);
   let targetPort = Number(target.port);
-  const open = new Set<Socket>();
+  const open = new Set<Connection>();
+  const state: ProxyState = {
+    latencyMs: 0,
+    drop: { toClient: undefined, toServer: undefined },
+    injectOnConnect: undefined,
+    freezeAfter: undefined,
+  };
   let cuts = 0;
+  let accepted = 0;
+  let freezeNewConnections = false;
+
   const server: Server = createServer((client) => {
+    accepted += 1;
     const upstream = connect(targetPort, target.hostname);
-    open.add(client);
-    open.add(upstream);
-    const drop = (): void => {
-      client.destroy();
-      upstream.destroy();
-      open.delete(client);
-      open.delete(upstream);
+    const connection: Connection = {
+      client,
+      upstream,
+      pipes: {
+        toServer: new Pipe(upstream, 'toServer', state),
+        toClient: new Pipe(client, 'toClient', state),
+      },
     };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (freezeNewConnections) {
+      connection.pipes.toServer.frozen = true;
+      connection.pipes.toClient.frozen = true;
+    }
+    const freezeConnection = (): void => {
+      connection.pipes.toServer.frozen = true;
+      connection.pipes.toClient.frozen = true;
+    };
+    connection.pipes.toServer.onFreezePoint = freezeConnection;
+    connection.pipes.toClient.onFreezePoint = freezeConnection;
+    connection.pipes.toClient.onHeadPassed = () => {
+      if (state.injectOnConnect !== undefined) connection.pipes.toClient.injectText(state.injectOnConnect);
+    };
+    open.add(connection);
+    // A close on one side reaches the other, except on a frozen path: there the peer never hears
+    // of it (as behind a NAT that lost its state) and holds its end until its own idle timeout.
+    const frozen = (): boolean => connection.pipes.toServer.frozen;
+    const closeFrom = (side: Socket, other: Socket) => (): void => {
+      side.destroy();
+      if (!frozen()) other.destroy();
+      if (client.destroyed && upstream.destroyed) open.delete(connection);
+    };
+    client.on('error', closeFrom(client, upstream)).on('close', closeFrom(client, upstream));
+    upstream.on('error', closeFrom(upstream, client)).on('close', closeFrom(upstream, client));
+    client.on('data', (chunk: Buffer) => connection.pipes.toServer.receive(chunk));
+    upstream.on('data', (chunk: Buffer) => connection.pipes.toClient.receive(chunk));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+  const pipes = (direction: Direction): Pipe[] => [...open].map((connection) => connection.pipes[direction]);
+
   return {
-    url: `ws://127.0.0.1:${address.port}`,
+    url: `${target.protocol}//127.0.0.1:${address.port}`,
+    port: address.port,
+    get connections() {
+      return accepted;
+    },
+    get open() {
+      return open.size;
+    },
     get cuts() {
       return cuts;
     },
     cut() {
       cuts += 1;
-      for (const socket of open) socket.destroy();
+      for (const { client, upstream } of open) {
+        client.resetAndDestroy();
+        upstream.resetAndDestroy();
+      }
       open.clear();
+    },
+    freeze() {
+      for (const pipe of [...pipes('toClient'), ...pipes('toServer')]) pipe.frozen = true;
+    },
+    freezeAfter(frames, direction) {
+      state.freezeAfter = { frames, direction };
+    },
+    freezeNew(on) {
+      freezeNewConnections = on;
+    },
+    delay(ms) {
+      state.latencyMs = ms;
+    },
+    dropFrames(direction, match) {
+      state.drop[direction] = match;
+    },
+    inject(text, direction = 'toClient') {
+      for (const pipe of pipes(direction)) pipe.injectText(text);
+    },
+    injectOnConnect(text) {
+      state.injectOnConnect = text;
     },
     retarget(port) {
       targetPort = port;
     },
     async close() {
-      for (const socket of open) socket.destroy();
+      for (const { client, upstream } of open) {
+        client.destroy();
+        upstream.destroy();
+      }
+      open.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
