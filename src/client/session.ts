@@ -1,106 +1,30 @@
 /**
  * One WebSocket session to one endpoint (a producer, consumer or reader), with what every stream
- * needs underneath: token authentication (header or query), TLS options, keepalive pings, refused
- * handshakes mapped to typed errors, and reconnection with full-jitter backoff after a connection
- * that was up is lost. Every state change is an event and a log line; nothing happens silently.
+ * needs underneath: token authentication (header or query), TLS options, a heartbeat that drops a
+ * connection gone silent, refused handshakes mapped to typed errors (their sockets released), time
+ * bounds on each handshake and on the first connection, and reconnection with full-jitter backoff
+ * after a connection that was up is lost. Every state change is an event and a log line; nothing
+ * happens silently, and nothing waits for ever.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import {
-  ClosedError,
-  ConnectError,
-  handshakeError,
-  InvalidArgumentError,
-  PulsarWsError,
-  TimeoutError,
-} from '../errors.js';
-import { backoffDelay, resolveBackoffOptions, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
+import { ClosedError, ConnectError, handshakeError, PulsarWsError, TimeoutError } from '../errors.js';
+import { backoffDelay, resolveBackoffOptions, type ResolvedBackoff } from './backoff.js';
 import { Heartbeat } from './heartbeat.js';
 import { safeUrl } from './safe-url.js';
+import { resolveSessionTimings, type SessionOptions, type SessionTimings } from './session-options.js';
 import type { SessionState, StreamSession } from './stream-session.js';
 
 export type { SessionState } from './stream-session.js';
 
-export interface TlsOptions {
-  /** Trusted CA certificates (PEM). */
-  readonly ca?: string | Buffer;
-  /** Client certificate and key (PEM), for servers that require them. */
-  readonly cert?: string | Buffer;
-  readonly key?: string | Buffer;
-  /** @default true */
-  readonly rejectUnauthorized?: boolean;
-}
-
-export interface SessionOptions {
-  /**
-   * The endpoint URL with its query parameters (not the token); a function is called before every
-   * connection attempt, for streams whose resume point moves (a reader's start, a producer's sequence).
-   */
-  readonly url: string | (() => string);
-  /** JWT for token authentication. */
-  readonly token?: string;
-  /** `header`: `Authorization: Bearer`; `query`: the `token` parameter (browsers' way). @default 'header' */
-  readonly tokenTransport?: 'header' | 'query';
-  readonly tls?: TlsOptions;
-  /**
-   * Time between client pings, in ms. Pings keep idle sessions open (servers close them after
-   * `webSocketSessionIdleTimeoutMillis`, 5 min by default; keep this well under it) and prove the
-   * path alive; 0 disables both the pings and silent-path detection. @default 5000
-   */
-  readonly pingIntervalMs?: number;
-  /**
-   * Time a ping may go unanswered, in ms: when neither a pong nor any frame arrived within it, the
-   * connection is taken as lost (terminated, then reconnected). A silent path is noticed within
-   * `pingIntervalMs + pongTimeoutMs` (15 s with the defaults). @default 10000
-   */
-  readonly pongTimeoutMs?: number;
-  /** Time one opening handshake may take (TCP, TLS and the HTTP upgrade), in ms. @default 10000 */
-  readonly handshakeTimeoutMs?: number;
-  /**
-   * Total time the first connection may take, retries included, in ms; then connecting fails with a
-   * `ConnectError` carrying the last attempt's error. `Infinity` retries for as long as `reconnect`
-   * allows. Reconnects of a session that was connected are not bounded by it. @default 30000
-   */
-  readonly connectTimeoutMs?: number;
-  /** Reconnection after a lost connection; `false` disables it. */
-  readonly reconnect?: BackoffOptions | false;
-  readonly logger?: Logger;
-}
-
-/** The resolved timing options of a session, all in ms. */
-export interface SessionTimings {
-  readonly pingIntervalMs: number;
-  readonly pongTimeoutMs: number;
-  readonly handshakeTimeoutMs: number;
-  readonly connectTimeoutMs: number;
-}
-
-function checkDuration(name: string, value: number, { zero = false, infinite = false } = {}): number {
-  const ok =
-    typeof value === 'number' &&
-    (infinite && value === Infinity ? true : Number.isFinite(value) && (zero ? value >= 0 : value > 0));
-  if (!ok) {
-    const allowed = `a number of ms ${zero ? '>= 0' : '> 0'}${infinite ? ' or Infinity' : ''}`;
-    throw new InvalidArgumentError(
-      `expected \`${name}\` to be ${allowed}, got ${String(value)} (${typeof value})`,
-    );
-  }
-  return value;
-}
-
-/** Checks and defaults the session's timing options. @throws InvalidArgumentError */
-export function resolveSessionTimings(options: Partial<SessionTimings>): SessionTimings {
-  return {
-    pingIntervalMs: checkDuration('pingIntervalMs', options.pingIntervalMs ?? 5_000, { zero: true }),
-    pongTimeoutMs: checkDuration('pongTimeoutMs', options.pongTimeoutMs ?? 10_000),
-    handshakeTimeoutMs: checkDuration('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000),
-    connectTimeoutMs: checkDuration('connectTimeoutMs', options.connectTimeoutMs ?? 30_000, {
-      infinite: true,
-    }),
-  };
-}
+export {
+  resolveSessionTimings,
+  type SessionOptions,
+  type SessionTimings,
+  type TlsOptions,
+} from './session-options.js';
 
 /** How long a graceful close waits for the server's close frame before dropping the socket. */
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 2_000;

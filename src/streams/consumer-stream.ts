@@ -16,6 +16,7 @@ import type { StreamSession } from '../client/stream-session.js';
 import { InvalidArgumentError } from '../errors.js';
 import { encodeAckFrame, encodeNegativeAckFrame, encodePermitFrame } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage } from './consumer-message.js';
+import { RecentIds } from './recent-ids.js';
 import { closeSession, connectSession, deliveredMessageOf, stopConnecting } from './session-glue.js';
 
 /**
@@ -59,8 +60,8 @@ export class ConsumerStream extends Readable {
   /** Messages read out of the buffer and not yet acknowledged or nacked. */
   private readonly handedOut = new Set<string>();
   private onAllSettled: (() => void) | undefined;
-  /** Ids acknowledged lately, oldest first (insertion order), for replay after a reconnect. */
-  private readonly recentAcks = new Set<string>();
+  /** Ids acknowledged lately, for replay after a reconnect. */
+  private readonly recentAcks = new RecentIds(MAX_REMEMBERED_ACKS);
 
   /** `session` must point at a consumer URL with `pullMode=true`. */
   constructor(
@@ -162,7 +163,7 @@ export class ConsumerStream extends Readable {
       toConsumerMessage(frame, (kind, messageId) => {
         // A settle that finds no connection is lost with it; the broker redelivers the message
         // (an ack is replayed after the reconnect, see recentAcks).
-        if (kind === 'ack') this.rememberAck(messageId);
+        if (kind === 'ack') this.recentAcks.add(messageId);
         this.session.send(kind === 'ack' ? encodeAckFrame(messageId) : encodeNegativeAckFrame(messageId));
         this.handedOut.delete(messageId);
         if (this.handedOut.size === 0) this.onAllSettled?.();
@@ -170,17 +171,9 @@ export class ConsumerStream extends Readable {
     );
   }
 
-  private rememberAck(messageId: string): void {
-    this.recentAcks.add(messageId);
-    if (this.recentAcks.size > MAX_REMEMBERED_ACKS) {
-      const oldest = this.recentAcks.values().next();
-      if (oldest.done !== true) this.recentAcks.delete(oldest.value);
-    }
-  }
-
   /** Sends the recent acks again on a new connection: those sent into the lost one may never have arrived. */
   private replayAcks(): void {
-    for (const messageId of this.recentAcks) this.session.send(encodeAckFrame(messageId));
+    for (const messageId of this.recentAcks.values()) this.session.send(encodeAckFrame(messageId));
   }
 
   override destroy(error?: Error): this {

@@ -99,6 +99,45 @@ describe('WsSession faults', () => {
     expect(session.state).toBe('closed');
   });
 
+  it('a slow path (300 ms each way) is not mistaken for a silent one', async () => {
+    const broker = await startBroker();
+    const proxy = await proxyTo(broker.url);
+    proxy.delay(300);
+    const session = open({
+      url: `${proxy.url}${consumerPath}`,
+      pingIntervalMs: 200,
+      pongTimeoutMs: 1_000,
+      connectTimeoutMs: 10_000,
+    });
+    await session.connect();
+    const states: string[] = [];
+    session.on('state', (state) => states.push(state));
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(states).toEqual([]);
+    expect(session.state).toBe('connected');
+  });
+
+  it('a handshake slower than handshakeTimeoutMs times out and is retried until the bound', async () => {
+    const broker = await startBroker();
+    const proxy = await proxyTo(broker.url);
+    proxy.delay(500);
+    const session = open({
+      url: `${proxy.url}${consumerPath}`,
+      handshakeTimeoutMs: 300,
+      connectTimeoutMs: 1_500,
+      reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
+    });
+    const error = (await session.connect().catch((caught: unknown) => caught)) as ConnectError;
+    expect(error).toBeInstanceOf(ConnectError);
+    expect(error.cause).toBeInstanceOf(TimeoutError);
+    expect((error.cause as Error).message).toMatch(/did not complete within \d+ ms/);
+    // Once the path is fast enough again, connecting works.
+    proxy.delay(0);
+    const retry = open({ url: `${proxy.url}${consumerPath}`, handshakeTimeoutMs: 300 });
+    await retry.connect();
+    expect(retry.state).toBe('connected');
+  });
+
   it('nothing listening: the first connect fails with a ConnectError naming the URL after the bound', async () => {
     const port = await deadPort();
     const session = open({ url: `ws://127.0.0.1:${port}${consumerPath}`, connectTimeoutMs: 800 });

@@ -19,7 +19,7 @@ afterEach(() => {
 
 function messageFrame(entryId: number): Record<string, unknown> {
   return {
-    messageId: encodeMessageId({ ledgerId: 1, entryId, partition: -1, batchIndex: -1 }),
+    messageId: encodeMessageId(messageIdOf(1, entryId)),
     payload: Buffer.from(`m${entryId}`).toString('base64'),
     properties: {},
     publishTime: '2026-01-01T00:00:00Z',
@@ -138,7 +138,7 @@ async function connectedProducer(
 function ack(session: FakeSession, context: unknown, entryId = 0): void {
   session.deliver({
     result: 'ok',
-    messageId: encodeMessageId({ ledgerId: 1, entryId, partition: -1, batchIndex: -1 }),
+    messageId: encodeMessageId(messageIdOf(1, entryId)),
     context,
     errorCode: 0,
     schemaVersion: 0,
