@@ -11,13 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  ackableTransform,
-  ackingSink,
-  EmbeddedBroker,
-  PulsarWsClient,
-  type ConsumerMessage,
-} from 'pulsar-ws-streams';
+import { ackableTransform, ackingSink, PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 
 const dataDir = await mkdtemp(join(tmpdir(), 'pulsar-ws-ndjson-'));
 const broker = process.env.PULSAR_WS_URL ? undefined : await EmbeddedBroker.start({ dataDir, port: 0 });

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { EmbeddedBroker } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 
 const dataDir = await mkdtemp(join(tmpdir(), 'pulsar-ws-example-'));
 const broker = await EmbeddedBroker.start({ dataDir, port: 0 });

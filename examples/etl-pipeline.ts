@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { EmbeddedBroker, PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 
 const dataDir = await mkdtemp(join(tmpdir(), 'pulsar-ws-etl-'));
 const broker = process.env.PULSAR_WS_URL ? undefined : await EmbeddedBroker.start({ dataDir, port: 0 });
@@ -59,8 +60,7 @@ try {
   );
 
   const results = await client.reader(totals, { startMessageId: 'earliest', stopAtEnd: true }).toArray();
-  for (const message of results as ConsumerMessage[])
-    console.log(`${message.key}: ${message.payload.toString()}`);
+  for (const message of results) console.log(`${message.key}: ${message.payload.toString()}`);
 } finally {
   await client.close();
   await broker?.stop();

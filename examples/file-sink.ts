@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { EmbeddedBroker, PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 import { FileSink } from 'pulsar-ws-streams/connectors';
 
 const dir = await mkdtemp(join(tmpdir(), 'pulsar-ws-file-sink-'));

@@ -8,7 +8,8 @@ import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { EmbeddedBroker, PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { PulsarWsClient } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 import { CheckpointStore, FileSource } from 'pulsar-ws-streams/connectors';
 
 const dir = await mkdtemp(join(tmpdir(), 'pulsar-ws-file-source-'));
@@ -36,9 +37,7 @@ try {
   await publishFile(); // nothing new: resumes at the end
   await appendFile(input, 'delta\n');
   await publishFile(); // only the appended line
-  const stored = (await client
-    .reader(topic, { startMessageId: 'earliest', stopAtEnd: true })
-    .toArray()) as ConsumerMessage[];
+  const stored = await client.reader(topic, { startMessageId: 'earliest', stopAtEnd: true }).toArray();
   console.log(`on the topic: ${stored.map((m) => m.payload.toString()).join(', ')}`);
 } finally {
   await client.close();

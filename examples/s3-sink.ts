@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { EmbeddedBroker, PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 import { S3Sink } from 'pulsar-ws-streams/connectors';
 
 const dir = await mkdtemp(join(tmpdir(), 'pulsar-ws-s3-'));

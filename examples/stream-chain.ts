@@ -8,18 +8,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable, type Duplex } from 'node:stream';
+import { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import chain from 'stream-chain';
 import { many } from 'stream-chain/defs.js';
-import {
-  ackable,
-  ackableBatch,
-  ackingSink,
-  EmbeddedBroker,
-  PulsarWsClient,
-  type ConsumerMessage,
-} from 'pulsar-ws-streams';
+import { ackable, ackableBatch, ackingSink, PulsarWsClient, type ConsumerMessage } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 
 const dataDir = await mkdtemp(join(tmpdir(), 'pulsar-ws-chain-'));
 const broker = process.env.PULSAR_WS_URL ? undefined : await EmbeddedBroker.start({ dataDir, port: 0 });
@@ -32,11 +26,14 @@ try {
     client.producer(topic),
   );
 
-  const words = chain([
-    ackable((message: ConsumerMessage) => many(message.payload.toString().split(' '))), // 1 → n
-    ackableBatch<string>(2), // n → 1
-    ackable((pair: string[]) => pair.join(' + ')),
-  ]) as Duplex; // stream-chain's typed duplex, as the Duplex @types/node's pipeline() expects
+  // Duplex.from() hands back stream-chain's duplex itself, typed as the Duplex @types/node's pipeline() takes.
+  const words = Duplex.from(
+    chain([
+      ackable((message: ConsumerMessage) => many(message.payload.toString().split(' '))), // 1 → n
+      ackableBatch<string>(2), // n → 1
+      ackable((pair: string[]) => pair.join(' + ')),
+    ]),
+  );
 
   const stop = new AbortController();
   let pairs = 0;
@@ -58,7 +55,7 @@ try {
       signal: stop.signal,
     },
   ).catch((error: unknown) => {
-    if ((error as Error).name !== 'AbortError') throw error;
+    if (!(error instanceof Error && error.name === 'AbortError')) throw error;
   });
   console.log('the last word ("dog") was not written, so its sentence was not acknowledged: it comes again');
 } finally {

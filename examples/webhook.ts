@@ -9,7 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { EmbeddedBroker, PulsarWsClient } from 'pulsar-ws-streams';
+import { PulsarWsClient } from 'pulsar-ws-streams';
+import { EmbeddedBroker } from 'pulsar-ws-streams/broker';
 import { WebhookSource } from 'pulsar-ws-streams/connectors';
 
 const dir = await mkdtemp(join(tmpdir(), 'pulsar-ws-webhook-'));

@@ -137,7 +137,7 @@ export class ConnectorError extends PulsarWsError {
 }
 
 /**
- * The error for a refused WebSocket handshake (spec §8.1). 401/403 are auth errors and never
+ * The error for a refused WebSocket handshake (docs/protocol.md §8.1). 401/403 are auth errors and never
  * retried; 400 (bad parameter) and 404 (no such topic or namespace) are not retried either; 409
  * (name or exclusive subscription busy), 429, 5xx are retryable connect errors.
  */

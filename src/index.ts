@@ -1,6 +1,7 @@
 /**
- * pulsar-ws-streams: the Apache Pulsar WebSocket API as Node.js streams, with an embedded
- * Pulsar-compatible broker for Java-free development and tests.
+ * pulsar-ws-streams: the Apache Pulsar WebSocket API as Node.js streams. This entry is the client
+ * only and loads nothing heavy: the embedded broker is `pulsar-ws-streams/broker`, the connectors
+ * `pulsar-ws-streams/connectors` (test/package/lean-import.test.ts holds it to that).
  */
 export {
   PulsarWsClient,
@@ -12,9 +13,11 @@ export {
 export { ProducerStream, type ProducerAckEvent } from './streams/producer-stream.js';
 export { ConsumerStream, ACK_MODES, type AckMode } from './streams/consumer-stream.js';
 export { ReaderStream } from './streams/reader-stream.js';
+// Also brings the typed-event declarations (declaration merging) into every importer's program.
+export type { MessageStreamEvents, ProducerStreamEvents, StateEventArgs } from './streams/stream-events.js';
 export { isConsumerMessage, type ConsumerMessage } from './streams/consumer-message.js';
 export type { ProducerMessage, ProducerMessageObject } from './streams/producer-message.js';
-export { Tracked } from './streams/tracked.js';
+export { Tracked, settlementOf, type Settlement, type WriteReceipt } from './streams/tracked.js';
 export { ackable, ackableBatch, ackableTransform, type AckableResult } from './streams/ackable.js';
 export { ackingSink, type AckingSinkOptions } from './streams/acking-sink.js';
 export type { SessionState, TlsOptions } from './client/session.js';
@@ -26,12 +29,6 @@ export type {
   StartMessageId,
 } from './client/endpoints.js';
 export * from './errors.js';
-export {
-  EmbeddedBroker,
-  BrokerOptionError,
-  DataDirLockedError,
-  type EmbeddedBrokerOptions,
-} from './broker/index.js';
 export {
   compareMessageIds,
   decodeMessageId,

@@ -11,6 +11,7 @@ if [[ -x "$GOBIN/versitygw" && "$(cat "$GOBIN/versitygw.version" 2>/dev/null)" =
   echo "versitygw ${VERSION} already in $GOBIN"
   exit 0
 fi
+echo "building versitygw ${VERSION} with go install into $GOBIN (the first build downloads its modules: a few minutes)"
 go install "github.com/versity/versitygw/cmd/versitygw@${VERSION}"
 echo "$VERSION" >"$GOBIN/versitygw.version"
 echo "installed versitygw ${VERSION} in $GOBIN"

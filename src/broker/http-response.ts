@@ -1,5 +1,5 @@
 /**
- * HTTP answers written on a raw socket: failed WebSocket handshakes (spec §8.1, with the HTML shape
+ * HTTP answers written on a raw socket: failed WebSocket handshakes (docs/protocol.md §8.1, with the HTML shape
  * Jetty uses: the message is in `<title>Error <code> <message></title>`) and the few plain endpoints.
  */
 import { STATUS_CODES } from 'node:http';

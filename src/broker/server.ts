@@ -189,7 +189,7 @@ export class EmbeddedBroker {
 
   /**
    * Jetty's idle timeout counts traffic both ways, as a socket timeout does; server pings (when on)
-   * are traffic too, so they keep a quiet session open (spec §8.3).
+   * are traffic too, so they keep a quiet session open (docs/protocol.md §8.3).
    */
   private keepAlive(ws: WebSocket, socket: Duplex): void {
     const { idleTimeoutMillis, pingIntervalMillis } = this.options;

@@ -36,6 +36,7 @@ export function consumeOptions<T>(yargs: Argv<T>) {
       type: 'string',
       choices: SUBSCRIPTION_TYPES,
       default: 'Exclusive',
+      describe: 'How consumers of the subscription share its messages',
     })
     .option('initial-position', {
       type: 'string',

@@ -16,6 +16,7 @@ import { webhookToTopicCommand } from './commands/webhook-to-topic.js';
 import { topicToFileCommand } from './commands/topic-to-file.js';
 import { topicToS3Command } from './commands/topic-to-s3.js';
 import { CliError } from './cli-error.js';
+import { withExamples } from './examples.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -27,16 +28,19 @@ function packageVersion(): string {
 await yargs(hideBin(process.argv))
   .scriptName('pulsar-ws')
   .usage('$0 <command> [options]')
-  .command(brokerCommand)
-  .command(tokenCommand)
-  .command(fileToTopicCommand)
-  .command(stdinToTopicCommand)
-  .command(topicToFileCommand)
-  .command(produceCommand)
-  .command(consumeCommand)
-  .command(readCommand)
-  .command(webhookToTopicCommand)
-  .command(topicToS3Command)
+  .command(withExamples(brokerCommand))
+  .command(withExamples(tokenCommand))
+  .command(withExamples(fileToTopicCommand))
+  .command(withExamples(stdinToTopicCommand))
+  .command(withExamples(topicToFileCommand))
+  .command(withExamples(produceCommand))
+  .command(withExamples(consumeCommand))
+  .command(withExamples(readCommand))
+  .command(withExamples(webhookToTopicCommand))
+  .command(withExamples(topicToS3Command))
+  .completion('completion', 'Print a bash/zsh completion script: pulsar-ws completion >> ~/.bashrc')
+  .example('$0 broker', 'Start the embedded broker on ws://127.0.0.1:8080')
+  .example('$0 <command> --help', "A command's flags, defaults and examples")
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

@@ -1,6 +1,6 @@
 /**
  * Endpoint URLs for producers, consumers and readers, built from options that carry Pulsar's query
- * parameter names. Every parameter is checked with the same parser the embedded broker uses (spec
+ * parameter names. Every parameter is checked with the same parser the embedded broker uses (docs/protocol.md
  * §3.1, §4.1, §6.1), so a value Pulsar would refuse with an HTTP 400/500 is refused here, before any
  * connection, with an `InvalidArgumentError` that names the option.
  */
@@ -22,7 +22,7 @@ import {
   type TopicName,
 } from '../protocol/index.js';
 
-/** The producer endpoint's query parameters (spec §3.1), by their Pulsar names. */
+/** The producer endpoint's query parameters (docs/protocol.md §3.1), by their Pulsar names. */
 export interface ProducerParamOptions {
   /** A stable name; required for effectively-once (deduplication is keyed by it). */
   readonly producerName?: string;
@@ -45,7 +45,7 @@ export interface ProducerParamOptions {
   readonly encryptionKeys?: string;
 }
 
-/** The consumer endpoint's query parameters (spec §4.1), by their Pulsar names. `pullMode` is always on. */
+/** The consumer endpoint's query parameters (docs/protocol.md §4.1), by their Pulsar names. `pullMode` is always on. */
 export interface ConsumerParamOptions {
   /** @default 'Exclusive' */
   readonly subscriptionType?: SubscriptionType;
@@ -67,7 +67,7 @@ export interface ConsumerParamOptions {
   readonly cryptoFailureAction?: CryptoFailureAction;
 }
 
-/** The reader endpoint's query parameters (spec §6.1), by their Pulsar names. */
+/** The reader endpoint's query parameters (docs/protocol.md §6.1), by their Pulsar names. */
 export interface ReaderParamOptions {
   readonly readerName?: string;
   readonly cryptoFailureAction?: CryptoFailureAction;

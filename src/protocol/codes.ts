@@ -1,6 +1,6 @@
 /**
  * Numeric codes of the WebSocket API: Pulsar's application error codes, the WebSocket close codes
- * a client really observes, and the HTTP statuses of failed handshakes (spec §8).
+ * a client really observes, and the HTTP statuses of failed handshakes (docs/protocol.md §8).
  */
 
 /** Pulsar's `WebSocketError` codes. Only 3, 7 and 8 appear on the wire, inside `send-error:N` acks. */

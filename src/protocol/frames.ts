@@ -1,5 +1,5 @@
 /**
- * The JSON frames of the WebSocket API (spec §3.2, §3.3, §4.2, §4.3, §6.2) with decoders that
+ * The JSON frames of the WebSocket API (docs/protocol.md §3.2, §3.3, §4.2, §4.3, §6.2) with decoders that
  * accept and reject exactly what Pulsar's Jackson-bound DTOs do.
  */
 import { Base64FormatError, decodeBase64Strict } from './base64.js';
@@ -47,7 +47,7 @@ export interface ProducerAck {
   schemaVersion: number;
 }
 
-/** Server → client on consumer and reader sockets (spec §4.2). */
+/** Server → client on consumer and reader sockets (docs/protocol.md §4.2). */
 export interface DeliveredMessage {
   messageId: string;
   payload: string;
@@ -191,7 +191,7 @@ export function decodePublishFrame(text: string): PublishDecodeResult {
   };
 }
 
-/** Client → server on a consumer socket (spec §4.3). */
+/** Client → server on a consumer socket (docs/protocol.md §4.3). */
 export type ConsumerCommand =
   | { readonly type: 'ack'; readonly messageId: MessageIdData; readonly rawMessageId: string }
   | { readonly type: 'negativeAcknowledge'; readonly messageId: MessageIdData; readonly rawMessageId: string }
@@ -280,7 +280,7 @@ export function decodeConsumerCommand(text: string): ConsumerCommand | CommandFa
 }
 
 /**
- * Decodes one reader text frame (spec §6.2). Only `isEndOfTopic` is a command; every other frame,
+ * Decodes one reader text frame (docs/protocol.md §6.2). Only `isEndOfTopic` is a command; every other frame,
  * even invalid JSON, counts as one flow-control credit. Invalid JSON also drops the connection.
  */
 export function decodeReaderCommand(

@@ -1,6 +1,6 @@
 /**
  * Message ids as the WebSocket API carries them: standard base64 of a protobuf (proto2)
- * `MessageIdData` from Pulsar's `PulsarApi.proto` (spec §7). Only the fields Pulsar writes are
+ * `MessageIdData` from Pulsar's `PulsarApi.proto` (docs/protocol.md §7). Only the fields Pulsar writes are
  * modelled; unknown fields are skipped when decoding, as protobuf requires.
  */
 import { decodeBase64Strict } from './base64.js';

@@ -1,5 +1,5 @@
 /**
- * Endpoint query parameters (spec §3.1, §4.1, §6.1), parsed and validated as Pulsar's handlers do.
+ * Endpoint query parameters (docs/protocol.md §3.1, §4.1, §6.1), parsed and validated as Pulsar's handlers do.
  * Only the first value of a repeated key counts; unknown keys are ignored. The same parsers serve the
  * embedded broker (handshake) and the client (options checked before connecting).
  */
@@ -247,7 +247,7 @@ export function parseReaderParams(params: QueryParams): ReaderParams {
   };
 }
 
-/** The push-mode window of spec §4.4: `min(receiverQueueSize, 1000)`, and 1 for 0. */
+/** The push-mode window of docs/protocol.md §4.4: `min(receiverQueueSize, 1000)`, and 1 for 0. */
 export function pushWindowSize(receiverQueueSize: number): number {
   return receiverQueueSize === 0 ? 1 : Math.min(receiverQueueSize, MAX_RECEIVER_QUEUE_SIZE);
 }

@@ -1,5 +1,5 @@
 /**
- * WebSocket endpoint paths (spec §1.2): building them for clients and parsing them exactly as
+ * WebSocket endpoint paths (docs/protocol.md §1.2): building them for clients and parsing them exactly as
  * Pulsar's handlers do, on the raw, still percent-encoded request path.
  */
 import { isTopicDomain, topicNameOf, TopicNameError, type TopicName } from './topic-name.js';
@@ -8,7 +8,7 @@ export type EndpointKind = 'producer' | 'consumer' | 'reader';
 
 export interface EndpointPath {
   readonly kind: EndpointKind;
-  /** v3 is the multi-topic consumer (spec §5); its `topic` is the first of its topics. */
+  /** v3 is the multi-topic consumer (docs/protocol.md §5); its `topic` is the first of its topics. */
   readonly version: 'v1' | 'v2' | 'v3';
   readonly topic: TopicName;
   /** Consumers only. */

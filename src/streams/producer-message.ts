@@ -1,4 +1,4 @@
-/** What a producer stream accepts, and how it becomes a publish frame (spec §3.2). */
+/** What a producer stream accepts, and how it becomes a publish frame (docs/protocol.md §3.2). */
 import { InvalidArgumentError } from '../errors.js';
 import { encodePublishFrame } from '../protocol/index.js';
 

@@ -56,7 +56,7 @@ export interface ProducerOptions extends ProducerParamOptions, ProducerStreamOpt
 export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOptions, StreamLifecycleOptions {
   /**
    * Pulsar's WebSocket proxy consumes through an internal Java consumer that prefetches up to this
-   * many messages from the broker, even in pull mode (spec §4.4). Those count as delivered and
+   * many messages from the broker, even in pull mode (docs/protocol.md §4.4). Those count as delivered and
    * unacknowledged on the broker, on top of the stream's `highWaterMark`: lower it (down to 1) when
    * the broker's count must track the stream closely. @default min(highWaterMark, 1000)
    */

@@ -1,5 +1,5 @@
 /**
- * The reader endpoint as a Node `Readable` (objectMode). Readers have no pull mode (spec §6.2): the
+ * The reader endpoint as a Node `Readable` (objectMode). Readers have no pull mode (docs/protocol.md §6.2): the
  * server sends up to `receiverQueueSize` messages not yet "acknowledged", and any frame the client
  * sends frees one slot. The stream opens with `receiverQueueSize` = its high-water mark and frees a
  * slot as each message leaves its buffer, so `buffered + in transit <= highWaterMark` holds as for

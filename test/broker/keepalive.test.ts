@@ -1,5 +1,5 @@
 /**
- * Keepalive (spec §8.3, §14 scenarios 23 and 24; 31 is in the conformance suite), embedded broker only: the idle timeout and ping
+ * Keepalive (docs/protocol.md §8.3, §14 scenarios 23 and 24; 31 is in the conformance suite), embedded broker only: the idle timeout and ping
  * interval are server configuration, which the shared Pulsar instance of the conformance run has at
  * its defaults (5 min, off).
  */

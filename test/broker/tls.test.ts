@@ -1,4 +1,4 @@
-/** TLS (spec §14 scenario 18): the embedded broker serves wss:// and, with a trust file, client certificates. */
+/** TLS (docs/protocol.md §14 scenario 18): the embedded broker serves wss:// and, with a trust file, client certificates. */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * Token authentication and authorization (spec §9, §14 scenarios 19 and 33): 401 without a valid
+ * Token authentication and authorization (docs/protocol.md §9, §14 scenarios 19 and 33): 401 without a valid
  * token, `token` query parameter with or without `Bearer ` and the Authorization header, 403 without
  * a grant, grants through the admin API, and the admin API itself needing a super-user.
  */

@@ -1,5 +1,5 @@
 /**
- * Consumer endpoint (spec §4): delivered frames, acks, initial position, push/pull flow control,
+ * Consumer endpoint (docs/protocol.md §4): delivered frames, acks, initial position, push/pull flow control,
  * redelivery of unacked messages, command errors and handshake statuses.
  */
 import type { DeliveredMessage } from '../../src/protocol/index.js';
@@ -98,7 +98,7 @@ describe('consumer delivery', () => {
   });
 });
 
-describe('consumer flow control (spec §4.4)', () => {
+describe('consumer flow control (docs/protocol.md §4.4)', () => {
   it('push mode stops after receiverQueueSize unacked messages; each ack lets one more through', async () => {
     const topic = uniqueTopic();
     await publishAll(target, topic, range(10));
@@ -144,7 +144,7 @@ describe('consumer flow control (spec §4.4)', () => {
     await consumer.take(1);
   });
 
-  it('pull mode delivers nothing before a permit, then exactly the permits (spec §14 scenario 13)', async () => {
+  it('pull mode delivers nothing before a permit, then exactly the permits (docs/protocol.md §14 scenario 13)', async () => {
     const topic = uniqueTopic();
     await publishAll(target, topic, range(10));
     const consumer = await openEarliest(topic, 'sub', '&pullMode=true');
@@ -178,7 +178,7 @@ describe('consumer flow control (spec §4.4)', () => {
   });
 });
 
-describe('consumer command errors (spec §4.3)', () => {
+describe('consumer command errors (docs/protocol.md §4.3)', () => {
   async function consumerWithOneMessage() {
     const topic = uniqueTopic();
     await publishAll(target, topic, ['x']);

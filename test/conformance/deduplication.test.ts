@@ -1,5 +1,5 @@
 /**
- * Message deduplication by producer name and sequence id (spec §3.1 `producerName`,
+ * Message deduplication by producer name and sequence id (docs/protocol.md §3.1 `producerName`,
  * `initialSequenceId`; issue: effectively-once producers). The namespace policy turns it on; a
  * producer reopened with `initialSequenceId` = its last acked id resends without duplicates, and
  * Pulsar acks a dropped duplicate with message id -1:-1.

@@ -1,5 +1,5 @@
 /**
- * The multi-topic consumer `/ws/v3/consumer/{subscription}` (spec §5): `topics=a,b` or
+ * The multi-topic consumer `/ws/v3/consumer/{subscription}` (docs/protocol.md §5): `topics=a,b` or
  * `topicsPattern=<regex>`, one subscription over several topics, acks routed to the right topic.
  */
 import { afterEach, describe, expect, it } from 'vitest';

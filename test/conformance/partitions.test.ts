@@ -1,5 +1,5 @@
 /**
- * Partitioned topics (spec §1.2; §14 scenarios 3 and 12): producers on the base name route by key
+ * Partitioned topics (docs/protocol.md §1.2; §14 scenarios 3 and 12): producers on the base name route by key
  * hash (JavaStringHash, Murmur3_32Hash) or round robin, ids carry the partition, consumers and readers
  * on the base name get every partition, single partitions are ordinary topics.
  */

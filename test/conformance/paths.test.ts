@@ -1,5 +1,5 @@
 /**
- * Endpoint path parsing (spec §1.2, §14 scenario 27): v1 and v2 forms, encoded and special
+ * Endpoint path parsing (docs/protocol.md §1.2, §14 scenario 27): v1 and v2 forms, encoded and special
  * characters, slashes in topic names, and where a bad path fails (500 for the topic, 400 for the
  * subscription).
  */

@@ -1,5 +1,5 @@
 /**
- * Producer endpoint (spec §3): ack shape, pipelining and order, the per-message error catalogue of
+ * Producer endpoint (docs/protocol.md §3): ack shape, pipelining and order, the per-message error catalogue of
  * §3.3 (each followed by a valid frame on the same socket), frame size limit, handshake statuses.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -78,7 +78,7 @@ describe('producer', () => {
     expect(await socket.next<Ack>()).toMatchObject({ result: 'ok', context: 'empty' });
   });
 
-  it('accepts a trailing slash on the producer path (spec §14 scenario 1)', async () => {
+  it('accepts a trailing slash on the producer path (docs/protocol.md §14 scenario 1)', async () => {
     const socket = await pool.open(`${producerUrl(target, uniqueTopic())}/`);
     socket.send({ payload: base64('x'), context: 'slash' });
     expect(await socket.next<Ack>()).toMatchObject({ result: 'ok', context: 'slash' });
@@ -91,7 +91,7 @@ describe('producer', () => {
   });
 });
 
-describe('producer error catalogue (spec §3.3): per-message errors, connection stays open', () => {
+describe('producer error catalogue (docs/protocol.md §3.3): per-message errors, connection stays open', () => {
   const rows: { name: string; frame: string; result: string; context: boolean; errorMsg?: RegExp }[] = [
     {
       name: 'invalid JSON',
@@ -170,7 +170,7 @@ describe('producer error catalogue (spec §3.3): per-message errors, connection 
 });
 
 describe('producer handshake', () => {
-  it('a second producer with the same producerName is refused with 409 (spec §14 scenario 6)', async () => {
+  it('a second producer with the same producerName is refused with 409 (docs/protocol.md §14 scenario 6)', async () => {
     const topic = uniqueTopic();
     const url = producerUrl(target, topic, '?producerName=same-name');
     await pool.open(url);

@@ -1,5 +1,5 @@
 /**
- * Reader endpoint (spec §6): start positions (exclusive), any-frame-is-credit flow control,
+ * Reader endpoint (docs/protocol.md §6): start positions (exclusive), any-frame-is-credit flow control,
  * isEndOfTopic, and its handshake statuses (every failure is a 500).
  */
 import type { DeliveredMessage } from '../../src/protocol/index.js';
@@ -64,7 +64,7 @@ describe('reader start positions', () => {
   });
 });
 
-describe('reader flow control (spec §6.2)', () => {
+describe('reader flow control (docs/protocol.md §6.2)', () => {
   it('stops after receiverQueueSize unacknowledged messages; any frame is one credit', async () => {
     const topic = uniqueTopic();
     await publishAll(target, topic, range(10));

@@ -1,5 +1,5 @@
 /**
- * Subscription types and redelivery (spec §4.1, §4.5; §14 scenarios 1, 2, 13, 14, 15): Failover with
+ * Subscription types and redelivery (docs/protocol.md §4.1, §4.5; §14 scenarios 1, 2, 13, 14, 15): Failover with
  * an active consumer, Shared dispatch and replay, Key_Shared key stickiness, negative acks, ack
  * timeout, dead-letter topic, type conflicts.
  */

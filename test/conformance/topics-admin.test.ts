@@ -1,5 +1,5 @@
 /**
- * Topic administration and termination (spec §14 scenarios 2 and 10): create, list, stats, delete,
+ * Topic administration and termination (docs/protocol.md §14 scenarios 2 and 10): create, list, stats, delete,
  * terminate; producers refused with 503 on a terminated topic; isEndOfTopic becomes true.
  */
 import { afterEach, describe, expect, it } from 'vitest';

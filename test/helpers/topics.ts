@@ -8,7 +8,7 @@ export async function readTopic(target: Target, topic: string): Promise<Consumer
   const client = new PulsarWsClient({ url: target.wsUrl });
   try {
     const reader = client.reader(topic, { startMessageId: 'earliest', stopAtEnd: true, highWaterMark: 1000 });
-    return (await reader.toArray()) as ConsumerMessage[];
+    return await reader.toArray();
   } finally {
     await client.close();
   }

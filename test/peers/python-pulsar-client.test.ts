@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMessageId } from '../../src/protocol/index.js';
+import { pythonModuleMissing, titled } from '../helpers/prerequisites.js';
 import { externalTarget, producerUrl, readerUrl, uniqueTopic, useTarget } from '../helpers/target.js';
 import { SocketPool } from '../helpers/ws-client.js';
 
@@ -62,8 +63,12 @@ const messages = [
   { payload: Buffer.alloc(0), properties: { empty: '' }, key: 'k-2', eventTime: undefined },
 ];
 
-describe.skipIf(!externalTarget || serviceUrl === '')(
-  'real Pulsar only (binary-protocol Python pulsar-client peer)',
+// Checked only where it can run, so an embedded-broker run does not probe python3 for nothing.
+const pulsarClientMissing =
+  externalTarget && serviceUrl !== '' ? pythonModuleMissing('pulsar', 'pulsar-client') : undefined;
+
+describe.skipIf(!externalTarget || serviceUrl === '' || pulsarClientMissing !== undefined)(
+  titled('real Pulsar only (binary-protocol Python pulsar-client peer)', pulsarClientMissing),
   () => {
     it('reads what the WebSocket API published: payload bytes, properties, key and event time intact', async () => {
       const topic = uniqueTopic('peer-ws-to-bin');

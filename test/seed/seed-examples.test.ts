@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pythonModuleMissing, titled } from '../helpers/prerequisites.js';
 import { consumerUrl, useTarget } from '../helpers/target.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
@@ -87,49 +88,59 @@ async function createSubscription(topic: string): Promise<void> {
 const languages = [
   {
     name: 'Python (websocket-client)',
+    missing: pythonModuleMissing('websocket', 'websocket-client'),
     command: 'python3',
     ext: 'py',
     published: /Message published successfully/,
   },
-  { name: 'Node (ws)', command: process.execPath, ext: 'cjs', published: /received ack: .*"result":"ok"/ },
+  {
+    name: 'Node (ws)',
+    missing: undefined,
+    command: process.execPath,
+    ext: 'cjs',
+    published: /received ack: .*"result":"ok"/,
+  },
 ] as const;
 
 for (const language of languages) {
-  describe(`seed examples: ${language.name}`, () => {
-    it('the producer publishes and the consumer receives and acks', async () => {
-      const topic = `seed-${language.ext}-consume`;
-      await createSubscription(topic);
-      const consumer = run(language.command, [await prepare(`consumer.${language.ext}`, topic)]);
-      try {
-        const producer = run(language.command, [await prepare(`producer.${language.ext}`, topic)]);
-        await producer.waitFor(language.published);
-        producer.stop();
-        const output = await consumer.waitFor(/Received: .*Hello World/);
-        expect(output).toMatch(/["']key1["']: ?["']value1["']/);
-      } finally {
-        consumer.stop();
-      }
-    });
-
-    it('the reader receives what the producer publishes after it connected', async () => {
-      const topic = `seed-${language.ext}-read`;
-      const reader = run(language.command, [await prepare(`reader.${language.ext}`, topic)]);
-      try {
-        // The reader starts at `latest` and prints nothing until a message comes, so publish until it
-        // has one (bounded): no guess about when it finished connecting.
-        const producerPath = await prepare(`producer.${language.ext}`, topic);
-        let received = false;
-        const readerDone = reader.waitFor(/Received: .*Hello World/, 20_000).then(() => (received = true));
-        for (let attempt = 0; attempt < 20 && !received; attempt++) {
-          const producer = run(language.command, [producerPath]);
+  describe.skipIf(language.missing !== undefined)(
+    titled(`seed examples: ${language.name}`, language.missing),
+    () => {
+      it('the producer publishes and the consumer receives and acks', async () => {
+        const topic = `seed-${language.ext}-consume`;
+        await createSubscription(topic);
+        const consumer = run(language.command, [await prepare(`consumer.${language.ext}`, topic)]);
+        try {
+          const producer = run(language.command, [await prepare(`producer.${language.ext}`, topic)]);
           await producer.waitFor(language.published);
           producer.stop();
-          await Promise.race([readerDone, new Promise((resolve) => setTimeout(resolve, 500))]);
+          const output = await consumer.waitFor(/Received: .*Hello World/);
+          expect(output).toMatch(/["']key1["']: ?["']value1["']/);
+        } finally {
+          consumer.stop();
         }
-        await readerDone;
-      } finally {
-        reader.stop();
-      }
-    });
-  });
+      });
+
+      it('the reader receives what the producer publishes after it connected', async () => {
+        const topic = `seed-${language.ext}-read`;
+        const reader = run(language.command, [await prepare(`reader.${language.ext}`, topic)]);
+        try {
+          // The reader starts at `latest` and prints nothing until a message comes, so publish until it
+          // has one (bounded): no guess about when it finished connecting.
+          const producerPath = await prepare(`producer.${language.ext}`, topic);
+          let received = false;
+          const readerDone = reader.waitFor(/Received: .*Hello World/, 20_000).then(() => (received = true));
+          for (let attempt = 0; attempt < 20 && !received; attempt++) {
+            const producer = run(language.command, [producerPath]);
+            await producer.waitFor(language.published);
+            producer.stop();
+            await Promise.race([readerDone, new Promise((resolve) => setTimeout(resolve, 500))]);
+          }
+          await readerDone;
+        } finally {
+          reader.stop();
+        }
+      });
+    },
+  );
 }

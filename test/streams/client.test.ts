@@ -35,10 +35,10 @@ function newClient(): PulsarWsClient {
 }
 
 /** Reads `count` messages (acking with `ack`) and returns their payloads. */
-async function take(stream: Readable, count: number, ack = true): Promise<string[]> {
+async function take(stream: AsyncIterable<ConsumerMessage>, count: number, ack = true): Promise<string[]> {
   const payloads: string[] = [];
   if (count === 0) return payloads;
-  for await (const message of stream as AsyncIterable<ConsumerMessage>) {
+  for await (const message of stream) {
     payloads.push(message.payload.toString());
     if (ack) message.ack();
     if (payloads.length === count) break;
@@ -89,7 +89,7 @@ describe('PulsarWsClient', () => {
     expect(acks).toHaveLength(3);
     const consumer = client.consumer(`persistent://public/default/${topic}`, 's', earliestShared);
     const messages: ConsumerMessage[] = [];
-    for await (const message of consumer as AsyncIterable<ConsumerMessage>) {
+    for await (const message of consumer) {
       messages.push(message);
       message.ack();
       if (messages.length === 3) break;

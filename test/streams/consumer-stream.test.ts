@@ -33,7 +33,7 @@ describe('ConsumerStream', () => {
     await publishAll(target, 'c1', range(30), { key: (i) => `k${i}`, properties: (i) => ({ i: String(i) }) });
     const stream = consumer(`${broker.url}${path('c1')}`, 8);
     const seen: ConsumerMessage[] = [];
-    for await (const message of stream as AsyncIterable<ConsumerMessage>) {
+    for await (const message of stream) {
       seen.push(message);
       message.ack();
       message.ack(); // idempotent
@@ -44,7 +44,7 @@ describe('ConsumerStream', () => {
     expect(seen[3]?.publishTime).toBeInstanceOf(Date);
     const again = consumer(`${broker.url}${path('c1')}`, 8);
     await publishAll(target, 'c1', ['after']);
-    for await (const message of again as AsyncIterable<ConsumerMessage>) {
+    for await (const message of again) {
       expect(message.payload.toString()).toBe('after');
       break;
     }
@@ -66,13 +66,13 @@ describe('ConsumerStream', () => {
     const target: Target = { wsUrl: broker.url, adminUrl: broker.httpUrl, embedded: true };
     await publishAll(target, 'c3', range(3));
     const first = consumer(`${broker.url}${path('c3')}`, 4);
-    for await (const message of first as AsyncIterable<ConsumerMessage>) {
+    for await (const message of first) {
       expect(message.payload.toString()).toBe('m0');
       break; // no ack
     }
     const second = consumer(`${broker.url}${path('c3')}`, 4);
     const payloads: string[] = [];
-    for await (const message of second as AsyncIterable<ConsumerMessage>) {
+    for await (const message of second) {
       payloads.push(message.payload.toString());
       message.ack();
       if (payloads.length === 3) break;

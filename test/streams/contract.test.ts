@@ -67,11 +67,7 @@ function sessionClosed(stream: NodeJS.EventEmitter): Promise<void> {
 /** The payloads a fresh consumer of `subscription` gets within `count` messages (acking them). */
 async function redelivered(client: PulsarWsClient, topic: string, subscription: string, count: number) {
   const payloads: string[] = [];
-  for await (const message of client.consumer(
-    topic,
-    subscription,
-    earliestShared,
-  ) as AsyncIterable<ConsumerMessage>) {
+  for await (const message of client.consumer(topic, subscription, earliestShared)) {
     payloads.push(message.payload.toString());
     message.ack();
     if (payloads.length === count) break;
@@ -178,7 +174,7 @@ describe('consumer Readable contract', () => {
     const consumer = client.consumer(topic, 's', { ...earliestShared, closeGraceMs: 0 });
     const closed = sessionClosed(consumer);
     let count = 0;
-    for await (const message of consumer as AsyncIterable<ConsumerMessage>) {
+    for await (const message of consumer) {
       if (count < 5) message.ack();
       if (++count === 10) break;
     }
@@ -241,7 +237,7 @@ describe('reader Readable contract', () => {
     const reader = client.reader(topic, { startMessageId: 'earliest', highWaterMark: 5 });
     const closed = sessionClosed(reader);
     let count = 0;
-    for await (const message of reader as AsyncIterable<ConsumerMessage>) {
+    for await (const message of reader) {
       expect(message.payload.toString()).toBe(`m${count}`);
       if (++count === 8) break;
     }

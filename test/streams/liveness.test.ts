@@ -122,7 +122,7 @@ describe('silent network paths', () => {
       const reader = clientFor(proxy.url).reader(topic, { startMessageId: 'earliest', highWaterMark: 50 });
       const reasons = reconnectReasons(reader);
       const read: string[] = [];
-      for await (const message of reader as AsyncIterable<ConsumerMessage>) {
+      for await (const message of reader) {
         read.push(message.payload.toString());
         if (read.length === 300) proxy.freeze();
         if (read.length === payloads.length) break;

@@ -142,7 +142,7 @@ describe('malformed server frames', () => {
     const consumer = clientFor(proxy.url).consumer(topic, 's', { subscriptionInitialPosition: 'Earliest' });
     const seen: string[] = [];
     const error = await (async () => {
-      for await (const message of consumer as AsyncIterable<ConsumerMessage>) {
+      for await (const message of consumer) {
         seen.push(message.payload.toString());
         message.ack();
         if (seen.length === 3) proxy.inject('[]');

@@ -22,7 +22,7 @@ function harness(pullMode: boolean, window: number, available: number) {
   return { loop, sent, settle };
 }
 
-describe('delivery loop (spec §4.4)', () => {
+describe('delivery loop (docs/protocol.md §4.4)', () => {
   it('push: sends W, then one per ack', async () => {
     const { loop, sent, settle } = harness(false, 3, 10);
     loop.start();

@@ -9,7 +9,7 @@ import {
   Base64FormatError,
 } from '../../src/protocol/index.js';
 
-describe('message id codec (spec §7)', () => {
+describe('message id codec (docs/protocol.md §7)', () => {
   it('encodes a current-style id with batch_size 0: CAMQADAA = ledger 3, entry 0', () => {
     expect(encodeMessageId(messageIdOf(3, 0))).toBe('CAMQADAA');
     expect([...encodeMessageIdBytes(messageIdOf(3, 0))]).toEqual([0x08, 0x03, 0x10, 0x00, 0x30, 0x00]);

@@ -101,7 +101,7 @@ export function parseQuery<T>(parse: (query: URLSearchParams) => T, query: URLSe
   }
 }
 
-/** Maps a failure to open the topic or claim a slot on it to Pulsar's status (spec §8.1). */
+/** Maps a failure to open the topic or claim a slot on it to Pulsar's status (docs/protocol.md §8.1). */
 export function creationFailure(prefix: string, error: unknown, logger: Logger): never {
   const message = `${prefix}${(error as Error).message}`;
   if (error instanceof TopicNotFoundError || error instanceof NamespaceNotFoundError) {

@@ -100,7 +100,7 @@ async function subscribe(
 }
 
 /**
- * `/ws/v3/consumer/{subscription}?topics=a,b` or `?topicsPattern=<regex>` (spec §5): one consumer on
+ * `/ws/v3/consumer/{subscription}?topics=a,b` or `?topicsPattern=<regex>` (docs/protocol.md §5): one consumer on
  * several topics. Exactly one of the two parameters (else 500, as Pulsar's constructor throws);
  * CONSUME is checked on every topic; a pattern matches the persistent topics of its namespace that
  * exist when the consumer connects.

@@ -1,6 +1,6 @@
 /**
  * Validates a WebSocket upgrade and prepares its session before the `101` is sent, failing with the
- * HTTP statuses Pulsar uses (spec §2, §8.1). A prepared session holds its claims (producer name,
+ * HTTP statuses Pulsar uses (docs/protocol.md §2, §8.1). A prepared session holds its claims (producer name,
  * consumer slots) until it is attached to a socket or abandoned.
  */
 import type { IncomingMessage } from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * One consumer connection on a durable subscription (spec §4): delivers under §4.4 flow control,
+ * One consumer connection on a durable subscription (docs/protocol.md §4): delivers under §4.4 flow control,
  * handles ack, negativeAcknowledge, permit, unsubscribe and isEndOfTopic commands, and does what
  * Pulsar's internal Java consumer does for the WebSocket client: ack-timeout redelivery and the
  * dead-letter topic after `maxRedeliverCount` redeliveries.

@@ -1,5 +1,5 @@
 /**
- * The flow control of Pulsar's WebSocket consumer and reader handlers, step for step (spec §4.4):
+ * The flow control of Pulsar's WebSocket consumer and reader handlers, step for step (docs/protocol.md §4.4):
  * a receive loop sends a message, counts it in `pending`, and goes on while `pending < limit`.
  *
  * - Push mode: limit W = min(receiverQueueSize, 1000) (1 for 0). Every ack or nack frame decrements
@@ -10,7 +10,7 @@
 
 export interface DeliveryLoopOptions<T> {
   readonly pullMode: boolean;
-  /** W of spec §4.4 (push mode only). */
+  /** W of docs/protocol.md §4.4 (push mode only). */
   readonly window: number;
   /** The next item to send, waiting as long as needed; null ends the loop for good. */
   readonly next: () => Promise<T | null>;

@@ -1,4 +1,4 @@
-/** Delivery to a socket: the JSON frame (spec §4.2) for a stored entry, and the loop that sends them. */
+/** Delivery to a socket: the JSON frame (docs/protocol.md §4.2) for a stored entry, and the loop that sends them. */
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import {

@@ -1,5 +1,5 @@
 /**
- * One producer connection (spec §3): decodes publish frames, stores messages and answers each with an
+ * One producer connection (docs/protocol.md §3): decodes publish frames, stores messages and answers each with an
  * ack. Bad frames get per-message error acks and the connection stays open. Ok-acks go out in publish
  * order because the topic log completes appends in order.
  */

@@ -1,5 +1,5 @@
 /**
- * One reader connection (spec §6): push delivery from a non-durable position. Any frame other than
+ * One reader connection (docs/protocol.md §6): push delivery from a non-durable position. Any frame other than
  * `isEndOfTopic` is a flow-control credit, never an ack.
  */
 import type { Logger } from 'pino';

@@ -1,4 +1,4 @@
-/** Ways a session ends a WebSocket connection the way Pulsar's Jetty server does (spec §8.2). */
+/** Ways a session ends a WebSocket connection the way Pulsar's Jetty server does (docs/protocol.md §8.2). */
 import type { RawData, WebSocket } from 'ws';
 import { CloseCode } from '../../protocol/index.js';
 

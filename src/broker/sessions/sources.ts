@@ -1,6 +1,6 @@
 /**
  * What consumer and reader sessions read from: one topic, or every partition of a partitioned
- * topic merged (spec §1.2: clients use the base name of a partitioned topic). Ids carry the
+ * topic merged (docs/protocol.md §1.2: clients use the base name of a partitioned topic). Ids carry the
  * partition, and acks are routed back by it.
  */
 import { messageIdOf, type MessageIdData } from '../../protocol/index.js';

@@ -1,6 +1,6 @@
 /**
  * A durable subscription's dispatch: which consumers are attached and which of them gets the next
- * message, by subscription type (spec §4.1, §4.5):
+ * message, by subscription type (docs/protocol.md §4.1, §4.5):
  *
  * - Exclusive: one consumer; another is refused (409).
  * - Failover: many consumers, one active (lowest `priorityLevel`, then consumer name); when the active

@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { createToken } from '../../broker/index.js';
 import { CliError } from '../cli-error.js';
+import { withExamples } from '../examples.js';
 
 interface CreateArgs {
   'secret-file': string;
@@ -80,6 +81,7 @@ const createSecretKey: CommandModule<object, SecretKeyArgs> = {
 export const tokenCommand: CommandModule = {
   command: 'token <command>',
   describe: 'Create secret keys and JWT tokens for token authentication',
-  builder: (yargs: Argv) => yargs.command(create).command(createSecretKey).demandCommand(1),
+  builder: (yargs: Argv) =>
+    yargs.command(withExamples(create)).command(withExamples(createSecretKey)).demandCommand(1),
   handler: () => undefined,
 };

@@ -6,7 +6,6 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_KEY_TEMPLATE, S3Sink } from '../../connectors/s3-sink.js';
-import { SINK_FORMATS } from '../../connectors/sink-format.js';
 import { cliLogger } from '../connection.js';
 import { checkLimits, consumeInto, consumeOptions, type ConsumeArgs } from '../consuming.js';
 import { runCommand } from '../run.js';
@@ -74,9 +73,9 @@ export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
         default: 'publish',
         describe: 'Time that fills {date} and {hour}',
       })
+      // consumeOptions() declared its choices; naming them again would list them twice in --help.
       .option('format', {
         type: 'string',
-        choices: SINK_FORMATS,
         default: 'ndjson',
         describe: 'Object content: ndjson envelopes or lines',
       }) as unknown as Argv<TopicToS3Args>,

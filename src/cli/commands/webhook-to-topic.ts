@@ -37,12 +37,20 @@ export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
         type: 'string',
         describe: 'Shared secret callers send in --secret-header (default: $WEBHOOK_SECRET)',
       })
-      .option('secret-header', { type: 'string', default: 'x-webhook-secret' })
+      .option('secret-header', {
+        type: 'string',
+        default: 'x-webhook-secret',
+        describe: 'Header carrying --secret',
+      })
       .option('hmac-secret', {
         type: 'string',
         describe: 'HMAC-SHA256 key; callers send sha256=<hex> in --signature-header',
       })
-      .option('signature-header', { type: 'string', default: 'x-signature-256' })
+      .option('signature-header', {
+        type: 'string',
+        default: 'x-signature-256',
+        describe: 'Header carrying the signature of --hmac-secret',
+      })
       .option('key-header', {
         type: 'string',
         default: 'x-message-key',
