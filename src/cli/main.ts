@@ -15,6 +15,8 @@ import { tokenCommand } from './commands/token.js';
 import { webhookToTopicCommand } from './commands/webhook-to-topic.js';
 import { topicToFileCommand } from './commands/topic-to-file.js';
 import { topicToS3Command } from './commands/topic-to-s3.js';
+import { lintCommand } from './commands/lint.js';
+import { sidecarCommand } from './commands/sidecar.js';
 import { CliError } from './cli-error.js';
 
 function packageVersion(): string {
@@ -37,6 +39,8 @@ await yargs(hideBin(process.argv))
   .command(readCommand)
   .command(webhookToTopicCommand)
   .command(topicToS3Command)
+  .command(sidecarCommand)
+  .command(lintCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

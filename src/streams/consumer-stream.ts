@@ -88,6 +88,11 @@ export class ConsumerStream extends Readable {
     });
   }
 
+  /** Messages asked of the server (permits) and not yet received. */
+  get permitsOutstanding(): number {
+    return this.outstandingPermits;
+  }
+
   override _construct(callback: (error?: Error | null) => void): void {
     connectSession(this.session, callback);
   }
