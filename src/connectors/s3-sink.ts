@@ -256,7 +256,11 @@ export class S3Sink extends Writable {
       await rm(object.file, { force: true });
     }
     this.logger.info({ bucket: this.options.bucket, key, messages: object.acks.length }, 'object uploaded');
-    this.emit('upload', { bucket: this.options.bucket, key, messages: object.acks.length } satisfies S3UploadEvent);
+    this.emit('upload', {
+      bucket: this.options.bucket,
+      key,
+      messages: object.acks.length,
+    } satisfies S3UploadEvent);
     for (const ack of object.acks) ack();
   }
 
