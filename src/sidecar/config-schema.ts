@@ -15,11 +15,12 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 /** A duration string, parsed to milliseconds. */
 function duration(description: string) {
+  // Numbers are taken in so that `60` gets the duration hint (a unit is needed) rather than a type error.
   return z
-    .string()
+    .union([z.string(), z.number()])
     .describe(`${description} (duration)`)
     .transform((text, context) => {
-      const ms = parseDuration(text);
+      const ms = typeof text === 'string' ? parseDuration(text) : undefined;
       if (ms === undefined) {
         context.addIssue({
           code: 'custom',
