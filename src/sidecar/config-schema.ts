@@ -127,15 +127,18 @@ const webhookSource = z.strictObject({
   secret: z.string().optional().describe('Shared secret callers send in secretHeader'),
   secretFile: z.string().optional().describe('Read the shared secret from this file'),
   secretHeader: z.string().default('x-webhook-secret').describe('Header holding the shared secret'),
-  hmacSecret: z.string().optional().describe('HMAC-SHA256 key; callers send sha256=<hex> in signatureHeader'),
+  hmacSecret: z
+    .string()
+    .optional()
+    .describe('HMAC-SHA256 key; callers send sha256=HEX-DIGEST in signatureHeader'),
   hmacSecretFile: z.string().optional().describe('Read the HMAC key from this file'),
   signatureHeader: z.string().default('x-signature-256').describe('Header holding the HMAC signature'),
   keyHeader: z.string().default('x-message-key').describe('Header holding the message key'),
   propertyHeaderPrefix: z
     .string()
     .default('x-property-')
-    .describe('Headers <prefix>name become property name'),
-  maxBodyBytes: size('Larger bodies get 413').default(1024 * 1024),
+    .describe('Headers PREFIX + name become property name'),
+  maxBodyBytes: size('Larger bodies get 413').prefault('1MiB'),
   maxInFlight: positiveInt('Requests handled at once (then queued, then 429)').default(64),
 });
 
@@ -274,7 +277,7 @@ export const configSchema = z
       .strictObject({
         listen: listenAddress.prefault('127.0.0.1:9464'),
         publish: z.boolean().default(false).describe('Serve POST /publish/{topic}'),
-        publishMaxBodyBytes: size('POST /publish bodies larger than this get 413').default(1024 * 1024),
+        publishMaxBodyBytes: size('POST /publish bodies larger than this get 413').prefault('1MiB'),
       })
       .prefault({})
       .describe('The HTTP endpoint'),

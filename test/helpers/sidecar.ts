@@ -117,16 +117,16 @@ export async function until<T>(
   timeoutMs = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  let last: Error | undefined;
   for (;;) {
     try {
       const value = await check();
       if (value !== undefined && value !== false) return value;
     } catch (error) {
-      last = error;
+      last = error as Error;
     }
     if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
+      throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${last.message}`}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -139,7 +139,7 @@ describe('sidecar shutdown', () => {
       async () => metric(await scrape(sidecar.url), 'pulsar_ws_in_flight', 'in') > 0,
     );
     sidecar.child.kill('SIGTERM');
-    await until('draining', async () => sidecar.stderr().includes('draining'));
+    await until('draining', () => Promise.resolve(sidecar.stderr().includes('draining')));
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(130);
   }, 30_000);
@@ -201,7 +201,7 @@ ${extra}`,
     // A broken config changes nothing.
     await writeFile(config, 'pipelines: {}\n');
     sidecar.child.kill('SIGHUP');
-    await until('the refusal is logged', async () => sidecar.stderr().includes('reload refused'));
+    await until('the refusal is logged', () => Promise.resolve(sidecar.stderr().includes('reload refused')));
     expect((await readyz(sidecar.url)).status).toBe(200);
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(0);

@@ -94,7 +94,11 @@ describe('pulsar-ws lint', () => {
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout)).toEqual([
       { path: 'pipelines.app-log.source.follow', line: 6, message: 'expected boolean, got number 1' },
-      { path: 'pipelines.archive.sink.batchInterval', line: 13, message: 'expected a duration such as 500ms, 60s, 5m or 1h, got 60' },
+      {
+        path: 'pipelines.archive.sink.batchInterval',
+        line: 13,
+        message: 'expected a duration such as 500ms, 60s, 5m or 1h, got 60',
+      },
     ]);
   });
 
