@@ -92,6 +92,8 @@ export class PipelineRun {
   private readonly consumers = new Set<ConsumerStream>();
   private webhook: WebhookSource | undefined;
   private readonly counters: IntakeCounters;
+  /** Set once source and sink are built and messages may flow. */
+  private flowing = false;
 
   constructor(private readonly options: RunOptions) {
     const { metrics, name } = options;
@@ -126,8 +128,12 @@ export class PipelineRun {
     this.done = this.run().finally(() => this.client.close());
   }
 
-  /** The worst state among the run's open WebSocket sessions (connected when it has none). */
+  /**
+   * The worst state among the run's open WebSocket sessions; `connecting` while the run is still
+   * building its source and sink (checking a bucket, opening files), connected once it has no session.
+   */
   get connection(): ConnectionState {
+    if (!this.flowing) return 'connecting';
     const states = [...this.connections.values()];
     if (states.includes('reconnecting')) return 'reconnecting';
     if (states.includes('connecting')) return 'connecting';
@@ -173,6 +179,7 @@ export class PipelineRun {
 
   /** Source → intake → sink until the source ends, the drain finishes or something fails. */
   private async flow(source: Readable, sink: Writable, stoppable: boolean, republish = false): Promise<void> {
+    this.flowing = true;
     await pipeline(
       source,
       intake({ counters: this.counters, ...(stoppable ? { stop: this.intakeStop.signal } : {}), republish }),

@@ -23,6 +23,7 @@ import {
   until,
   type SidecarProcess,
 } from '../helpers/sidecar.js';
+import { PulsarWsClient } from '../../src/index.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 import { topicPayloads } from '../helpers/topics.js';
 
@@ -207,5 +208,47 @@ describe('pulsar-ws sidecar', () => {
     expect(await topicPayloads(target, setup.eventTopic)).toEqual(['still-served']);
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(0);
+  }, 60_000);
+
+  it('a sink holding a batch with no progress is "stalled"; SIGTERM uploads the open batch before exiting 0', async () => {
+    const topic = uniqueTopic('stall');
+    const bucket = `stall-${process.pid}-${Date.now().toString(36)}`;
+    await s3Client().send(new CreateBucketCommand({ Bucket: bucket }));
+    const config = join(dir, `${topic}.yaml`);
+    await writeFile(
+      config,
+      `connection: { url: ${target.wsUrl} }
+http: { listen: 127.0.0.1:0 }
+stallTimeout: 300ms
+pipelines:
+  slow:
+    source: { type: topic, topic: ${topic}, subscription: archive }
+    sink: { type: s3, bucket: ${bucket}, endpoint: ${s3.endpoint}, batchInterval: 1h, format: lines }
+`,
+    );
+    const sidecar = await startSidecar(config, s3Env());
+    running.push(sidecar);
+    await until('ready', async () => (await readyz(sidecar.url)).status === 200);
+    const client = new PulsarWsClient({ url: target.wsUrl });
+    const messages = Array.from({ length: 10 }, (_, i) => `held-${i}`);
+    const producer = client.producer(topic);
+    for (const message of messages) producer.write(message);
+    await new Promise<void>((resolve, reject) =>
+      producer.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
+    await client.close();
+    const stalled = await until('stalled', async () => {
+      const answer = await readyz(sidecar.url);
+      const slow = (
+        answer.body.pipelines as Record<string, { state: string; reason?: string; inFlight: number }>
+      ).slow;
+      // Messages may arrive in more than one delivery: wait for all ten.
+      return answer.status === 503 && slow?.state === 'stalled' && slow.inFlight === messages.length && slow;
+    });
+    expect(stalled.reason).toMatch(/^10 messages in flight and none written for \d+s$/);
+    expect(await bucketLines(bucket)).toEqual([]);
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+    expect((await bucketLines(bucket)).sort()).toEqual(messages);
   }, 60_000);
 });
