@@ -262,12 +262,16 @@ export class WebhookSource extends Readable {
     }
   }
 
-  /** Stops accepting requests, waits for those in flight, then ends the stream. */
+  /**
+   * Stops accepting requests, waits for those in flight, then ends the stream. Until those are done
+   * the server still listens, answering new requests 503 with Retry-After rather than refusing
+   * connections.
+   */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.queue.onIdle();
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.push(null);
     this.server.closeIdleConnections();
     await stopped;

@@ -207,3 +207,44 @@ ${extra}`,
     expect(await sidecar.exited).toBe(0);
   }, 60_000);
 });
+
+describe('sidecar drain of a webhook', () => {
+  it('answers new requests 503 with Retry-After while requests in flight finish; the timeout cuts them (exit 3)', async () => {
+    const name = uniqueTopic('hookdrain');
+    const config = join(dir, `${name}.yaml`);
+    const port = await freePort();
+    await writeFile(
+      config,
+      `connection: { url: ws://127.0.0.1:${await freePort()} }
+http: { listen: 127.0.0.1:0 }
+shutdownTimeout: 3s
+pipelines:
+  hook:
+    source: { type: webhook, port: ${port} }
+    sink: { type: topic, topic: ${name} }
+`,
+    );
+    const sidecar = await start(config);
+    const url = `http://127.0.0.1:${port}/`;
+    // The broker is unreachable: this request waits for an acknowledgement that does not come.
+    const pending = await until('the webhook takes a request', async () => {
+      const request = fetch(url, { method: 'POST', body: 'waiting' });
+      const settled = await Promise.race([
+        request.then(
+          () => 'answered' as const,
+          () => 'refused' as const,
+        ),
+        new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 300)),
+      ]);
+      // Wrapped: returning the promise itself would wait for it.
+      return settled === 'pending' && { request };
+    });
+    sidecar.child.kill('SIGTERM');
+    await until('draining', () => Promise.resolve(sidecar.stderr().includes('draining')));
+    const refused = await fetch(url, { method: 'POST', body: 'late' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    expect((await pending.request).status).toBe(503);
+    expect(await sidecar.exited).toBe(3);
+  }, 30_000);
+});
