@@ -105,6 +105,8 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<H
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        // A scrape or probe still running gets a moment, not a say over when the process exits.
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
       }),
   };
 }

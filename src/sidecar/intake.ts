@@ -49,18 +49,23 @@ function republished(value: unknown): unknown {
 /** A pipeline stage (an async generator function for `pipeline()`). */
 export function intake(options: IntakeOptions) {
   const { counters, stop } = options;
-  const stopped =
-    stop === undefined
-      ? undefined
-      : new Promise<typeof STOPPED>((resolve) => {
-          if (stop.aborted) resolve(STOPPED);
-          stop.addEventListener('abort', () => resolve(STOPPED), { once: true });
-        });
+  // One abort listener wakes whichever read is waiting. (Racing each read against one shared
+  // promise would pile a reaction onto that promise per message for as long as the pipeline runs.)
+  let wake: ((stopped: typeof STOPPED) => void) | undefined;
+  stop?.addEventListener('abort', () => wake?.(STOPPED), { once: true });
   return async function* (source: AsyncIterable<unknown>): AsyncGenerator<Tracked<unknown>> {
     const iterator = source[Symbol.asyncIterator]();
     for (;;) {
       const next = iterator.next();
-      const result = stopped === undefined ? await next : await Promise.race([next, stopped]);
+      const result =
+        stop === undefined
+          ? await next
+          : await new Promise<IteratorResult<unknown> | typeof STOPPED>((resolve, reject) => {
+              wake = resolve;
+              if (stop.aborted) resolve(STOPPED);
+              next.then(resolve, reject);
+            });
+      wake = undefined;
       if (result === STOPPED) {
         // A message the source hands out after this was not taken: a consumed one is given back so
         // the broker redelivers it at once; a file's is not acknowledged, so its checkpoint stays

@@ -150,6 +150,7 @@ export class PipelineRun {
   /** Begins a drain: no new messages are taken; what was taken is written, acknowledged, and the run ends. */
   stopIntake(): void {
     this.intakeStop.abort();
+    for (const consumer of this.consumers) consumer.stopPermits();
     if (this.webhook !== undefined) void this.webhook.close();
   }
 
