@@ -64,7 +64,12 @@ describe('examples/sidecar', () => {
       data?: Record<string, string>;
       spec?: {
         terminationGracePeriodSeconds: number;
-        containers: { name: string; livenessProbe?: Probe; readinessProbe?: Probe }[];
+        containers: {
+          name: string;
+          livenessProbe?: Probe;
+          readinessProbe?: Probe;
+          lifecycle?: { preStop: { exec: { command: string[] } } };
+        }[];
       };
     }
     const [configMap, pod] = parseAllDocuments(text).map((document) => document.toJS() as Manifest);
@@ -77,5 +82,9 @@ describe('examples/sidecar', () => {
     const sidecar = pod?.spec?.containers.find((container) => container.name === 'pulsar-ws');
     expect(sidecar?.livenessProbe?.httpGet.path).toBe('/healthz');
     expect(sidecar?.readinessProbe?.httpGet.path).toBe('/readyz');
+    const pause = Number(sidecar?.lifecycle?.preStop.exec.command.at(-1) ?? 0);
+    expect((pod?.spec?.terminationGracePeriodSeconds ?? 0) * 1000).toBeGreaterThan(
+      result.config.shutdownTimeout + pause * 1000,
+    );
   });
 });

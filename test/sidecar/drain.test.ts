@@ -248,3 +248,50 @@ pipelines:
     expect(await sidecar.exited).toBe(3);
   }, 30_000);
 });
+
+describe('sidecar isolation', () => {
+  it('a pipeline whose disk is full (/dev/full) fails and restarts with backoff; the other keeps moving', async () => {
+    const name = uniqueTopic('full');
+    const config = join(dir, `${name}.yaml`);
+    const input = join(dir, `${name}.in`);
+    const lines = Array.from({ length: 20 }, (_, i) => `ok-${i}`);
+    await writeFile(input, `${lines.join('\n')}\n`);
+    await writeFile(
+      config,
+      `connection: { url: ${target.wsUrl} }
+http: { listen: 127.0.0.1:0 }
+restart: { initialDelay: 100ms, maxDelay: 400ms }
+pipelines:
+  feed:
+    source: { type: file, path: ${input}, follow: true }
+    sink: { type: topic, topic: ${name} }
+  full:
+    source: { type: topic, topic: ${name}, subscription: to-disk }
+    sink: { type: file, path: /dev/full, fsyncInterval: 50ms }
+`,
+    );
+    const sidecar = await start(config);
+    const samples = await until('the full disk restarted twice while feed moved everything', async () => {
+      const now = await scrape(sidecar.url);
+      return (
+        metric(now, 'pulsar_ws_restarts_total', 'full') >= 2 &&
+        metric(now, 'pulsar_ws_messages_out_total', 'feed') === lines.length &&
+        now
+      );
+    });
+    expect(metric(samples, 'pulsar_ws_restarts_total', 'feed')).toBe(0);
+    expect(metric(samples, 'pulsar_ws_messages_out_total', 'full')).toBe(0);
+    const answer = await until('/readyz names the failed pipeline', async () => {
+      const now = await readyz(sidecar.url);
+      const full = (now.body.pipelines as Record<string, { state: string; reason?: string }>).full;
+      return now.status === 503 && full?.state === 'failed' && now;
+    });
+    expect(Object.keys(answer.body.pipelines as object)).toEqual(['full']);
+    expect((answer.body.pipelines as Record<string, { reason: string }>).full?.reason).toMatch(
+      /ENOSPC|no space/i,
+    );
+    expect(await topicPayloads(target, name)).toEqual(lines);
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+  }, 60_000);
+});
