@@ -119,6 +119,20 @@ describe('pulsar-ws lint', () => {
     expect(result.stderr).toMatch(/not starting/);
   });
 
+  it('the sidecar refuses a token file it cannot read, naming the key (exit 2)', async () => {
+    const file = join(dir, 'token.yaml');
+    await writeFile(
+      file,
+      VALID.replace(
+        '  url: ws://127.0.0.1:8080',
+        `  url: ws://127.0.0.1:8080\n  tokenFile: ${join(dir, 'no-token')}`,
+      ),
+    );
+    const result = await runCli(['sidecar', '--config', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/connection\.tokenFile: cannot read .*no-token/);
+  });
+
   it('a config that cannot be read is one problem naming the file', async () => {
     const result = await runCli(['lint', '--config', join(dir, 'absent.yaml')]);
     expect(result.code).toBe(1);
