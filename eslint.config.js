@@ -45,6 +45,10 @@ export default tseslint.config(
     files: ['src/broker/**'],
     rules: { 'no-restricted-imports': ['error', restrictFrom('client', 'streams', 'connectors', 'cli')] },
   },
+  {
+    files: ['src/sidecar/**'],
+    rules: { 'no-restricted-imports': ['error', restrictFrom('broker', 'cli')] },
+  },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   {
     // Child-process fixtures run the built package with plain Node (no TypeScript loader).

@@ -62,6 +62,16 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       'To an S3-compatible server (path-style)',
     ],
   ],
+  sidecar: [
+    ['$0 sidecar --config sidecar.yaml', 'Run the pipelines of a config file; /healthz, /readyz, /metrics'],
+    [
+      '$0 sidecar --config sidecar.yaml --listen 0.0.0.0:9464',
+      'Serve the probes and metrics on every address',
+    ],
+  ],
+  lint: [
+    ['$0 lint --config sidecar.yaml', 'Report every problem of a sidecar config with its key path and line'],
+  ],
 };
 
 /** The first word of a yargs command string: `'token <command>'` → `'token'`. */

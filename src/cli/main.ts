@@ -15,6 +15,8 @@ import { tokenCommand } from './commands/token.js';
 import { webhookToTopicCommand } from './commands/webhook-to-topic.js';
 import { topicToFileCommand } from './commands/topic-to-file.js';
 import { topicToS3Command } from './commands/topic-to-s3.js';
+import { lintCommand } from './commands/lint.js';
+import { sidecarCommand } from './commands/sidecar.js';
 import { CliError } from './cli-error.js';
 import { withExamples } from './examples.js';
 
@@ -38,6 +40,8 @@ await yargs(hideBin(process.argv))
   .command(withExamples(readCommand))
   .command(withExamples(webhookToTopicCommand))
   .command(withExamples(topicToS3Command))
+  .command(withExamples(sidecarCommand))
+  .command(withExamples(lintCommand))
   .completion('completion', 'Print a bash/zsh completion script: pulsar-ws completion >> ~/.bashrc')
   .example('$0 broker', 'Start the embedded broker on ws://127.0.0.1:8080')
   .example('$0 <command> --help', "A command's flags, defaults and examples")

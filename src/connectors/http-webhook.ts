@@ -8,7 +8,7 @@
  * `maxBodyBytes`), 400 (malformed NDJSON, naming the line; empty body), 401 (missing or wrong shared
  * secret or HMAC signature), 429 + Retry-After (the bounded in-flight limit is full), 503 +
  * Retry-After (closing, or the pipeline failed). `close()` stops accepting and waits for the requests
- * in flight before ending the stream.
+ * in flight before ending the stream. Each answer is a `'response'` event with its status code.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -125,6 +125,8 @@ export class WebhookSource extends Readable {
   }
 
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
+    // Every answer, whatever its status, as a 'response' event (status code): for metrics.
+    response.once('finish', () => this.emit('response', response.statusCode));
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== (this.options.path ?? '/')) {
       reply(response, 404, { error: `no webhook at ${url.pathname}; POST to ${this.options.path ?? '/'}` });
@@ -260,12 +262,16 @@ export class WebhookSource extends Readable {
     }
   }
 
-  /** Stops accepting requests, waits for those in flight, then ends the stream. */
+  /**
+   * Stops accepting requests, waits for those in flight, then ends the stream. Until those are done
+   * the server still listens, answering new requests 503 with Retry-After rather than refusing
+   * connections.
+   */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.queue.onIdle();
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.push(null);
     this.server.closeIdleConnections();
     await stopped;

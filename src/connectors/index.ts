@@ -6,4 +6,4 @@ export { stdinSource, stdoutSink, type StdinSourceOptions } from './stdin.js';
 export { FRAMINGS, type Framing, type NdjsonMapping } from './framing.js';
 export { SINK_FORMATS, ndjsonEnvelope, type NdjsonEnvelope, type SinkFormat } from './sink-format.js';
 export { WebhookSource, type WebhookOptions } from './http-webhook.js';
-export { S3Sink, DEFAULT_KEY_TEMPLATE, type S3SinkOptions } from './s3-sink.js';
+export { S3Sink, DEFAULT_KEY_TEMPLATE, type S3SinkOptions, type S3UploadEvent } from './s3-sink.js';

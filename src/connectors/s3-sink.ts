@@ -62,6 +62,13 @@ export interface S3SinkOptions {
   readonly logger?: Logger;
 }
 
+/** The `'upload'` event: an object was uploaded (its messages are acknowledged next). */
+export interface S3UploadEvent {
+  readonly bucket: string;
+  readonly key: string;
+  readonly messages: number;
+}
+
 interface OpenObject {
   readonly key: (lastId: string) => string;
   lastId: string;
@@ -249,6 +256,11 @@ export class S3Sink extends Writable {
       await rm(object.file, { force: true });
     }
     this.logger.info({ bucket: this.options.bucket, key, messages: object.acks.length }, 'object uploaded');
+    this.emit('upload', {
+      bucket: this.options.bucket,
+      key,
+      messages: object.acks.length,
+    } satisfies S3UploadEvent);
     for (const ack of object.acks) ack();
   }
 

@@ -62,6 +62,7 @@ export class ConsumerStream extends Readable {
   private onAllSettled: (() => void) | undefined;
   /** Ids acknowledged lately, for replay after a reconnect. */
   private readonly recentAcks = new RecentIds(MAX_REMEMBERED_ACKS);
+  private permitsStopped = false;
 
   /** `session` must point at a consumer URL with `pullMode=true`. */
   constructor(
@@ -98,6 +99,19 @@ export class ConsumerStream extends Readable {
       if (state === 'connected') this.grantPermits();
       if (state === 'closed' && error !== undefined) this.destroy(error);
     });
+  }
+
+  /** Messages asked of the server (permits) and not yet received. */
+  get permitsOutstanding(): number {
+    return this.outstandingPermits;
+  }
+
+  /**
+   * Asks the server for nothing more (for a drain): messages already asked for still arrive and are
+   * read as usual; what is not acknowledged when the stream closes is redelivered.
+   */
+  stopPermits(): void {
+    this.permitsStopped = true;
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
@@ -141,6 +155,7 @@ export class ConsumerStream extends Readable {
    * outstanding it asks for any room at all: no message would come to call `_read` again otherwise.
    */
   private grantPermits(): void {
+    if (this.permitsStopped) return;
     const room = this.highWaterMark - this.readableLength - this.outstandingPermits;
     const threshold = this.outstandingPermits === 0 ? 1 : Math.max(1, Math.floor(this.highWaterMark / 2));
     if (room < threshold) return;

@@ -79,4 +79,24 @@ describe('ConsumerStream', () => {
     }
     expect(payloads.sort()).toEqual(range(3));
   });
+
+  it('stopPermits(): messages already asked for arrive, nothing more is asked for', async () => {
+    const broker = await startBroker();
+    const target: Target = { wsUrl: broker.url, adminUrl: broker.httpUrl, embedded: true };
+    await publishAll(target, 'c-stop', range(30));
+    const stream = consumer(`${broker.url}${path('c-stop')}`, 8);
+    await new Promise((resolve) => stream.once('readable', resolve));
+    stream.stopPermits();
+    const asked = stream.readableLength + stream.permitsOutstanding;
+    const seen: ConsumerMessage[] = [];
+    // Read what comes until every permit granted before the stop is used up.
+    while (stream.permitsOutstanding > 0 || stream.readableLength > 0) {
+      const message = stream.read() as ConsumerMessage | null;
+      if (message === null) await new Promise((resolve) => stream.once('readable', resolve));
+      else seen.push(message);
+    }
+    expect(seen).toHaveLength(asked);
+    expect(asked).toBeLessThanOrEqual(8);
+    expect(stream.permitsOutstanding).toBe(0);
+  });
 });
