@@ -1,10 +1,11 @@
 /**
  * RSA keys for the encryption tests, laid out as the servers read them:
- * - `<root>/broker`: what the server's key source holds (`--crypto-keys-dir` of the embedded broker, or
- *   the directory of the project's CryptoKeyReaderFactory on real Pulsar): both files of `ws-server`
- *   (the server can decrypt it) and only the public key of `ws-client` (the server can encrypt for it,
- *   never decrypt);
- * - `<root>/clients`: the private key of `ws-client`, which only clients hold.
+ * - `<root>`: what the server's key source holds (`--crypto-keys-dir` of the embedded broker, or the
+ *   directory of the project's CryptoKeyReaderFactory on real Pulsar): both files of `ws-server` (the
+ *   server can decrypt it) and only the public key of `ws-client` (the server can encrypt for it, never
+ *   decrypt);
+ * - `<root>/clients`: the private key of `ws-client`, which only clients hold (key sources read only
+ *   the files directly in `<root>`).
  * Against real Pulsar the root comes from `PULSAR_CRYPTO_KEYS_DIR` (made by `.ci/run` before Pulsar
  * starts); for the embedded broker a fresh root is made when the test file loads.
  */
@@ -37,10 +38,10 @@ function writePair(dir: string, name: string): void {
   writeFileSync(join(dir, `private-key.${name}`), privateKey, { mode: 0o600 });
 }
 
-/** Makes `<root>/broker` and `<root>/clients` as described above. */
+/** Makes `<root>` and `<root>/clients` as described above. */
 export function makeTestCryptoKeys(root: string): void {
-  const brokerDir = join(root, 'broker');
-  const clientsDir = join(root, 'clients');
+  const brokerDir = root;
+  const clientsDir = join(root, "clients");
   mkdirSync(brokerDir, { recursive: true });
   mkdirSync(clientsDir, { recursive: true });
   writePair(brokerDir, SERVER_KEY);
@@ -57,8 +58,8 @@ export function testCryptoKeys(): TestCryptoKeys {
     root = mkdtempSync(join(tmpdir(), 'pws-keys-'));
     makeTestCryptoKeys(root);
   }
-  const brokerDir = join(root, 'broker');
-  const clientsDir = join(root, 'clients');
+  const brokerDir = root;
+  const clientsDir = join(root, "clients");
   const find = (kind: 'public' | 'private', name: string): string => {
     const file = `${kind}-key.${name}`;
     try {
