@@ -128,3 +128,32 @@ export function decodePublishEncryption(
   }
   return result;
 }
+
+/** What client-side encryption puts into a publish frame. */
+export interface ClientSideEncryptedPayload {
+  readonly payload: Buffer;
+  /** The IV. */
+  readonly param: Buffer;
+  readonly compressionType: CompressionType;
+  readonly uncompressedMessageSize: number;
+}
+
+/**
+ * Rewrites a publish frame for client-side mode: the payload replaced by what `encrypt` makes of it,
+ * plus `encryptionParam`, `compressionType` and `uncompressedMessageSize`. Other fields are kept.
+ */
+export function encryptPublishFrame(
+  text: string,
+  encrypt: (payload: Buffer) => ClientSideEncryptedPayload,
+): string {
+  const frame = JSON.parse(text) as Record<string, unknown>;
+  const payload = typeof frame.payload === 'string' ? Buffer.from(frame.payload, 'base64') : Buffer.alloc(0);
+  const sealed = encrypt(payload);
+  return JSON.stringify({
+    ...frame,
+    payload: sealed.payload.toString('base64'),
+    encryptionParam: sealed.param.toString('base64'),
+    compressionType: sealed.compressionType,
+    uncompressedMessageSize: sealed.uncompressedMessageSize,
+  });
+}

@@ -41,7 +41,7 @@ function writePair(dir: string, name: string): void {
 /** Makes `<root>` and `<root>/clients` as described above. */
 export function makeTestCryptoKeys(root: string): void {
   const brokerDir = root;
-  const clientsDir = join(root, "clients");
+  const clientsDir = join(root, 'clients');
   mkdirSync(brokerDir, { recursive: true });
   mkdirSync(clientsDir, { recursive: true });
   writePair(brokerDir, SERVER_KEY);
@@ -59,7 +59,7 @@ export function testCryptoKeys(): TestCryptoKeys {
     makeTestCryptoKeys(root);
   }
   const brokerDir = root;
-  const clientsDir = join(root, "clients");
+  const clientsDir = join(root, 'clients');
   const find = (kind: 'public' | 'private', name: string): string => {
     const file = `${kind}-key.${name}`;
     try {
