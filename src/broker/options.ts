@@ -71,6 +71,8 @@ export interface EmbeddedBrokerOptions {
    * server-side encryption (`encryptionKeys=<names>`) are refused with Pulsar's HTTP 500.
    */
   cryptoKeysDir?: string;
+  /** Pulsar's `clusterName`: the prefix of generated producer names (`<clusterName>-0-<n>`). @default 'standalone' */
+  clusterName?: string;
   /** pino logger; silent by default. */
   logger?: Logger;
 }
@@ -119,6 +121,7 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
     maxPendingMessagesPerProducer: input.maxPendingMessagesPerProducer ?? 10_000,
     superUserRoles: input.superUserRoles ?? [],
     deduplication: input.deduplication ?? false,
+    clusterName: input.clusterName ?? 'standalone',
     idleTimeoutMillis: input.idleTimeoutMillis ?? 300_000,
     pingIntervalMillis: input.pingIntervalMillis ?? 0,
     logger: input.logger ?? pino({ enabled: false }),

@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { brokerCommand } from './commands/broker.js';
 import { fileToTopicCommand, stdinToTopicCommand } from './commands/file-to-topic.js';
+import { keysCommand } from './commands/keys.js';
 import { consumeCommand } from './commands/consume.js';
 import { produceCommand } from './commands/produce.js';
 import { readCommand } from './commands/read.js';
@@ -29,6 +30,7 @@ await yargs(hideBin(process.argv))
   .usage('$0 <command> [options]')
   .command(brokerCommand)
   .command(tokenCommand)
+  .command(keysCommand)
   .command(fileToTopicCommand)
   .command(stdinToTopicCommand)
   .command(topicToFileCommand)

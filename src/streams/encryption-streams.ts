@@ -76,11 +76,14 @@ export class ClientSideEncryption {
   /** Encrypts a publish frame's payload and adds the per-message fields. */
   encryptFrame(text: string): string {
     return encryptPublishFrame(text, (body) => {
-      const { payload, encryption } = this.encryptor.encrypt(body, this.compression);
+      // An empty body is sent uncompressed: the C++ (and so Python) client does not decode a compressed
+      // empty payload (seen with ZLIB and LZ4 in pulsar-client 3.13), and there is nothing to gain.
+      const compression = body.length === 0 ? 'NONE' : this.compression;
+      const { payload, encryption } = this.encryptor.encrypt(body, compression);
       return {
         payload,
         param: Buffer.from(encryption.param, 'base64'),
-        compressionType: this.compression,
+        compressionType: compression,
         uncompressedMessageSize: body.length,
       };
     });
