@@ -5,10 +5,11 @@
  * and each `onError` mode. Runs on the embedded broker, or real Pulsar when PULSAR_WS_URL is set.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import chain from 'stream-chain';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { buildBatch, parsePublicKey, PayloadEncryptor } from '../../src/encryption/index.js';
 import {
   ackingSink,
@@ -22,6 +23,7 @@ import {
 import { toConsumerMessage } from '../../src/streams/consumer-message.js';
 import { encryptionContextOf } from '../../src/encryption/index.js';
 import { CLIENT_KEY, cryptoKeysAvailable, testCryptoKeys } from '../helpers/crypto-keys.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 
 const keys = testCryptoKeys();
@@ -29,6 +31,9 @@ const target = useTarget({ cryptoKeysDir: keys.brokerDir });
 const clients: PulsarWsClient[] = [];
 afterEach(async () => {
   for (const client of clients.splice(0)) await client.close();
+});
+afterAll(async () => {
+  if (process.env.PULSAR_CRYPTO_KEYS_DIR !== keys.root) await rm(keys.root, { recursive: true, force: true });
 });
 
 function newClient(): PulsarWsClient {
@@ -176,6 +181,40 @@ describe.skipIf(!cryptoKeysAvailable)('client-side encryption through the stream
       1,
     );
     expect(retried[0]?.payload.toString()).toBe('elsewhere');
+  });
+
+  it('survives sockets cut mid-stream: frames resent after a reconnect are encrypted again and decrypt', async () => {
+    const proxy = await startFaultProxy(target.wsUrl);
+    try {
+      const client = new PulsarWsClient({ url: proxy.url, reconnect: { maxDelayMs: 200 } });
+      clients.push(client);
+      const topic = uniqueTopic('enc-cuts');
+      const payloads = Array.from({ length: 1000 }, (_, i) => `m${i}`);
+      const producer = client.producer(topic, {
+        maxInFlight: 100,
+        encryption: { keys: { [CLIENT_KEY]: keys.publicPem(CLIENT_KEY) }, compression: 'LZ4' },
+      });
+      let acked = 0;
+      producer.on('ack', () => {
+        acked += 1;
+        if (acked === 300 || acked === 700) proxy.cut();
+      });
+      await pipeline(Readable.from(payloads), producer);
+      expect(proxy.cuts).toBe(2);
+      const seen = new Set<string>();
+      const consumer = newClient().consumer(topic, 's', {
+        ...earliest,
+        decryption: { privateKeys: privateKeys() },
+      });
+      for await (const message of consumer as AsyncIterable<ConsumerMessage>) {
+        seen.add(message.payload.toString());
+        message.ack();
+        if (seen.size === payloads.length) break;
+      }
+      expect([...seen].sort()).toEqual([...payloads].sort());
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('refuses bad keys and option mixes before connecting', () => {

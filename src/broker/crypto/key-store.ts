@@ -7,6 +7,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import {
   parsePrivateKey,
   parsePublicKey,
@@ -26,7 +27,10 @@ export class BrokerKeyStore {
   /** One ring over every private key found so far, so its data-key cache serves all sessions. */
   readonly ring = new PrivateKeyRing(this.privateKeys);
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly logger: Logger,
+  ) {}
 
   /** The public key for `name`, or undefined when there is none or it is not a usable RSA PEM. */
   async publicKey(name: string): Promise<KeyObject | undefined> {
@@ -34,8 +38,10 @@ export class BrokerKeyStore {
     if (pem === undefined) return undefined;
     try {
       return parsePublicKey(pem, publicKeyFileName(name));
-    } catch {
-      // Pulsar's key reader answers an unparsable key like a missing one: producer creation fails.
+    } catch (error) {
+      // Pulsar answers an unparsable key like a missing one (producer creation fails); the operator
+      // gets the reason here.
+      this.logger.warn({ err: error, dir: this.dir, key: name }, 'unusable public key');
       return undefined;
     }
   }
@@ -54,7 +60,9 @@ export class BrokerKeyStore {
       let key: KeyObject | undefined;
       try {
         key = pem === undefined ? undefined : parsePrivateKey(pem, privateKeyFileName(name));
-      } catch {
+      } catch (error) {
+        // Treated as absent, as Pulsar treats a key reader that fails: the crypto failure action applies.
+        this.logger.warn({ err: error, dir: this.dir, key: name }, 'unusable private key');
         key = undefined;
       }
       if (key === undefined) {
@@ -76,7 +84,7 @@ export function brokerKeyStore(options: ResolvedBrokerOptions): BrokerKeyStore |
   if (options.cryptoKeysDir === undefined) return undefined;
   let store = stores.get(options);
   if (store === undefined) {
-    store = new BrokerKeyStore(options.cryptoKeysDir);
+    store = new BrokerKeyStore(options.cryptoKeysDir, options.logger.child({ component: 'crypto-keys' }));
     stores.set(options, store);
   }
   return store;
