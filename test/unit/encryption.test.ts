@@ -14,13 +14,13 @@ import {
   PayloadEncryptor,
   PrivateKeyRing,
   splitBatch,
+  type SingleMessage,
 } from '../../src/encryption/index.js';
 import {
   batchSizeOf,
   decodePublishEncryption,
   encodeClientSideKeys,
   parseClientSideKeys,
-  type EncryptionContext,
 } from '../../src/protocol/index.js';
 
 const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -58,7 +58,7 @@ describe('codecs', () => {
 
 describe('batch framing', () => {
   it('splits what buildBatch framed, and reads frames to the end for the legacy batchSize', () => {
-    const messages = [
+    const messages: SingleMessage[] = [
       { payload: Buffer.from('a'), properties: { k: 'v' }, key: 'x', eventTime: 5 },
       { payload: Buffer.alloc(0), properties: {} },
     ];
@@ -146,13 +146,9 @@ describe('encryption frame fields', () => {
 
   it('batchSize: a number, null, or the legacy {present} shape', () => {
     const base = { keys: {}, param: '', compressionType: 'NONE', uncompressedMessageSize: 0 } as const;
-    expect(batchSizeOf({ ...base, batchSize: 3 } as EncryptionContext)).toBe(3);
-    expect(batchSizeOf({ ...base, batchSize: null } as EncryptionContext)).toBeNull();
-    expect(batchSizeOf({ ...base, batchSize: { empty: false, present: true } } as EncryptionContext)).toBe(
-      'unknown',
-    );
-    expect(
-      batchSizeOf({ ...base, batchSize: { empty: true, present: false } } as EncryptionContext),
-    ).toBeNull();
+    expect(batchSizeOf({ ...base, batchSize: 3 })).toBe(3);
+    expect(batchSizeOf({ ...base, batchSize: null })).toBeNull();
+    expect(batchSizeOf({ ...base, batchSize: { empty: false, present: true } })).toBe('unknown');
+    expect(batchSizeOf({ ...base, batchSize: { empty: true, present: false } })).toBeNull();
   });
 });
