@@ -4,7 +4,7 @@
  * yargs applies the result with flags taking precedence over the file. Keys the broker cannot honour
  * are collected and reported once at start-up (see `configFileNotes`), never fatal.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getProperties } from 'properties-file';
@@ -63,6 +63,8 @@ function tokenSecretFile(value: string): string {
     const dir = mkdtempSync(join(tmpdir(), 'pulsar-ws-secret-'));
     const path = join(dir, 'token-secret.key');
     writeFileSync(path, secret, { mode: 0o600 });
+    // The broker reads the file at start-up; the secret does not outlive the process.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     return path;
   }
   throw new CliError(`--config: tokenSecretKey must be file:///path or data:;base64,..., got "${value}"`, 2);
