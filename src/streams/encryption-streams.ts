@@ -9,6 +9,7 @@ import { KeyFormatError, parsePublicKey, PayloadEncryptor, clientSideKeysOf } fr
 import { InvalidArgumentError } from '../errors.js';
 import {
   COMPRESSION_TYPES,
+  DEFAULT_MAX_TEXT_FRAME_SIZE,
   encodeClientSideKeys,
   encryptPublishFrame,
   type CompressionType,
@@ -62,6 +63,15 @@ export class ClientSideEncryption {
       );
     }
     return new ClientSideEncryption(new PayloadEncryptor(keys), compression);
+  }
+
+  /**
+   * The frame limit to check plaintext frames against: encryption adds the tag, the IV and three fields,
+   * and compression can grow incompressible data slightly (LZ4 and Snappy by up to about 0.5 %), so a
+   * plaintext frame within this budget stays within `maxFrameBytes` once encrypted.
+   */
+  static frameBudget(maxFrameBytes = DEFAULT_MAX_TEXT_FRAME_SIZE): number {
+    return Math.max(1, Math.floor(maxFrameBytes * 0.99) - 512);
   }
 
   /**

@@ -241,7 +241,11 @@ export class PulsarWsClient {
     const stream = new ProducerStream(this.session('producer', name.fullName, url, encryption), {
       ...(highWaterMark === undefined ? {} : { highWaterMark }),
       ...(maxInFlight === undefined ? {} : { maxInFlight }),
-      ...(maxFrameBytes === undefined ? {} : { maxFrameBytes }),
+      ...(encryption === undefined
+        ? maxFrameBytes === undefined
+          ? {}
+          : { maxFrameBytes }
+        : { maxFrameBytes: ClientSideEncryption.frameBudget(maxFrameBytes) }),
       ...(effectivelyOnce ? { initialSequenceId: params.initialSequenceId } : {}),
     });
     created.stream = stream;
