@@ -34,6 +34,13 @@ export default tseslint.config(
     },
   },
   {
+    // Pulsar's message crypto, shared by the broker and the streams as src/protocol is.
+    files: ['src/encryption/**'],
+    rules: {
+      'no-restricted-imports': ['error', restrictFrom('broker', 'client', 'streams', 'connectors', 'cli')],
+    },
+  },
+  {
     files: ['src/streams/**'],
     rules: { 'no-restricted-imports': ['error', restrictFrom('broker', 'connectors', 'cli')] },
   },

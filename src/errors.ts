@@ -12,7 +12,8 @@ export type PulsarWsErrorCode =
   | 'PWS_ERR_TIMEOUT'
   | 'PWS_ERR_CLOSED'
   | 'PWS_ERR_ABORTED'
-  | 'PWS_ERR_CONNECTOR';
+  | 'PWS_ERR_CONNECTOR'
+  | 'PWS_ERR_DECRYPT';
 
 export interface PulsarWsErrorOptions extends ErrorOptions {
   readonly retryable?: boolean;
@@ -133,6 +134,22 @@ export class ConnectorError extends PulsarWsError {
     options?: PulsarWsErrorOptions,
   ) {
     super('PWS_ERR_CONNECTOR', `${connector}: ${message}`, options);
+  }
+}
+
+/**
+ * An encrypted message could not be decrypted: no private key for any of `keyNames` (the names the
+ * message was encrypted for), a key that does not fit, or a damaged payload. Never retried.
+ */
+export class DecryptionError extends PulsarWsError {
+  override name = 'DecryptionError';
+  constructor(
+    message: string,
+    readonly keyNames: readonly string[],
+    readonly messageId: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super('PWS_ERR_DECRYPT', message, options);
   }
 }
 

@@ -37,3 +37,13 @@ export {
   type MessageIdData,
   type TopicName,
 } from './protocol/index.js';
+// End-to-end encryption (client-side decryption and encryption, key files).
+export {
+  decryptMessages,
+  DECRYPT_FAILURE_MODES,
+  type DecryptFailureMode,
+  type DecryptMessagesOptions,
+} from './streams/decrypt-messages.js';
+export type { ProducerEncryptionOptions } from './streams/encryption-streams.js';
+export { createRsaKeyPair, writeRsaKeyPair } from './encryption/keys.js';
+export type { CompressionType, EncryptionContext, EncryptionContextKey } from './protocol/index.js';

@@ -4,6 +4,11 @@
 #
 #   scripts/pulsar/start.sh                 # plain
 #   PULSAR_CONF_EXTRA=/path/extra.conf scripts/pulsar/start.sh   # appended to standalone.conf (e.g. auth)
+#   PULSAR_CRYPTO_KEYS_DIR=/path/keys scripts/pulsar/start.sh     # WebSocket encryption with these keys
+#
+# With PULSAR_CRYPTO_KEYS_DIR, the project's CryptoKeyReaderFactory (crypto/*.java) is compiled with
+# javac against the resolved classpath and configured as cryptoKeyReaderFactoryClassName; it reads
+# public-key.<name> / private-key.<name> from that directory.
 #
 # Env: PULSAR_WORK (default /tmp/pulsar-ws-streams-pulsar), PULSAR_WEB_PORT (8080),
 # PULSAR_BROKER_PORT (6650), PULSAR_START_TIMEOUT (seconds, 240), ADMIN_TOKEN (for readiness with auth).
@@ -27,12 +32,26 @@ echo "start.sh: resolving the Pulsar classpath with Maven" >&2
 mvn -B -q -s "$HERE/settings.xml" -f "$HERE/pom.xml" dependency:build-classpath \
   -Dmdep.outputFile="$WORK/cp.txt" -Dmdep.includeScope=runtime >&2
 
+CLASSPATH_EXTRA=""
+CRYPTO_OPTS=()
+if [ -n "${PULSAR_CRYPTO_KEYS_DIR:-}" ]; then
+  echo "start.sh: compiling the CryptoKeyReaderFactory (keys in $PULSAR_CRYPTO_KEYS_DIR)" >&2
+  mkdir -p "$WORK/crypto-classes"
+  javac -nowarn -d "$WORK/crypto-classes" -cp "$(cat "$WORK/cp.txt")" "$HERE"/crypto/*.java >&2
+  CLASSPATH_EXTRA="$WORK/crypto-classes:"
+  CRYPTO_OPTS=(-Dpulsarws.crypto.keysDir="$PULSAR_CRYPTO_KEYS_DIR")
+fi
+
 # The config: ours, with the ports of this run and any extra keys (auth) appended.
 {
   cat "$HERE/standalone.conf"
   echo "webServicePort=$WEB_PORT"
   echo "brokerServicePort=$BROKER_PORT"
   echo "bookiePort=$BOOKIE_PORT"
+  if [ -n "${PULSAR_CRYPTO_KEYS_DIR:-}" ]; then
+    # Not a typed ServiceConfiguration field: the WebSocket service reads it from the properties.
+    echo "cryptoKeyReaderFactoryClassName=pulsarws.ci.PulsarWsCryptoKeyReaderFactory"
+  fi
   if [ -n "${PULSAR_CONF_EXTRA:-}" ]; then cat "$PULSAR_CONF_EXTRA"; fi
 } >"$WORK/standalone.conf"
 
@@ -53,7 +72,7 @@ JVM_OPTS=(
 # A fresh working directory, so no stray data/standalone/zookeeper switches the metadata mode.
 cd "$WORK"
 started=$(date +%s)
-java "${JVM_OPTS[@]}" -cp "$(cat "$WORK/cp.txt")" org.apache.pulsar.PulsarStandaloneStarter \
+java "${JVM_OPTS[@]}" "${CRYPTO_OPTS[@]}" -cp "$CLASSPATH_EXTRA$(cat "$WORK/cp.txt")" org.apache.pulsar.PulsarStandaloneStarter \
   --config "$WORK/standalone.conf" -nfw -nss \
   --metadata-dir "$WORK/metadata" --bookkeeper-dir "$WORK/bookkeeper" --bookkeeper-port "$BOOKIE_PORT" \
   >"$WORK/pulsar.log" 2>&1 </dev/null &

@@ -65,12 +65,25 @@ export interface EmbeddedBrokerOptions {
    * @default false
    */
   deduplication?: boolean;
+  /**
+   * Key source for end-to-end encryption: a directory of `public-key.<name>` / `private-key.<name>` PEM
+   * files (the role of Pulsar's `cryptoKeyReaderFactoryClassName`). Without it, producers asking for
+   * server-side encryption (`encryptionKeys=<names>`) are refused with Pulsar's HTTP 500.
+   */
+  cryptoKeysDir?: string;
+  /** Pulsar's `clusterName`: the prefix of generated producer names (`<clusterName>-0-<n>`). @default 'standalone' */
+  clusterName?: string;
   /** pino logger; silent by default. */
   logger?: Logger;
 }
 
 type OptionalFileOptions =
-  'authTokenSecretFile' | 'authPermissionsFile' | 'tlsCertFile' | 'tlsKeyFile' | 'tlsTrustCertsFile';
+  | 'authTokenSecretFile'
+  | 'authPermissionsFile'
+  | 'tlsCertFile'
+  | 'tlsKeyFile'
+  | 'tlsTrustCertsFile'
+  | 'cryptoKeysDir';
 
 export type ResolvedBrokerOptions = Readonly<
   Required<Omit<EmbeddedBrokerOptions, OptionalFileOptions>> &
@@ -108,6 +121,7 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
     maxPendingMessagesPerProducer: input.maxPendingMessagesPerProducer ?? 10_000,
     superUserRoles: input.superUserRoles ?? [],
     deduplication: input.deduplication ?? false,
+    clusterName: input.clusterName ?? 'standalone',
     idleTimeoutMillis: input.idleTimeoutMillis ?? 300_000,
     pingIntervalMillis: input.pingIntervalMillis ?? 0,
     logger: input.logger ?? pino({ enabled: false }),
@@ -116,6 +130,7 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
     ...(input.tlsCertFile === undefined ? {} : { tlsCertFile: input.tlsCertFile }),
     ...(input.tlsKeyFile === undefined ? {} : { tlsKeyFile: input.tlsKeyFile }),
     ...(input.tlsTrustCertsFile === undefined ? {} : { tlsTrustCertsFile: input.tlsTrustCertsFile }),
+    ...(input.cryptoKeysDir === undefined ? {} : { cryptoKeysDir: input.cryptoKeysDir }),
   };
   if (typeof resolved.dataDir !== 'string' || resolved.dataDir.length === 0) {
     throw new BrokerOptionError(

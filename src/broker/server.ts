@@ -50,7 +50,7 @@ export class EmbeddedBroker {
       auth,
       logger: options.logger,
       // Pulsar names unnamed producers `<cluster>-<broker>-<n>`.
-      nextProducerName: () => `standalone-0-${this.producerCounter++}`,
+      nextProducerName: () => `${options.clusterName}-0-${this.producerCounter++}`,
     };
   }
 

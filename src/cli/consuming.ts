@@ -14,11 +14,17 @@ import {
   type InitialPosition,
   type SubscriptionType,
 } from '../protocol/index.js';
+import {
+  consumerDecryptionFromArgs,
+  keyErrorAsUsage,
+  withDecryptOptions,
+  type DecryptArgs,
+} from './encryption-flags.js';
 import { CliError } from './cli-error.js';
 import { clientFromArgs, connectionWatch, withConnectionOptions, type ConnectionArgs } from './connection.js';
 import { limit, type LimitOptions } from './limit.js';
 
-export interface ConsumeArgs extends ConnectionArgs {
+export interface ConsumeArgs extends ConnectionArgs, DecryptArgs {
   topic: string;
   subscription: string;
   'subscription-type': SubscriptionType;
@@ -30,7 +36,7 @@ export interface ConsumeArgs extends ConnectionArgs {
 
 /** The flags every consuming command takes. */
 export function consumeOptions<T>(yargs: Argv<T>) {
-  return withConnectionOptions(yargs)
+  return withDecryptOptions(withConnectionOptions(yargs))
     .option('subscription', { type: 'string', demandOption: true, describe: 'Subscription name' })
     .option('subscription-type', {
       type: 'string',
@@ -87,10 +93,13 @@ export async function consumeInto(
 ): Promise<void> {
   const client = clientFromArgs(args, logger);
   try {
-    const source = client.consumer(args.topic, args.subscription, {
-      subscriptionType: args['subscription-type'],
-      subscriptionInitialPosition: args['initial-position'],
-    });
+    const source = keyErrorAsUsage(() =>
+      client.consumer(args.topic, args.subscription, {
+        subscriptionType: args['subscription-type'],
+        subscriptionInitialPosition: args['initial-position'],
+        ...consumerDecryptionFromArgs(args),
+      }),
+    );
     const watch = connectionWatch(source, args.url);
     await pipeline(
       source,

@@ -26,6 +26,12 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'create-secret-key': [
     ['$0 token create-secret-key --output secret.key', 'Write 32 random bytes, mode 600'],
   ],
+  keys: [
+    [
+      '$0 keys create --name app --dir ./keys',
+      'An RSA-2048 pair: ./keys/public-key.app and ./keys/private-key.app',
+    ],
+  ],
   'file-to-topic': [
     [
       "$0 file-to-topic --file 'logs/*.ndjson' --topic events --checkpoint logs.ckpt",

@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { brokerCommand } from './commands/broker.js';
 import { fileToTopicCommand, stdinToTopicCommand } from './commands/file-to-topic.js';
+import { keysCommand } from './commands/keys.js';
 import { consumeCommand } from './commands/consume.js';
 import { produceCommand } from './commands/produce.js';
 import { readCommand } from './commands/read.js';
@@ -32,6 +33,7 @@ await yargs(hideBin(process.argv))
   .usage('$0 <command> [options]')
   .command(withExamples(brokerCommand))
   .command(withExamples(tokenCommand))
+  .command(withExamples(keysCommand))
   .command(withExamples(fileToTopicCommand))
   .command(withExamples(stdinToTopicCommand))
   .command(withExamples(topicToFileCommand))

@@ -6,6 +6,7 @@
  * Unknown extra fields are accepted: servers add fields over versions.
  */
 import { ProtocolError } from '../errors.js';
+import type { EncryptionContext } from './encryption.js';
 import type { DeliveredMessage, ProducerAck, PublishFrame } from './frames.js';
 import { isJsonObject, type JsonObject } from './json-coerce.js';
 
@@ -38,9 +39,12 @@ export function encodeIsEndOfTopicFrame(): string {
 
 // ---- server → client -------------------------------------------------------------------------
 
+/** A delivered message as decoded, with the encryption context of an encrypted one. */
+export type DecodedDelivery = DeliveredMessage & { readonly encryptionContext?: EncryptionContext };
+
 /** A frame on a consumer or reader socket. */
 export type ConsumerServerFrame =
-  | { readonly kind: 'message'; readonly message: DeliveredMessage }
+  | { readonly kind: 'message'; readonly message: DecodedDelivery }
   | { readonly kind: 'endOfTopic'; readonly endOfTopic: boolean };
 
 /** What a frame is called in errors, after the socket it came on and what it should have been. */
@@ -160,6 +164,7 @@ export function decodeConsumerServerFrame(
   }
   const eventTime = optionalString(obj, 'eventTime', frameKind);
   const key = optionalString(obj, 'key', frameKind);
+  const encryptionContext = encryptionContextOf(obj, frameKind);
   return {
     kind: 'message',
     message: {
@@ -170,6 +175,25 @@ export function decodeConsumerServerFrame(
       redeliveryCount,
       ...(eventTime === undefined ? {} : { eventTime }),
       ...(key === undefined ? {} : { key }),
+      ...(encryptionContext === undefined ? {} : { encryptionContext }),
     },
   };
+}
+
+/**
+ * The `encryptionContext` of an encrypted message (§4.2), checked as far as decryption relies on
+ * it: an object whose `keys` is an object and whose `param` (the IV) is a string.
+ */
+function encryptionContextOf(obj: JsonObject, frameKind: ServerFrameKind): EncryptionContext | undefined {
+  const value = obj.encryptionContext;
+  if (value === undefined || value === null) return undefined;
+  const field = 'encryptionContext';
+  if (!isJsonObject(value)) throw invalid(frameKind, field, `expected an object, got ${describe(value)}`);
+  if (!isJsonObject(value.keys)) {
+    throw invalid(frameKind, `${field}.keys`, `expected an object, got ${describe(value.keys)}`);
+  }
+  if (typeof value.param !== 'string') {
+    throw invalid(frameKind, `${field}.param`, `expected a string, got ${describe(value.param)}`);
+  }
+  return value as unknown as EncryptionContext;
 }

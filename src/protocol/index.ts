@@ -12,3 +12,4 @@ export * from './params.js';
 export * from './paths.js';
 export * from './time.js';
 export * from './topic-name.js';
+export * from './encryption.js';

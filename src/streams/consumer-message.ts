@@ -1,5 +1,5 @@
 /** A message as consumer and reader streams emit it. */
-import type { DeliveredMessage } from '../protocol/index.js';
+import type { DeliveredMessage, EncryptionContext } from '../protocol/index.js';
 
 export interface ConsumerMessage {
   readonly payload: Buffer;
@@ -9,6 +9,11 @@ export interface ConsumerMessage {
   readonly publishTime: Date;
   readonly eventTime?: Date;
   readonly redeliveryCount: number;
+  /**
+   * Present when the message was published encrypted (even if the server decrypted it): what a holder
+   * of a private key needs to decrypt it (see `decryptMessages`). Consumers only; readers never get it.
+   */
+  readonly encryptionContext?: EncryptionContext;
   /** Acknowledges the message (idempotent; a no-op after `nack`). */
   ack(): void;
   /** Asks for redelivery after the subscription's `negativeAckRedeliveryDelay` (idempotent). */
@@ -24,7 +29,7 @@ export function isConsumerMessage(value: unknown): value is ConsumerMessage {
 
 /** Builds the message object; `settle` sends the ack or nack frame, once. */
 export function toConsumerMessage(
-  frame: DeliveredMessage,
+  frame: DeliveredMessage & { readonly encryptionContext?: EncryptionContext },
   settle: (kind: 'ack' | 'nack', messageId: string) => void,
 ): ConsumerMessage {
   let settled = false;
@@ -41,6 +46,7 @@ export function toConsumerMessage(
     publishTime: new Date(frame.publishTime),
     ...(frame.eventTime === undefined ? {} : { eventTime: new Date(frame.eventTime) }),
     redeliveryCount: frame.redeliveryCount,
+    ...(frame.encryptionContext === undefined ? {} : { encryptionContext: frame.encryptionContext }),
     ack: () => once('ack'),
     nack: () => once('nack'),
   };

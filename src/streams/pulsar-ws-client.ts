@@ -23,6 +23,13 @@ import { compareMessageIds, decodeMessageId } from '../protocol/index.js';
 import { ConsumerStream, type ConsumerStreamOptions } from './consumer-stream.js';
 import { ProducerStream, type ProducerAckEvent, type ProducerStreamOptions } from './producer-stream.js';
 import { ReaderStream, resolveReaderHighWaterMark } from './reader-stream.js';
+import { resolveDecryptor, type DecryptMessagesOptions } from './decrypt-messages.js';
+import {
+  ClientSideEncryption,
+  DecryptingConsumerStream,
+  EncryptingSession,
+  type ProducerEncryptionOptions,
+} from './encryption-streams.js';
 
 /**
  * The session options shared by every stream of the client: token, TLS, liveness (`pingIntervalMs`,
@@ -51,6 +58,12 @@ export interface ProducerOptions extends ProducerParamOptions, ProducerStreamOpt
   readonly effectivelyOnce?: boolean;
   /** Called with each message's id as the broker acknowledges it (also the stream's `'ack'` event). */
   readonly onAck?: (event: ProducerAckEvent) => void;
+  /**
+   * Client-side end-to-end encryption (Pulsar's PIP-290): each payload is compressed and encrypted here
+   * for the named RSA public keys before it is sent; the server stores ciphertext it cannot read.
+   * Not with `encryptionKeys` (server-side mode).
+   */
+  readonly encryption?: ProducerEncryptionOptions;
 }
 
 export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOptions, StreamLifecycleOptions {
@@ -61,6 +74,11 @@ export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOpt
    * the broker's count must track the stream closely. @default min(highWaterMark, 1000)
    */
   readonly receiverQueueSize?: number;
+  /**
+   * Decrypts end-to-end encrypted messages with these RSA private keys: asks the server for ciphertext
+   * (`cryptoFailureAction=CONSUME`) and emits plaintext messages (batches split), as `decryptMessages`.
+   */
+  readonly decryption?: DecryptMessagesOptions;
 }
 
 export interface ReaderOptions extends ReaderParamOptions, StreamLifecycleOptions {
@@ -120,6 +138,7 @@ const KNOWN_OPTIONS = {
     'effectivelyOnce',
     'onAck',
     'signal',
+    'encryption',
   ],
   consumer: [
     'subscriptionType',
@@ -137,6 +156,7 @@ const KNOWN_OPTIONS = {
     'ackMode',
     'closeGraceMs',
     'signal',
+    'decryption',
   ],
   reader: ['readerName', 'cryptoFailureAction', 'startMessageId', 'highWaterMark', 'stopAtEnd', 'signal'],
 } as const;
@@ -166,10 +186,16 @@ export class PulsarWsClient {
     this.logger = options.logger ?? pino({ enabled: false });
   }
 
-  private session(component: string, topic: string, url: string | (() => string)): WsSession {
+  private session(
+    component: string,
+    topic: string,
+    url: string | (() => string),
+    encryption?: ClientSideEncryption,
+  ): WsSession {
     if (this.closed) throw new ClosedError('the client is closed');
     const { url: _serviceUrl, logger: _logger, ...connection } = this.options;
-    return new WsSession({ ...connection, url, logger: this.logger.child({ component, topic }) });
+    const options = { ...connection, url, logger: this.logger.child({ component, topic }) };
+    return encryption === undefined ? new WsSession(options) : new EncryptingSession(options, encryption);
   }
 
   private track<S extends Readable | Writable>(stream: S, signal: AbortSignal | undefined): S {
@@ -202,8 +228,16 @@ export class PulsarWsClient {
       effectivelyOnce = false,
       onAck,
       signal,
+      encryption: encryptionOptions,
       ...params
     } = options;
+    if (encryptionOptions !== undefined && params.encryptionKeys !== undefined) {
+      throw new InvalidArgumentError(
+        'expected `encryption` (client-side) or `encryptionKeys` (server-side), not both',
+      );
+    }
+    const encryption =
+      encryptionOptions === undefined ? undefined : ClientSideEncryption.resolve(encryptionOptions);
     if (effectivelyOnce && (params.producerName === undefined || params.initialSequenceId === undefined)) {
       throw new InvalidArgumentError(
         'expected `producerName` and `initialSequenceId` with `effectivelyOnce`: deduplication is keyed by the name, and resent messages must keep their sequence ids',
@@ -212,7 +246,7 @@ export class PulsarWsClient {
     const initialUrl = producerUrl(this.options.url, name, params);
     // The URL is asked for before the stream exists (and after every reconnect).
     const created: { stream?: ProducerStream } = {};
-    const url = effectivelyOnce
+    const plainUrl = effectivelyOnce
       ? () => {
           const resume = created.stream?.resumeSequenceId;
           return resume === undefined
@@ -220,10 +254,24 @@ export class PulsarWsClient {
             : producerUrl(this.options.url, name, { ...params, initialSequenceId: resume });
         }
       : initialUrl;
-    const stream = new ProducerStream(this.session('producer', name.fullName, url), {
+    // Client-side mode: each connection carries the current key map (the data key may have rotated).
+    const url =
+      encryption === undefined
+        ? plainUrl
+        : () => {
+            const base = typeof plainUrl === 'string' ? plainUrl : plainUrl();
+            const withKeys = new URL(base);
+            withKeys.searchParams.set('encryptionKeys', encryption.encryptionKeysParam());
+            return withKeys.toString();
+          };
+    const stream = new ProducerStream(this.session('producer', name.fullName, url, encryption), {
       ...(highWaterMark === undefined ? {} : { highWaterMark }),
       ...(maxInFlight === undefined ? {} : { maxInFlight }),
-      ...(maxFrameBytes === undefined ? {} : { maxFrameBytes }),
+      ...(encryption === undefined
+        ? maxFrameBytes === undefined
+          ? {}
+          : { maxFrameBytes }
+        : { maxFrameBytes: ClientSideEncryption.frameBudget(maxFrameBytes) }),
       ...(finishTimeoutMs === undefined ? {} : { finishTimeoutMs }),
       ...(effectivelyOnce ? { initialSequenceId: params.initialSequenceId } : {}),
     });
@@ -239,16 +287,29 @@ export class PulsarWsClient {
   consumer(topic: string, subscription: string, options: ConsumerOptions = {}): ConsumerStream {
     checkKnown('consumer', options);
     const name = resolveTopic(topic);
-    const { highWaterMark, ackMode, closeGraceMs, receiverQueueSize, signal, ...params } = options;
+    const { highWaterMark, ackMode, closeGraceMs, receiverQueueSize, decryption, signal, ...params } =
+      options;
+    const decryptor = decryption === undefined ? undefined : resolveDecryptor(decryption);
+    if (decryptor !== undefined && (params.cryptoFailureAction ?? 'CONSUME') !== 'CONSUME') {
+      throw new InvalidArgumentError(
+        `\`decryption\` needs cryptoFailureAction CONSUME (the server must hand over ciphertext), got ${params.cryptoFailureAction}`,
+      );
+    }
     const url = consumerUrl(this.options.url, name, subscription, {
       ...params,
+      ...(decryptor === undefined ? {} : { cryptoFailureAction: 'CONSUME' as const }),
       receiverQueueSize: receiverQueueSize ?? Math.min(highWaterMark ?? 100, 1000),
     });
-    const stream = new ConsumerStream(this.session('consumer', name.fullName, url), {
+    const streamOptions = {
       ...(highWaterMark === undefined ? {} : { highWaterMark }),
       ...(ackMode === undefined ? {} : { ackMode }),
       ...(closeGraceMs === undefined ? {} : { closeGraceMs }),
-    });
+    };
+    const session = this.session('consumer', name.fullName, url);
+    const stream =
+      decryptor === undefined
+        ? new ConsumerStream(session, streamOptions)
+        : new DecryptingConsumerStream(session, streamOptions, decryptor);
     return this.track(stream, signal);
   }
 

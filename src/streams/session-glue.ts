@@ -1,7 +1,7 @@
 /** What every stream does with its WebSocket session: open it, close it, read its delivered messages. */
 import type { StreamSession } from '../client/stream-session.js';
 import type { Readable } from 'node:stream';
-import { decodeConsumerServerFrame, type DeliveredMessage } from '../protocol/index.js';
+import { decodeConsumerServerFrame, type DecodedDelivery } from '../protocol/index.js';
 
 type Callback = (error?: Error | null) => void;
 
@@ -41,7 +41,7 @@ export function deliveredMessageOf(
   stream: Readable,
   text: string,
   frameKind: 'consumer frame' | 'reader frame',
-): DeliveredMessage | undefined {
+): DecodedDelivery | undefined {
   try {
     const frame = decodeConsumerServerFrame(text, frameKind);
     return frame.kind === 'message' ? frame.message : undefined;

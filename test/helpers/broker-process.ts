@@ -37,7 +37,7 @@ export async function startBrokerProcess(
     );
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      const match = /ready at (ws:\/\/\S+)/.exec(stdout);
+      const match = /ready at (wss?:\/\/\S+)/.exec(stdout);
       if (match?.[1] !== undefined) {
         clearTimeout(timer);
         resolve(match[1]);

@@ -3,12 +3,12 @@
  * `pulsar-client` package. Messages published over the WebSocket API are read intact by it, and the
  * reverse. Needs real Pulsar (the embedded broker has no binary protocol) and `PULSAR_SERVICE_URL`.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMessageId } from '../../src/protocol/index.js';
 import { pythonModuleMissing, titled } from '../helpers/prerequisites.js';
 import { externalTarget, producerUrl, readerUrl, uniqueTopic, useTarget } from '../helpers/target.js';
+import { runPythonPeer } from '../helpers/python-peer.js';
 import { SocketPool } from '../helpers/ws-client.js';
 
 const PEER = fileURLToPath(new URL('./pulsar_peer.py', import.meta.url));
@@ -27,26 +27,7 @@ interface PeerMessage {
 
 /** Runs the Python peer; resolves with its stdout lines parsed as JSON. */
 function peer(args: string[], stdin = ''): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', [PEER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`python peer exited ${code}:\n${stderr}`));
-      else
-        resolve(
-          stdout
-            .split('\n')
-            // The C++ core logs to stdout too; the peer's own output is the JSON lines.
-            .filter((line) => line.startsWith('{'))
-            .map((line) => JSON.parse(line) as unknown),
-        );
-    });
-    child.stdin.end(stdin);
-  });
+  return runPythonPeer(PEER, args, stdin);
 }
 
 /** Bytes that are not valid UTF-8, to prove payloads travel as bytes. */

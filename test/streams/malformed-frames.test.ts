@@ -63,6 +63,12 @@ const badConsumerFrames: { name: string; frame: string; field: string | undefine
     text: /properties\.a/,
   },
   {
+    name: 'a message whose encryptionContext has no keys',
+    frame: JSON.stringify({ ...validMessage, encryptionContext: { param: 'AAAA', keys: 'nope' } }),
+    field: 'encryptionContext.keys',
+    text: /field `encryptionContext.keys` expected an object/,
+  },
+  {
     name: 'an object that is neither a message nor an answer',
     frame: JSON.stringify({ hello: 'world' }),
     field: 'messageId',

@@ -7,6 +7,8 @@ import {
   type ConsumerParams,
   type TopicName,
 } from '../../protocol/index.js';
+import { deliveryCrypto } from '../crypto/delivery-crypto.js';
+import { brokerKeyStore } from '../crypto/key-store.js';
 import { ConsumerSession } from '../sessions/consumer-session.js';
 import { NonPersistentConsumerSource, TopicConsumerSource } from '../sessions/sources.js';
 import type { NonPersistentSubscription, NonPersistentTopic } from '../topics/non-persistent-topic.js';
@@ -91,6 +93,7 @@ async function subscribe(
         params,
         deadLetter,
         logger,
+        deliveryCrypto(brokerKeyStore(context.options), params.cryptoFailureAction, true),
       );
       for (const { subscription } of parts) subscription.handOver(placeholder, session);
       return session;
@@ -201,6 +204,7 @@ function prepareNonPersistentConsumer(
         params,
         undefined,
         logger,
+        deliveryCrypto(brokerKeyStore(context.options), params.cryptoFailureAction, true),
       );
       subscription.handOver(placeholder, session);
       return session;

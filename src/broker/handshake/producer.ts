@@ -5,6 +5,8 @@ import {
   type ProducerParams,
   type TopicName,
 } from '../../protocol/index.js';
+import { brokerKeyStore } from '../crypto/key-store.js';
+import { producerEncryption } from '../crypto/producer-encryption.js';
 import { ProducerSession, type PublishTarget } from '../sessions/producer-session.js';
 import { PartitionRouter } from '../topics/partition-router.js';
 import { TopicTerminatedError, type Topic } from '../topics/topic.js';
@@ -27,6 +29,11 @@ export async function prepareProducer(
   const prefix = HandshakeMessagePrefix.producer;
   const params = parseQuery(parseProducerParams, query);
   authorize(request, 'produce', context);
+  const encryption = await producerEncryption(
+    params,
+    endpoint.topic.fullName,
+    brokerKeyStore(context.options),
+  );
   const producerName = params.producerName ?? context.nextProducerName();
   const releases: (() => void)[] = [];
   const release = (): void => releases.splice(0).forEach((releaseOne) => releaseOne());
@@ -72,6 +79,7 @@ export async function prepareProducer(
           initialSequenceId: params.initialSequenceId ?? -1,
           maxMessageSize: context.options.maxMessageSize,
           maxPendingMessages: context.options.maxPendingMessagesPerProducer,
+          ...(encryption === undefined ? {} : { encryption }),
         },
         logger,
       );

@@ -1,5 +1,7 @@
 /** The reader handshake; every reader creation failure is a 500, as in Pulsar. */
 import { decodeMessageId, HandshakeMessagePrefix, parseReaderParams } from '../../protocol/index.js';
+import { deliveryCrypto } from '../crypto/delivery-crypto.js';
+import { brokerKeyStore } from '../crypto/key-store.js';
 import { ReaderSession } from '../sessions/reader-session.js';
 import { NonPersistentReaderSource, TopicReaderSource } from '../sessions/sources.js';
 import type { Topic } from '../topics/topic.js';
@@ -34,6 +36,7 @@ export async function prepareReader(
           new NonPersistentReaderSource(topic, params.receiverQueueSize),
           params.receiverQueueSize,
           logger,
+          deliveryCrypto(brokerKeyStore(context.options), params.cryptoFailureAction, false),
         ),
       abandon: () => undefined,
     };
@@ -69,7 +72,8 @@ export async function prepareReader(
         parts.map(({ topic, startOrdinal }) => ({ topic, cursor: topic.reader(startOrdinal) })),
         partitioned,
       );
-      return new ReaderSession(ws, source, params.receiverQueueSize, logger);
+      const crypto = deliveryCrypto(brokerKeyStore(context.options), params.cryptoFailureAction, false);
+      return new ReaderSession(ws, source, params.receiverQueueSize, logger, crypto);
     },
     abandon: () => undefined,
   };

@@ -13,6 +13,7 @@ import {
   type EndOfTopicResponse,
 } from '../../protocol/index.js';
 import type { MessageIdData } from '../../protocol/index.js';
+import type { DeliveryCrypto } from '../crypto/delivery-crypto.js';
 import type { LogEntry } from '../storage/message-log.js';
 import type { SubscriptionConsumer } from '../topics/subscription.js';
 import type { DeliveryLoop } from './delivery-loop.js';
@@ -45,16 +46,21 @@ export class ConsumerSession implements SubscriptionConsumer {
     private readonly params: ConsumerParams,
     private readonly deadLetter: DeadLetterSink | undefined,
     private readonly logger: Logger,
+    /** Decides what an encrypted message becomes (decrypted, ciphertext, skipped, discarded). */
+    private readonly crypto?: DeliveryCrypto,
   ) {
     this.source = source(this);
     this.loop = socketDeliveryLoop(ws, logger, {
       pullMode: params.pullMode,
       window: pushWindowSize(params.receiverQueueSize),
       next: async () => {
-        const delivery = await this.nextDeliverable();
-        if (delivery === null) return null;
-        this.trackForAckTimeout(delivery);
-        return deliveredFrame(delivery.entry, delivery.redeliveryCount, delivery.partition);
+        for (;;) {
+          const delivery = await this.nextDeliverable();
+          if (delivery === null) return null;
+          this.trackForAckTimeout(delivery);
+          const frame = await this.frameOf(delivery);
+          if (frame !== undefined) return frame;
+        }
       },
     });
     if (params.ackTimeoutMillis > 0) {
@@ -67,6 +73,22 @@ export class ConsumerSession implements SubscriptionConsumer {
 
   get priorityLevel(): number {
     return this.params.priorityLevel ?? 0;
+  }
+
+  /**
+   * The frame for a delivery; undefined when its crypto failure action withholds it: `FAIL` leaves it
+   * unacknowledged (redelivered only on ack timeout or reconnect), `DISCARD` acknowledges it.
+   */
+  private async frameOf(delivery: SourcedDelivery): Promise<string | undefined> {
+    const { entry, redeliveryCount, partition } = delivery;
+    if (this.crypto === undefined) return deliveredFrame(entry, redeliveryCount, partition);
+    const outcome = await this.crypto.outcome(entry.message);
+    if (outcome.kind === 'deliver') {
+      return deliveredFrame(entry, redeliveryCount, partition, outcome.message, outcome.context);
+    }
+    this.logger.debug({ action: outcome.kind }, 'withheld an encrypted message it cannot decrypt');
+    if (outcome.kind === 'discard') this.source.acknowledge(this.source.idOf(delivery));
+    return undefined;
   }
 
   /** The next delivery, after moving any that exceeded `maxRedeliverCount` to the dead-letter topic. */

@@ -6,20 +6,28 @@ import {
   formatOffsetDateTime,
   messageIdOf,
   type DeliveredMessage,
+  type EncryptionContext,
 } from '../../protocol/index.js';
 import type { LogEntry } from '../storage/message-log.js';
 import { DeliveryLoop } from './delivery-loop.js';
 import { closeWithInternalError, sendText } from './socket.js';
 
-export function deliveredFrame(entry: LogEntry, redeliveryCount: number, partition = -1): string {
-  const { message } = entry;
-  const frame: DeliveredMessage = {
+/** `message` and `encryptionContext` override the entry's stored message when it was decrypted. */
+export function deliveredFrame(
+  entry: LogEntry,
+  redeliveryCount: number,
+  partition = -1,
+  message = entry.message,
+  encryptionContext?: EncryptionContext,
+): string {
+  const frame: DeliveredMessage & { encryptionContext?: EncryptionContext } = {
     messageId: encodeMessageId(messageIdOf(entry.ledgerId, entry.entryId, partition)),
     payload: message.payload.toString('base64'),
     properties: { ...message.properties },
     publishTime: formatOffsetDateTime(message.publishTime),
     redeliveryCount,
     ...(message.eventTime === undefined ? {} : { eventTime: formatOffsetDateTime(message.eventTime) }),
+    ...(encryptionContext === undefined ? {} : { encryptionContext }),
     ...(message.key === undefined ? {} : { key: message.key }),
   };
   return JSON.stringify(frame);

@@ -15,6 +15,8 @@ import {
   type DecodedPublish,
   type ProducerAck,
 } from '../../protocol/index.js';
+import type { MessageEncryption } from '../../encryption/index.js';
+import type { PublishEncryption } from '../crypto/producer-encryption.js';
 import type { StoredMessage } from '../storage/record-codec.js';
 import type { AppendResult } from '../storage/message-log.js';
 
@@ -34,6 +36,8 @@ export interface ProducerSessionOptions {
   readonly maxMessageSize: number;
   /** Stop reading the socket while this many messages await storage (TCP backpressure). */
   readonly maxPendingMessages: number;
+  /** Set when the producer asked for encryption (`encryptionKeys`). */
+  readonly encryption?: PublishEncryption;
 }
 
 export class ProducerSession {
@@ -63,12 +67,21 @@ export class ProducerSession {
         );
         this.sendAck(decoded.ack);
         return;
-      case 'message':
-        this.publish(decoded.message);
+      case 'message': {
+        const encrypted = this.options.encryption?.(text, decoded.message);
+        if (encrypted !== undefined && 'ack' in encrypted) {
+          this.sendAck(encrypted.ack);
+          return;
+        }
+        this.publish(
+          encrypted === undefined ? decoded.message : { ...decoded.message, payload: encrypted.payload },
+          encrypted?.encryption,
+        );
+      }
     }
   }
 
-  private publish(request: DecodedPublish): void {
+  private publish(request: DecodedPublish, encryption?: MessageEncryption): void {
     const { context } = request;
     if (request.payload.length > this.options.maxMessageSize) {
       this.sendAck(
@@ -99,6 +112,7 @@ export class ProducerSession {
       ...(request.replicationClusters === undefined
         ? {}
         : { replicationClusters: request.replicationClusters }),
+      ...(encryption === undefined ? {} : { encryption }),
     };
     this.trackPending(+1);
     this.target.publish(message).then(

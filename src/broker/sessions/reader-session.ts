@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { decodeReaderCommand, pushWindowSize, type EndOfTopicResponse } from '../../protocol/index.js';
+import type { DeliveryCrypto } from '../crypto/delivery-crypto.js';
 import type { ReaderSource } from './sources.js';
 import { deliveredFrame, socketDeliveryLoop } from './delivery.js';
 import type { DeliveryLoop } from './delivery-loop.js';
@@ -18,13 +19,22 @@ export class ReaderSession {
     private readonly source: ReaderSource,
     receiverQueueSize: number,
     private readonly logger: Logger,
+    /** Decides what an encrypted message becomes; readers never get `encryptionContext`. */
+    crypto?: DeliveryCrypto,
   ) {
     this.loop = socketDeliveryLoop(ws, logger, {
       pullMode: false,
       window: pushWindowSize(receiverQueueSize),
       next: async () => {
-        const read = await source.next();
-        return read === null ? null : deliveredFrame(read.entry, 0, read.partition);
+        for (;;) {
+          const read = await source.next();
+          if (read === null) return null;
+          if (crypto === undefined) return deliveredFrame(read.entry, 0, read.partition);
+          // A reader has nothing to acknowledge: FAIL and DISCARD both skip the message.
+          const outcome = await crypto.outcome(read.entry.message);
+          if (outcome.kind === 'deliver')
+            return deliveredFrame(read.entry, 0, read.partition, outcome.message);
+        }
       },
     });
   }

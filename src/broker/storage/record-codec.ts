@@ -4,6 +4,7 @@
  * crash from a complete one.
  */
 import { crc32 } from 'node:zlib';
+import type { MessageEncryption } from '../../encryption/message-crypto.js';
 
 export const RECORD_HEADER_BYTES = 8;
 
@@ -21,6 +22,8 @@ export interface StoredMessage {
   /** Epoch ms before which the message must not be delivered (Shared/Key_Shared only). */
   readonly deliverAt?: number;
   readonly replicationClusters?: readonly string[];
+  /** Set when the payload is encrypted (server-side or client-side mode): what consumers need to decrypt. */
+  readonly encryption?: MessageEncryption;
 }
 
 type StoredMeta = Omit<StoredMessage, 'payload'>;

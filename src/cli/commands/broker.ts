@@ -9,6 +9,7 @@ import {
   EmbeddedBroker,
   PermissionFileError,
 } from '../../broker/index.js';
+import { configFileNotes, parseBrokerConfigFile } from '../broker-config.js';
 import { CliError } from '../cli-error.js';
 import { createCliLogger, LOG_LEVELS } from '../logger.js';
 
@@ -32,6 +33,8 @@ interface BrokerArgs {
   'auth-token-secret-file': string | undefined;
   'auth-superuser-roles': string[];
   'auth-permissions-file': string | undefined;
+  'crypto-keys-dir': string | undefined;
+  'cluster-name': string;
   'log-level': LevelWithSilent;
 }
 
@@ -117,9 +120,34 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         choices: LOG_LEVELS,
         default: DEFAULT_LOG_LEVEL,
         describe: 'Log level (logs go to stderr)',
-      }),
+      })
+      .option('crypto-keys-dir', {
+        type: 'string',
+        describe:
+          'End-to-end encryption keys: public-key.NAME / private-key.NAME PEM files (Pulsar cryptoKeyReaderFactoryClassName)',
+      })
+      .option('cluster-name', {
+        type: 'string',
+        default: 'standalone',
+        describe: "Pulsar's clusterName (prefix of generated producer names)",
+      })
+      .config(
+        'config',
+        'A Pulsar websocket.conf / broker.conf / standalone.conf to read (its keys that apply here); flags override it',
+        parseBrokerConfigFile,
+      ),
   handler: async (args) => {
     const logger = createCliLogger(args['log-level']);
+    const notes = configFileNotes();
+    if (notes !== undefined) {
+      if (notes.ignored.length > 0) {
+        logger.warn(
+          { file: notes.file, keys: notes.ignored },
+          'config keys the embedded broker does not use',
+        );
+      }
+      for (const warning of notes.warnings) logger.warn({ file: notes.file }, warning);
+    }
     const dataDir = resolve(args['data-dir']);
     let broker: EmbeddedBroker;
     try {
@@ -141,6 +169,8 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         pingIntervalMillis: args['ping-interval-seconds'] * 1000,
         ...optionalPath('authTokenSecretFile', args['auth-token-secret-file']),
         ...optionalPath('authPermissionsFile', args['auth-permissions-file']),
+        ...optionalPath('cryptoKeysDir', args['crypto-keys-dir']),
+        clusterName: args['cluster-name'],
         logger,
       });
     } catch (error) {

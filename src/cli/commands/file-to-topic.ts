@@ -19,12 +19,18 @@ import { FRAMINGS, type Framing } from '../../connectors/framing.js';
 import { stdinSource } from '../../connectors/stdin.js';
 import type { ProducerOptions, PulsarWsClient } from '../../index.js';
 import { Tracked } from '../../streams/tracked.js';
+import {
+  keyErrorAsUsage,
+  producerEncryptionFromArgs,
+  withEncryptOptions,
+  type EncryptArgs,
+} from '../encryption-flags.js';
 import { CliError } from '../cli-error.js';
 import { cliLogger, clientFromArgs, withConnectionOptions, type ConnectionArgs } from '../connection.js';
 import { createProgress, summaryLine, type Progress } from '../progress.js';
 import { runCommand } from '../run.js';
 
-interface FileToTopicArgs extends ConnectionArgs {
+interface FileToTopicArgs extends ConnectionArgs, EncryptArgs {
   file: string[];
   topic: string;
   format: Framing;
@@ -123,9 +129,14 @@ async function publish(
   progress: Progress,
   signal: AbortSignal,
 ): Promise<void> {
-  await pipeline(source, counter(progress, args.format), client.producer(args.topic, producerOptions), {
-    signal,
-  });
+  await pipeline(
+    source,
+    counter(progress, args.format),
+    keyErrorAsUsage(() => client.producer(args.topic, producerOptions)),
+    {
+      signal,
+    },
+  );
 }
 
 async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): Promise<void> {
@@ -144,7 +155,7 @@ async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): 
     ...(args.follow || files.includes('-') ? {} : { totalBytes: await totalBytes(files, checkpoint) }),
   });
   const started = Date.now();
-  const base: ProducerOptions = { maxInFlight: args['max-in-flight'] };
+  const base: ProducerOptions = { maxInFlight: args['max-in-flight'], ...producerEncryptionFromArgs(args) };
   const framing = {
     format: args.format,
     ...(args['chunk-bytes'] === undefined ? {} : { chunkBytes: args['chunk-bytes'] }),
@@ -186,7 +197,7 @@ async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): 
 }
 
 function builder(yargs: Argv, fileOption: boolean) {
-  const common = framingOptions(withConnectionOptions(yargs)).option('topic', {
+  const common = withEncryptOptions(framingOptions(withConnectionOptions(yargs))).option('topic', {
     type: 'string',
     demandOption: true,
     describe: 'Topic to publish to (short or full name)',

@@ -8,10 +8,16 @@ import type { CommandModule } from 'yargs';
 import { stdinSource } from '../../connectors/stdin.js';
 import type { ProducerMessageObject } from '../../index.js';
 import { CliError } from '../cli-error.js';
+import {
+  keyErrorAsUsage,
+  producerEncryptionFromArgs,
+  withEncryptOptions,
+  type EncryptArgs,
+} from '../encryption-flags.js';
 import { cliLogger, clientFromArgs, withConnectionOptions, type ConnectionArgs } from '../connection.js';
 import { runCommand } from '../run.js';
 
-interface ProduceArgs extends ConnectionArgs {
+interface ProduceArgs extends ConnectionArgs, EncryptArgs {
   topic: string;
   message: string[] | undefined;
   key: string | undefined;
@@ -34,7 +40,7 @@ export const produceCommand: CommandModule<object, ProduceArgs> = {
   command: 'produce <topic>',
   describe: 'Publish -m texts (or stdin lines) to a topic',
   builder: (yargs) =>
-    withConnectionOptions(yargs)
+    withEncryptOptions(withConnectionOptions(yargs))
       .positional('topic', { type: 'string', demandOption: true, describe: 'Topic (short or full name)' })
       .option('message', {
         alias: 'm',
@@ -63,7 +69,9 @@ export const produceCommand: CommandModule<object, ProduceArgs> = {
           : Readable.from(args.message.map((text) => decorate({ payload: text })));
       const client = clientFromArgs(args, logger);
       let acked = 0;
-      const producer = client.producer(args.topic, { onAck: () => (acked += 1) });
+      const producer = keyErrorAsUsage(() =>
+        client.producer(args.topic, { onAck: () => (acked += 1), ...producerEncryptionFromArgs(args) }),
+      );
       try {
         await pipeline(source, producer, { signal });
       } finally {

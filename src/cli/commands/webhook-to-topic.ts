@@ -7,9 +7,15 @@ import { pipeline } from 'node:stream/promises';
 import type { CommandModule } from 'yargs';
 import { WebhookSource } from '../../connectors/http-webhook.js';
 import { cliLogger, clientFromArgs, withConnectionOptions, type ConnectionArgs } from '../connection.js';
+import {
+  keyErrorAsUsage,
+  producerEncryptionFromArgs,
+  withEncryptOptions,
+  type EncryptArgs,
+} from '../encryption-flags.js';
 import { runCommand } from '../run.js';
 
-interface WebhookArgs extends ConnectionArgs {
+interface WebhookArgs extends ConnectionArgs, EncryptArgs {
   port: number;
   host: string;
   path: string;
@@ -28,7 +34,7 @@ export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
   command: 'webhook-to-topic',
   describe: 'Publish HTTP POST bodies to a topic (200 with the ids once stored)',
   builder: (yargs) =>
-    withConnectionOptions(yargs)
+    withEncryptOptions(withConnectionOptions(yargs))
       .option('port', { type: 'number', demandOption: true, describe: 'HTTP port (0: any free port)' })
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
       .option('path', { type: 'string', default: '/', describe: 'Path that accepts POSTs' })
@@ -70,6 +76,8 @@ export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
   handler: async (args) => {
     const logger = cliLogger(args);
     await runCommand(logger, async (signal) => {
+      // Keys are read (and bad ones refused) before the port opens.
+      const encryption = producerEncryptionFromArgs(args);
       const secret =
         args.secret ?? (process.env.WEBHOOK_SECRET === '' ? undefined : process.env.WEBHOOK_SECRET);
       const webhook = await WebhookSource.listen({
@@ -92,7 +100,10 @@ export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
       logger.info({ url: webhook.url }, 'webhook listening');
       if (!args.quiet) process.stderr.write(`pulsar-ws webhook-to-topic listening at ${webhook.url}\n`);
       try {
-        await pipeline(webhook, client.producer(args.topic));
+        await pipeline(
+          webhook,
+          keyErrorAsUsage(() => client.producer(args.topic, encryption)),
+        );
       } finally {
         await client.close();
       }

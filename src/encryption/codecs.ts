@@ -1,0 +1,70 @@
+/**
+ * Pulsar's payload compression codecs, as its Java and C++ clients write them: ZLIB is a zlib stream
+ * flushed with SYNC_FLUSH and never finished (so it is read with a sync-flush finish), LZ4 and SNAPPY
+ * are raw blocks (no frame), ZSTD is a standard frame. Node provides zlib and zstd; LZ4 comes from
+ * lz4-napi and Snappy from snappy (both Rust codecs shipped as prebuilt binaries in their packages).
+ */
+import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from 'lz4-napi';
+import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
+import { constants, deflateSync, inflateSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import type { CompressionType } from '../protocol/index.js';
+
+export class CompressionCodecError extends Error {
+  override readonly name = 'CompressionCodecError';
+}
+
+export function compress(type: CompressionType, body: Buffer): Buffer {
+  switch (type) {
+    case 'NONE':
+      return body;
+    case 'ZLIB':
+      return deflateSync(body);
+    case 'LZ4':
+      // lz4-napi prefixes the raw block with its uncompressed size (u32 LE); Pulsar sends the block alone.
+      return lz4Compress(body).subarray(4);
+    case 'ZSTD':
+      return zstdCompressSync(body);
+    case 'SNAPPY':
+      return snappyCompress(body);
+  }
+}
+
+/** @throws CompressionCodecError when the body does not decode to `uncompressedSize` bytes. */
+export function decompress(type: CompressionType, body: Buffer, uncompressedSize: number): Buffer {
+  let result: Buffer;
+  try {
+    switch (type) {
+      case 'NONE':
+        return body;
+      case 'ZLIB':
+        result = inflateSync(body, { finishFlush: constants.Z_SYNC_FLUSH });
+        break;
+      case 'LZ4': {
+        const sized = Buffer.allocUnsafe(4 + body.length);
+        sized.writeUInt32LE(uncompressedSize, 0);
+        body.copy(sized, 4);
+        result = lz4Uncompress(sized);
+        break;
+      }
+      case 'ZSTD':
+        result = zstdDecompressSync(body);
+        break;
+      case 'SNAPPY': {
+        const out = snappyUncompress(body);
+        result = typeof out === 'string' ? Buffer.from(out, 'utf8') : out;
+        break;
+      }
+    }
+  } catch (error) {
+    throw new CompressionCodecError(`cannot ${type}-decompress the payload: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  // The C++ producer leaves uncompressed_size 0 for NONE only; a compressed size must match.
+  if (uncompressedSize > 0 && result.length !== uncompressedSize) {
+    throw new CompressionCodecError(
+      `${type} payload decompressed to ${result.length} bytes, expected ${uncompressedSize}`,
+    );
+  }
+  return result;
+}
