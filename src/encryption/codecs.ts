@@ -4,10 +4,19 @@
  * are raw blocks (no frame), ZSTD is a standard frame. Node provides zlib and zstd; LZ4 comes from
  * lz4-napi and Snappy from snappy (both Rust codecs shipped as prebuilt binaries in their packages).
  */
-import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from 'lz4-napi';
-import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
+import { createRequire } from 'node:module';
 import { constants, deflateSync, inflateSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import type * as Lz4 from 'lz4-napi';
+import type * as Snappy from 'snappy';
 import type { CompressionType } from '../protocol/index.js';
+
+// The native LZ4 and Snappy codecs load on first use, not with the module: a plain client import
+// (which reaches this module through the streams) must not load native binaries it may never need.
+const require = createRequire(import.meta.url);
+let lz4: typeof Lz4 | undefined;
+let snappy: typeof Snappy | undefined;
+const lz4Codec = (): typeof Lz4 => (lz4 ??= require('lz4-napi') as typeof Lz4);
+const snappyCodec = (): typeof Snappy => (snappy ??= require('snappy') as typeof Snappy);
 
 export class CompressionCodecError extends Error {
   override readonly name = 'CompressionCodecError';
@@ -21,11 +30,11 @@ export function compress(type: CompressionType, body: Buffer): Buffer {
       return deflateSync(body);
     case 'LZ4':
       // lz4-napi prefixes the raw block with its uncompressed size (u32 LE); Pulsar sends the block alone.
-      return lz4Compress(body).subarray(4);
+      return lz4Codec().compressSync(body).subarray(4);
     case 'ZSTD':
       return zstdCompressSync(body);
     case 'SNAPPY':
-      return snappyCompress(body);
+      return snappyCodec().compressSync(body);
   }
 }
 
@@ -43,14 +52,14 @@ export function decompress(type: CompressionType, body: Buffer, uncompressedSize
         const sized = Buffer.allocUnsafe(4 + body.length);
         sized.writeUInt32LE(uncompressedSize, 0);
         body.copy(sized, 4);
-        result = lz4Uncompress(sized);
+        result = lz4Codec().uncompressSync(sized);
         break;
       }
       case 'ZSTD':
         result = zstdDecompressSync(body);
         break;
       case 'SNAPPY': {
-        const out = snappyUncompress(body);
+        const out = snappyCodec().uncompressSync(body);
         result = typeof out === 'string' ? Buffer.from(out, 'utf8') : out;
         break;
       }
