@@ -15,7 +15,7 @@
 import type { Logger } from 'pino';
 import type { InitialPosition, SubscriptionType } from '../../protocol/index.js';
 import type { CursorPersistence, Position } from '../storage/cursor-store.js';
-import type { LogEntry, MessageLog } from '../storage/message-log.js';
+import { EntryDeletedError, type LogEntry, type MessageLog } from '../storage/message-log.js';
 import { keyOwner } from './key-hash.js';
 import { Signal } from './signal.js';
 import { SubscriptionCursor } from './subscription-cursor.js';
@@ -59,6 +59,8 @@ export class Subscription {
   private readonly onAppended = (): void => this.changed.notify();
   private readonly timers = new Set<NodeJS.Timeout>();
   private deleted = false;
+  /** Called when the first unacknowledged entry moves on (the topic may trim consumed segments). */
+  onConsumed: () => void = () => undefined;
 
   private constructor(
     readonly name: string,
@@ -167,7 +169,15 @@ export class Subscription {
       if (!this.consumers.includes(consumer)) return null;
       const ordinal = this.type === 'Key_Shared' ? await this.pickByKey(consumer) : this.pick(consumer);
       if (ordinal !== undefined) {
-        const entry = await this.log.read(ordinal);
+        let entry: LogEntry;
+        try {
+          entry = await this.log.read(ordinal);
+        } catch (error) {
+          // Retention deleted it meanwhile: only possible for what no durable cursor needs.
+          if (!(error instanceof EntryDeletedError)) throw error;
+          this.pending.delete(ordinal);
+          continue;
+        }
         if (this.holdIfDelayed(entry)) continue;
         return { entry, redeliveryCount: this.redeliveryCounts.get(ordinal) ?? 0 };
       }
@@ -204,6 +214,7 @@ export class Subscription {
   }
 
   private skipDispatched(): void {
+    this.readPosition = Math.max(this.readPosition, this.log.firstOrdinal);
     while (this.readPosition < this.log.length && !this.isAvailable(this.readPosition)) this.readPosition++;
   }
 
@@ -248,8 +259,10 @@ export class Subscription {
   /** Individual ack. Unknown ids are ignored, as Pulsar's fire-and-forget acks are. */
   acknowledge(position: Position): void {
     if (this.deleted) return;
+    const consumedBefore = this.cursor.firstUnacked;
     const ordinal = this.cursor.acknowledge(position);
     if (ordinal === undefined) return;
+    if (this.cursor.firstUnacked > consumedBefore) this.onConsumed();
     this.pending.delete(ordinal);
     this.replay.delete(ordinal);
     this.redeliveryCounts.delete(ordinal);
@@ -308,6 +321,11 @@ export class Subscription {
         unackedMessages: unackedBy.get(consumer) ?? 0,
       })),
     };
+  }
+
+  /** Every entry before this one is acknowledged. */
+  get firstUnacked(): number {
+    return this.cursor.firstUnacked;
   }
 
   get isDeleted(): boolean {

@@ -8,6 +8,8 @@ import type { TopicName } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from '../storage/ledger-ids.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import { MessageLog } from '../storage/message-log.js';
+import type { RetentionPolicy } from '../storage/retention.js';
+import { LoadedTopics } from './loaded-topics.js';
 import { NonPersistentTopic } from './non-persistent-topic.js';
 import { Topic } from './topic.js';
 
@@ -15,9 +17,17 @@ export interface TopicRegistryOptions {
   readonly dataDir: string;
   readonly fsync: boolean;
   readonly maxSegmentBytes: number;
+  readonly maxEntriesPerSegment: number;
   readonly cacheBytesPerTopic: number;
   /** Whether message deduplication is on for a topic (namespace policy, else the broker default). */
   readonly deduplicationEnabled: (topic: TopicName) => boolean;
+  /** The retention of a topic (namespace policy, else the broker defaults). */
+  readonly retention: (topic: TopicName) => RetentionPolicy;
+  /** An unused topic is closed after this long (0 = never). */
+  readonly topicIdleTimeoutMillis: number;
+  /** At most this many unused topics stay open (least recently used ones close first). */
+  readonly maxOpenTopics: number;
+  readonly retentionCheckIntervalMillis: number;
   readonly logger: Logger;
 }
 
@@ -34,7 +44,7 @@ export class PartitionedTopicExistsError extends Error {
 }
 
 export class TopicRegistry {
-  private readonly topics = new Map<string, Promise<Topic>>();
+  private readonly topics: LoadedTopics;
   /** Non-persistent topics live in memory only, for the broker's lifetime. */
   private readonly nonPersistentTopics = new Map<string, NonPersistentTopic>();
   /** Partitioned topics: full name → number of partitions (`<data-dir>/partitioned-topics.json`). */
@@ -43,7 +53,24 @@ export class TopicRegistry {
   constructor(
     private readonly ledgerIds: LedgerIdAllocator,
     private readonly options: TopicRegistryOptions,
-  ) {}
+  ) {
+    this.topics = new LoadedTopics({
+      idleTimeoutMillis: options.topicIdleTimeoutMillis,
+      maxOpenTopics: options.maxOpenTopics,
+      retentionCheckIntervalMillis: options.retentionCheckIntervalMillis,
+      logger: options.logger,
+    });
+  }
+
+  /** Runs a handshake or admin call; the topics it opens stay open until `release` (see LoadedTopics). */
+  withLease<T>(work: () => Promise<T>): Promise<{ result: T; release: () => void }> {
+    return this.topics.withLease(work);
+  }
+
+  /** Number of persistent topics open now (their files and caches held). */
+  get openTopicCount(): number {
+    return this.topics.size;
+  }
 
   /** The in-memory topic of a `non-persistent://` name, created on first use. */
   nonPersistent(name: TopicName): NonPersistentTopic {
@@ -92,19 +119,12 @@ export class TopicRegistry {
    * @throws TopicNotFoundError when it does not exist and `create` is false (HTTP 404).
    */
   async get(name: TopicName, create: boolean): Promise<Topic> {
-    const known = this.topics.get(name.fullName);
-    if (known !== undefined) return known;
     const dir = this.dirOf(name);
-    if (!create && !(await exists(dir))) {
+    if (!create && !this.topics.has(name.fullName) && !(await exists(dir))) {
       throw new TopicNotFoundError(`Topic ${name.fullName} does not exist`);
     }
-    // Re-check: another connection may have started opening it while we looked at the disk.
-    const raced = this.topics.get(name.fullName);
-    if (raced !== undefined) return raced;
-    const opening = this.open(name, dir);
-    this.topics.set(name.fullName, opening);
-    opening.catch(() => this.topics.delete(name.fullName));
-    return opening;
+    // Another connection may have opened it while we looked at the disk: `get` shares that one.
+    return this.topics.get(name.fullName, () => this.open(name, dir));
   }
 
   private async open(name: TopicName, dir: string): Promise<Topic> {
@@ -113,14 +133,25 @@ export class TopicRegistry {
     const log = await MessageLog.open(dir, this.ledgerIds, {
       fsync: this.options.fsync,
       maxSegmentBytes: this.options.maxSegmentBytes,
+      maxEntriesPerSegment: this.options.maxEntriesPerSegment,
       cacheBytes: this.options.cacheBytesPerTopic,
       logger,
     });
-    return Topic.open(name, dir, log, {
-      fsync: this.options.fsync,
-      deduplicationEnabled: () => this.options.deduplicationEnabled(name),
-      logger,
-    });
+    let topic: Topic;
+    try {
+      topic = await Topic.open(name, dir, log, {
+        fsync: this.options.fsync,
+        deduplicationEnabled: () => this.options.deduplicationEnabled(name),
+        retention: () => this.options.retention(name),
+        logger,
+      });
+    } catch (error) {
+      await log.close();
+      throw error;
+    }
+    // Segments closed by the last unload or restart may be consumed already.
+    void topic.trim();
+    return topic;
   }
 
   /** Whether the topic exists (loaded or on disk). */
@@ -162,17 +193,13 @@ export class TopicRegistry {
     if (!(await this.exists(name))) throw new TopicNotFoundError(`Topic ${name.fullName} not found`);
     const topic = await this.get(name, false);
     if (topic.inUse) throw new TopicInUseError('Topic has active producers/subscriptions');
-    this.topics.delete(name.fullName);
+    this.topics.forget(name.fullName);
     await topic.close();
     await rm(this.dirOf(name), { recursive: true, force: true });
   }
 
   async close(): Promise<void> {
-    const topics = await Promise.allSettled(this.topics.values());
-    this.topics.clear();
-    for (const result of topics) {
-      if (result.status === 'fulfilled') await result.value.close();
-    }
+    await this.topics.close();
   }
 }
 
