@@ -237,8 +237,8 @@ export class AdminApi {
         handler: ([tenant = '', namespace = '']) => {
           this.requireNamespace(tenant, namespace);
           const policy = this.namespaces.retentionOf(`${tenant}/${namespace}`);
-          // Pulsar answers 204 (null) when the namespace follows the broker defaults.
-          return policy === undefined ? { status: 204 } : { status: 200, body: policy };
+          // Pulsar 4.0 answers 200 with an empty body (null) when the namespace has no policy.
+          return policy === undefined ? { status: 200 } : { status: 200, body: policy };
         },
       },
       {
@@ -356,7 +356,7 @@ function statusOf(error: unknown): number {
   if (error instanceof PartitionedTopicExistsError) return 409;
   if (error instanceof AlreadyExistsError) return 409;
   if (error instanceof PermissionFileError) return 400;
-  if (error instanceof RetentionPolicyError) return 412;
+  if (error instanceof RetentionPolicyError) return 400;
   return 500;
 }
 

@@ -196,7 +196,9 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   private takeBatch(): PendingAppend[] {
     let bytes = 0;
     let take = 0;
-    while (take < this.queue.length && take < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES) {
+    // A batch goes to one segment, so it stops where that segment is full of entries.
+    const limit = Math.min(MAX_BATCH_RECORDS, this.roomInSegment());
+    while (take < this.queue.length && take < limit && bytes < MAX_BATCH_BYTES) {
       bytes += this.queue[take]?.record.length ?? 0;
       take++;
     }
@@ -205,12 +207,24 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     return batch;
   }
 
-  private async writableSegment(): Promise<Segment> {
-    if (
+  private get writableIsFull(): boolean {
+    return (
       this.writable === undefined ||
       this.writable.byteSize >= this.options.maxSegmentBytes ||
       this.writable.entryCount >= this.options.maxEntriesPerSegment
-    ) {
+    );
+  }
+
+  /** Entries the next batch may hold: what the current segment has room for, or a new one's. */
+  private roomInSegment(): number {
+    const { maxEntriesPerSegment } = this.options;
+    return this.writableIsFull
+      ? maxEntriesPerSegment
+      : maxEntriesPerSegment - (this.writable?.entryCount ?? 0);
+  }
+
+  private async writableSegment(): Promise<Segment> {
+    if (this.writableIsFull || this.writable === undefined) {
       const ledgerId = await this.ledgerIds.allocate();
       const segment = await Segment.create(join(this.dir, `ledger-${ledgerId}.log`), ledgerId);
       this.addSegment(segment);
