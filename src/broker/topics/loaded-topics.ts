@@ -14,6 +14,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
+import { releaseMemory } from './release-memory.js';
 import type { Topic } from './topic.js';
 
 export interface LoadedTopicsOptions {
@@ -121,11 +122,19 @@ export class LoadedTopics {
 
   private closeIdle(): void {
     const now = Date.now();
+    let unloaded = 0;
     for (const [name, slot] of this.slots) {
       if (slot.topic?.inUse === true || slot.holds > 0) slot.lastUsed = now;
       else if (this.unused(slot) && now - slot.lastUsed >= this.options.idleTimeoutMillis) {
         this.unload(name, slot.topic, 'idle');
+        unloaded++;
       }
+    }
+    // The last topics just went idle: once their files are closed, hand the memory they used back.
+    if (unloaded > 0 && this.slots.size === 0) {
+      void Promise.allSettled(this.closing.values()).then(() => {
+        if (this.slots.size === 0) releaseMemory();
+      });
     }
   }
 
