@@ -3,7 +3,7 @@
  * message, by subscription type (spec §4.1, §4.5):
  *
  * - Exclusive: one consumer; another is refused (409).
- * - Failover: many consumers, one active (lowest `priorityLevel`, then consumer name); when the active
+ * - Failover: many consumers, one active (chosen as Pulsar does, see failover.ts); when the active
  *   one changes, dispatch rewinds so the new one gets everything unacknowledged.
  * - Shared: every consumer gets the next available message; messages of a closed consumer, negative
  *   acks and ack timeouts are replayed, the latter two with `redeliveryCount` + 1.
@@ -13,9 +13,10 @@
  * Consumers of another type than the connected ones are refused (409), as in Pulsar.
  */
 import type { Logger } from 'pino';
-import type { InitialPosition, SubscriptionType } from '../../protocol/index.js';
+import type { InitialPosition, SubscriptionType, TopicName } from '../../protocol/index.js';
 import type { CursorPersistence, Position } from '../storage/cursor-store.js';
 import { EntryDeletedError, type LogEntry, type MessageLog } from '../storage/message-log.js';
+import { failoverActive } from './failover.js';
 import { keyOwner } from './key-hash.js';
 import { Signal } from './signal.js';
 import { SubscriptionCursor } from './subscription-cursor.js';
@@ -64,6 +65,8 @@ export class Subscription {
 
   private constructor(
     readonly name: string,
+    /** The topic (a partition's own name and index): Failover picks its active consumer by it. */
+    private readonly topic: TopicName,
     private readonly log: MessageLog,
     private readonly cursor: SubscriptionCursor,
     /** Given for a NonDurable subscription, which goes away with its last consumer. */
@@ -75,6 +78,7 @@ export class Subscription {
 
   static async open(
     name: string,
+    topic: TopicName,
     log: MessageLog,
     store: CursorPersistence,
     logger: Logger,
@@ -82,7 +86,7 @@ export class Subscription {
     onEmpty?: () => void,
   ): Promise<Subscription> {
     const cursor = await SubscriptionCursor.open(name, log, store, logger, initialPosition);
-    return new Subscription(name, log, cursor, onEmpty);
+    return new Subscription(name, topic, log, cursor, onEmpty);
   }
 
   /** False for a NonDurable subscription. */
@@ -94,11 +98,9 @@ export class Subscription {
     return this.type === 'Exclusive' || this.type === 'Failover';
   }
 
-  /** Failover's active consumer: lowest priority level, then name, as Pulsar sorts them. */
+  /** Exclusive's only consumer, or Failover's active one as Pulsar picks it (see failover.ts). */
   private get activeConsumer(): SubscriptionConsumer | undefined {
-    return [...this.consumers].sort(
-      (a, b) => a.priorityLevel - b.priorityLevel || a.name.localeCompare(b.name) || a.id - b.id,
-    )[0];
+    return failoverActive(this.consumers, this.topic.fullName, this.topic.partitionIndex);
   }
 
   /**

@@ -231,6 +231,7 @@ export class Topic {
     if (existing !== undefined && !existing.isDeleted) return existing;
     const subscription = await Subscription.open(
       name,
+      this.name,
       this.log,
       new MemoryCursorStore(),
       this.logger.child({ subscription: name }),
@@ -266,6 +267,7 @@ export class Topic {
     const store = new CursorStore(join(dir, encodeURIComponent(name)), name, this.options.fsync, this.logger);
     const subscription = await Subscription.open(
       name,
+      this.name,
       this.log,
       store,
       this.logger.child({ subscription: name }),
