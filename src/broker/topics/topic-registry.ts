@@ -1,6 +1,7 @@
 /**
  * Opens topics lazily, once each, under `<dataDir>/topics/<url-encoded full name>/`.
  */
+import { EventEmitter } from 'node:events';
 import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -43,7 +44,8 @@ export class PartitionedTopicExistsError extends Error {
   override readonly name = 'PartitionedTopicExistsError';
 }
 
-export class TopicRegistry {
+/** `created`: a persistent topic came into existence (pattern consumers subscribe to it). */
+export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
   private readonly topics: LoadedTopics;
   /** Non-persistent topics live in memory only, for the broker's lifetime. */
   private readonly nonPersistentTopics = new Map<string, NonPersistentTopic>();
@@ -54,6 +56,7 @@ export class TopicRegistry {
     private readonly ledgerIds: LedgerIdAllocator,
     private readonly options: TopicRegistryOptions,
   ) {
+    super();
     this.topics = new LoadedTopics({
       idleTimeoutMillis: options.topicIdleTimeoutMillis,
       maxOpenTopics: options.maxOpenTopics,
@@ -128,6 +131,7 @@ export class TopicRegistry {
   }
 
   private async open(name: TopicName, dir: string): Promise<Topic> {
+    const created = !(await exists(join(dir, 'topic.json')));
     await mkdir(dir, { recursive: true });
     const logger = this.options.logger.child({ topic: name.fullName });
     const log = await MessageLog.open(dir, this.ledgerIds, {
@@ -151,6 +155,8 @@ export class TopicRegistry {
     }
     // Segments closed by the last unload or restart may be consumed already.
     void topic.trim();
+    // Listeners act once the opening caller has the topic.
+    if (created) setImmediate(() => this.emit('created', topic));
     return topic;
   }
 
