@@ -153,8 +153,6 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
       await log.close();
       throw error;
     }
-    // Segments closed by the last unload or restart may be consumed already.
-    void topic.trim();
     // Listeners act once the opening caller has the topic.
     if (created) setImmediate(() => this.emit('created', topic));
     return topic;

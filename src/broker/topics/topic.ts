@@ -294,11 +294,17 @@ export class Topic {
    */
   trim(includeWritable = false): Promise<void> {
     const run = this.trimming.then(async () => {
-      const consumedBefore = await this.consumedBefore();
+      const { consumedBefore, durableSubscriptions } = await this.consumption();
       if (consumedBefore <= this.log.firstOrdinal) return;
       // The deduplication snapshot must cover what is about to be deleted.
       if (this.deduplication !== undefined) await (await this.deduplication).snapshot();
-      const deleted = await this.log.trim(consumedBefore, this.options.retention(), includeWritable);
+      // The ledger being closed goes at once only when subscriptions consumed it; a topic nobody
+      // subscribes to keeps it until a later retention check, so a restart never loses data at once.
+      const deleted = await this.log.trim(
+        consumedBefore,
+        this.options.retention(),
+        includeWritable && durableSubscriptions > 0,
+      );
       if (deleted > 0) this.logger.debug({ deleted }, 'retention deleted consumed entries');
     });
     this.trimming = run.catch((error: unknown) => {
@@ -308,13 +314,16 @@ export class Topic {
     return this.trimming;
   }
 
-  private async consumedBefore(): Promise<number> {
-    let slowest = this.log.length;
+  private async consumption(): Promise<{ consumedBefore: number; durableSubscriptions: number }> {
+    let consumedBefore = this.log.length;
+    let durableSubscriptions = 0;
     for (const name of await this.subscriptionNames()) {
       const subscription = await this.subscription(name, 'Latest');
-      if (!subscription.isDeleted) slowest = Math.min(slowest, subscription.firstUnacked);
+      if (subscription.isDeleted) continue;
+      durableSubscriptions++;
+      consumedBefore = Math.min(consumedBefore, subscription.firstUnacked);
     }
-    return slowest;
+    return { consumedBefore, durableSubscriptions };
   }
 
   /** Forgets a deleted subscription so the next consumer creates it anew. */
