@@ -29,11 +29,11 @@ function failoverConsumer(topic: string, name: string, extra = ''): Promise<Test
 }
 
 /** A topic name whose hash-ring owner among `names` is `wanted`. */
-function topicOwnedBy(names: readonly string[], wanted: string): string {
+function topicOwnedBy(names: readonly string[], wanted: string, domain = 'persistent'): string {
   const consumers = names.map((name) => ({ name, priorityLevel: 0 }));
   for (;;) {
     const topic = uniqueTopic('failover');
-    if (failoverActive(consumers, `persistent://public/default/${topic}`, -1)?.name === wanted) return topic;
+    if (failoverActive(consumers, `${domain}://public/default/${topic}`, -1)?.name === wanted) return topic;
   }
 }
 
@@ -54,6 +54,30 @@ describe('Failover active consumer (Pulsar 4.0.7)', () => {
     if (active === undefined) throw new Error('no ring-b consumer');
     expect((await receiveAll(active, 10)).map((message) => fromBase64(message.payload))).toEqual(range(10));
     for (const name of ['ring-a', 'ring-c']) expect(await sockets.get(name)?.drain()).toEqual([]);
+  });
+
+  it('non-persistent: no hash ring, the first name is active whatever the joining order', async () => {
+    const names = ['np-c', 'np-b', 'np-a'];
+    // A topic whose ring owner is another one, so the test tells the two rules apart.
+    const topic = topicOwnedBy(names, 'np-b', 'non-persistent');
+    const base = `${target.wsUrl}/ws/v2`;
+    const sockets = new Map<string, TestSocket>();
+    for (const name of names) {
+      sockets.set(
+        name,
+        await pool.open(
+          `${base}/consumer/non-persistent/public/default/${topic}/sub?subscriptionType=Failover&consumerName=${name}`,
+        ),
+      );
+    }
+    const producer = await pool.open(`${base}/producer/non-persistent/public/default/${topic}`);
+    for (const payload of range(5)) producer.send({ payload: Buffer.from(payload).toString('base64') });
+    await producer.take(5);
+    const active = sockets.get('np-a');
+    if (active === undefined) throw new Error('no np-a consumer');
+    const got = await active.take<DeliveredMessage>(5);
+    expect(got.map((message) => fromBase64(message.payload))).toEqual(range(5));
+    for (const name of ['np-b', 'np-c']) expect(await sockets.get(name)?.drain()).toEqual([]);
   });
 
   it('non-partitioned: a consumer with a lower priority is active only when no higher one is connected', async () => {

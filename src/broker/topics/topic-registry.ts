@@ -47,8 +47,9 @@ export class PartitionedTopicExistsError extends Error {
 /** `created`: a persistent topic came into existence (pattern consumers subscribe to it). */
 export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
   private readonly topics: LoadedTopics;
-  /** Non-persistent topics live in memory only, for the broker's lifetime. */
+  /** Non-persistent topics live in memory only, while they are used. */
   private readonly nonPersistentTopics = new Map<string, NonPersistentTopic>();
+  private readonly nonPersistentSweep: NodeJS.Timeout | undefined;
   /** Partitioned topics: full name → number of partitions (`<data-dir>/partitioned-topics.json`). */
   private partitioned = new Map<string, number>();
 
@@ -57,6 +58,16 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
     private readonly options: TopicRegistryOptions,
   ) {
     super();
+    // Non-persistent topics hold no data: an unused one is dropped at the next idle sweep. Handshakes
+    // take and use them without awaiting anything in between, so a sweep never drops one in use.
+    if (options.topicIdleTimeoutMillis > 0) {
+      const period = Math.min(options.topicIdleTimeoutMillis, 10_000);
+      this.nonPersistentSweep = setInterval(() => {
+        for (const [name, topic] of this.nonPersistentTopics) {
+          if (topic.unused) this.nonPersistentTopics.delete(name);
+        }
+      }, period).unref();
+    }
     this.topics = new LoadedTopics({
       idleTimeoutMillis: options.topicIdleTimeoutMillis,
       maxOpenTopics: options.maxOpenTopics,
@@ -203,6 +214,7 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.nonPersistentSweep);
     await this.topics.close();
   }
 }
