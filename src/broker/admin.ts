@@ -13,6 +13,7 @@ import {
   type NamespaceRegistry,
 } from './namespaces.js';
 import { formDecode, topicNameOf, type TopicName } from '../protocol/index.js';
+import { checkRetentionPolicy, RetentionPolicyError } from './storage/retention.js';
 import {
   PartitionedTopicExistsError,
   TopicInUseError,
@@ -142,6 +143,7 @@ export class AdminApi {
           return { status: 204 };
         },
       },
+      ...this.retentionRoutes(),
       {
         method: 'GET',
         pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}$`),
@@ -225,6 +227,51 @@ export class AdminApi {
     ];
   }
 
+  /** Namespace retention, on Pulsar's paths and with its JSON (`RetentionPolicies`). */
+  private retentionRoutes(): Route[] {
+    const path = new RegExp(`^/admin/v2/namespaces/${NAME}/${NAME}/retention$`);
+    return [
+      {
+        method: 'GET',
+        pattern: path,
+        handler: ([tenant = '', namespace = '']) => {
+          this.requireNamespace(tenant, namespace);
+          const policy = this.namespaces.retentionOf(`${tenant}/${namespace}`);
+          // Pulsar 4.0 answers 200 with an empty body (null) when the namespace has no policy.
+          return policy === undefined ? { status: 200 } : { status: 200, body: policy };
+        },
+      },
+      {
+        method: 'POST',
+        pattern: path,
+        handler: async ([tenant = '', namespace = ''], body) => {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(body);
+          } catch {
+            throw new AdminRequestError(
+              400,
+              'expected a JSON object {"retentionTimeInMinutes": <int>, "retentionSizeInMB": <int>}',
+            );
+          }
+          this.requireNamespace(tenant, namespace);
+          const policy = checkRetentionPolicy(parsed);
+          await this.namespaces.setRetention(`${tenant}/${namespace}`, policy);
+          return { status: 204 };
+        },
+      },
+      {
+        method: 'DELETE',
+        pattern: path,
+        handler: async ([tenant = '', namespace = '']) => {
+          this.requireNamespace(tenant, namespace);
+          await this.namespaces.setRetention(`${tenant}/${namespace}`, undefined);
+          return { status: 204 };
+        },
+      },
+    ];
+  }
+
   private requireNamespace(tenant: string, namespace: string): void {
     if (!this.namespaces.hasNamespace(`${tenant}/${namespace}`)) {
       throw new AdminRequestError(404, 'Namespace does not exist');
@@ -278,7 +325,12 @@ export class AdminApi {
     const params = route.pattern.exec(path)?.slice(1) ?? [];
     this.checkSuperUser(request)
       .then(() => readBody(request))
-      .then((body) => route.handler(params, body))
+      // Topics the call opens stay open until it is answered (see LoadedTopics).
+      .then((body) => this.topics.withLease(async () => route.handler(params, body)))
+      .then(({ result, release }) => {
+        release();
+        return result;
+      })
       .then(
         ({ status, body }) => send(response, status, body),
         (error: unknown) => {
@@ -304,6 +356,7 @@ function statusOf(error: unknown): number {
   if (error instanceof PartitionedTopicExistsError) return 409;
   if (error instanceof AlreadyExistsError) return 409;
   if (error instanceof PermissionFileError) return 400;
+  if (error instanceof RetentionPolicyError) return 400;
   return 500;
 }
 

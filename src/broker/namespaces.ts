@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './storage/atomic-file.js';
+import type { RetentionPolicy } from './storage/retention.js';
 
 interface NamespacesFile {
   readonly version: 1;
@@ -13,6 +14,8 @@ interface NamespacesFile {
   readonly namespaces: string[];
   /** Namespace deduplication policies (`set-deduplication`); absent = the broker's default. */
   readonly deduplication?: Record<string, boolean>;
+  /** Namespace retention policies (`set-retention`); absent = the broker's defaults. */
+  readonly retention?: Record<string, RetentionPolicy>;
 }
 
 const INITIAL: NamespacesFile = {
@@ -41,6 +44,7 @@ export class NamespaceRegistry {
     private readonly tenants: Set<string>,
     private readonly namespaces: Set<string>,
     private readonly deduplication: Map<string, boolean>,
+    private readonly retention: Map<string, RetentionPolicy>,
   ) {}
 
   static async open(dataDir: string): Promise<NamespaceRegistry> {
@@ -56,6 +60,7 @@ export class NamespaceRegistry {
       new Set(file.tenants),
       new Set(file.namespaces),
       new Map(Object.entries(file.deduplication ?? {})),
+      new Map(Object.entries(file.retention ?? {})),
     );
   }
 
@@ -74,6 +79,20 @@ export class NamespaceRegistry {
       return Promise.reject(new NamespaceNotFoundError('Namespace does not exist'));
     if (enabled === undefined) this.deduplication.delete(namespace);
     else this.deduplication.set(namespace, enabled);
+    return this.save();
+  }
+
+  /** The namespace's retention policy, or undefined when it follows the broker's defaults. */
+  retentionOf(namespace: string): RetentionPolicy | undefined {
+    return this.retention.get(namespace);
+  }
+
+  /** Sets (or, with undefined, removes) the namespace's retention policy. @throws NamespaceNotFoundError */
+  setRetention(namespace: string, policy: RetentionPolicy | undefined): Promise<void> {
+    if (!this.namespaces.has(namespace))
+      return Promise.reject(new NamespaceNotFoundError('Namespace does not exist'));
+    if (policy === undefined) this.retention.delete(namespace);
+    else this.retention.set(namespace, policy);
     return this.save();
   }
 
@@ -110,6 +129,9 @@ export class NamespaceRegistry {
         version: 1,
         tenants: [...this.tenants],
         namespaces: [...this.namespaces],
+        // Policies are saved with the names (they were lost on the next save before).
+        deduplication: Object.fromEntries(this.deduplication),
+        retention: Object.fromEntries(this.retention),
       };
       return writeFileAtomic(this.path, JSON.stringify(file, null, 2));
     });

@@ -32,6 +32,32 @@ export interface EmbeddedBrokerOptions {
   perMessageDeflate?: boolean;
   /** A new ledger starts when the current one reaches this many bytes. @default 134217728 (128 MiB) */
   maxSegmentBytes?: number;
+  /**
+   * A new ledger also starts after this many entries, as Pulsar's `managedLedgerMaxEntriesPerLedger`:
+   * retention deletes whole ledgers, so this bounds what a consumed topic keeps on disk.
+   * @default 50000
+   */
+  maxEntriesPerSegment?: number;
+  /**
+   * Retention of consumed messages for namespaces without a policy (Pulsar's
+   * `defaultRetentionTimeInMinutes`): -1 keeps them forever; 0 with `defaultRetentionSizeInMB` 0
+   * deletes consumed ledgers at once. @default 0
+   */
+  defaultRetentionTimeInMinutes?: number;
+  /** Pulsar's `defaultRetentionSizeInMB`: consumed data kept per topic; -1 = unlimited. @default 0 */
+  defaultRetentionSizeInMB?: number;
+  /** How often open topics are checked for expired retention (`retentionCheckIntervalInSeconds`). @default 120000 */
+  retentionCheckIntervalMillis?: number;
+  /**
+   * A topic without producers, consumers or readers for this long closes its files and drops its
+   * caches; the next use reopens it. 0 keeps topics open. @default 60000
+   */
+  topicIdleTimeoutMillis?: number;
+  /**
+   * Unused topics kept open at most (an LRU of topic handles: each holds a few file descriptors);
+   * topics in use are never closed. @default 256
+   */
+  maxOpenTopics?: number;
   /** Decoded messages kept in memory per topic for fast dispatch, in bytes. @default 16777216 (16 MiB) */
   cacheBytesPerTopic?: number;
   /** Publishes awaiting storage per producer before its socket is paused. @default 10000 */
@@ -117,6 +143,12 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
     allowAutoTopicCreation: input.allowAutoTopicCreation ?? true,
     perMessageDeflate: input.perMessageDeflate ?? false,
     maxSegmentBytes: input.maxSegmentBytes ?? 128 * 1024 * 1024,
+    maxEntriesPerSegment: input.maxEntriesPerSegment ?? 50_000,
+    defaultRetentionTimeInMinutes: input.defaultRetentionTimeInMinutes ?? 0,
+    defaultRetentionSizeInMB: input.defaultRetentionSizeInMB ?? 0,
+    retentionCheckIntervalMillis: input.retentionCheckIntervalMillis ?? 120_000,
+    topicIdleTimeoutMillis: input.topicIdleTimeoutMillis ?? 60_000,
+    maxOpenTopics: input.maxOpenTopics ?? 256,
     cacheBytesPerTopic: input.cacheBytesPerTopic ?? 16 * 1024 * 1024,
     maxPendingMessagesPerProducer: input.maxPendingMessagesPerProducer ?? 10_000,
     superUserRoles: input.superUserRoles ?? [],
@@ -149,6 +181,17 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
   checkInteger('maxTextFrameSize', resolved.maxTextFrameSize, 1);
   checkInteger('maxMessageSize', resolved.maxMessageSize, 1);
   checkInteger('maxSegmentBytes', resolved.maxSegmentBytes, 1);
+  checkInteger('maxEntriesPerSegment', resolved.maxEntriesPerSegment, 1);
+  checkInteger('defaultRetentionTimeInMinutes', resolved.defaultRetentionTimeInMinutes, -1);
+  checkInteger('defaultRetentionSizeInMB', resolved.defaultRetentionSizeInMB, -1);
+  if ((resolved.defaultRetentionTimeInMinutes === 0) !== (resolved.defaultRetentionSizeInMB === 0)) {
+    throw new BrokerOptionError(
+      `\`defaultRetentionTimeInMinutes\` (${resolved.defaultRetentionTimeInMinutes}) and \`defaultRetentionSizeInMB\` (${resolved.defaultRetentionSizeInMB}) are 0 together or not at all: use -1 to ignore one limit, 0 for both to disable retention`,
+    );
+  }
+  checkInteger('retentionCheckIntervalMillis', resolved.retentionCheckIntervalMillis, 0);
+  checkInteger('topicIdleTimeoutMillis', resolved.topicIdleTimeoutMillis, 0);
+  checkInteger('maxOpenTopics', resolved.maxOpenTopics, 1);
   checkInteger('cacheBytesPerTopic', resolved.cacheBytesPerTopic, 0);
   checkInteger('maxPendingMessagesPerProducer', resolved.maxPendingMessagesPerProducer, 1);
   checkInteger('idleTimeoutMillis', resolved.idleTimeoutMillis, 0);

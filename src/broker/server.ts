@@ -13,12 +13,19 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../protocol/index.js';
 import { AdminApi } from './admin.js';
 import { BrokerAuth, PermissionStore, TokenAuthenticator } from './auth/index.js';
-import { HandshakeError, prepareSession, type HandshakeContext, type Session } from './handshake/index.js';
+import {
+  HandshakeError,
+  prepareSession,
+  type HandshakeContext,
+  type PreparedSession,
+  type Session,
+} from './handshake/index.js';
 import { rejectUpgrade } from './http-response.js';
 import { resolveBrokerOptions, type EmbeddedBrokerOptions, type ResolvedBrokerOptions } from './options.js';
 import { closeWithInternalError, textOf } from './sessions/socket.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
 import { LedgerIdAllocator } from './storage/ledger-ids.js';
+import { isOutOfDescriptors } from './storage/out-of-descriptors.js';
 import { NamespaceRegistry } from './namespaces.js';
 import { TopicRegistry } from './topics/topic-registry.js';
 
@@ -77,9 +84,18 @@ export class EmbeddedBroker {
         dataDir: options.dataDir,
         fsync: options.fsync === 'always',
         maxSegmentBytes: options.maxSegmentBytes,
+        maxEntriesPerSegment: options.maxEntriesPerSegment,
         cacheBytesPerTopic: options.cacheBytesPerTopic,
         deduplicationEnabled: (topic) =>
           namespaces.deduplicationOf(`${topic.tenant}/${topic.namespace}`) ?? options.deduplication,
+        retention: (topic) =>
+          namespaces.retentionOf(`${topic.tenant}/${topic.namespace}`) ?? {
+            retentionTimeInMinutes: options.defaultRetentionTimeInMinutes,
+            retentionSizeInMB: options.defaultRetentionSizeInMB,
+          },
+        topicIdleTimeoutMillis: options.topicIdleTimeoutMillis,
+        maxOpenTopics: options.maxOpenTopics,
+        retentionCheckIntervalMillis: options.retentionCheckIntervalMillis,
         logger: options.logger,
       });
       await topics.loadPartitionMetadata();
@@ -100,6 +116,8 @@ export class EmbeddedBroker {
         http.once('error', reject);
         http.listen(options.port, options.host, () => {
           http.off('error', reject);
+          // After listening, errors are per connection (e.g. EMFILE on accept): log them, keep serving.
+          http.on('error', (error) => options.logger.error({ err: error }, 'server error'));
           resolve();
         });
       });
@@ -163,15 +181,28 @@ export class EmbeddedBroker {
 
   private async handshake(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     let prepared;
+    let release: () => void;
     try {
-      prepared = await prepareSession(request, this.handshakeContext);
+      // The topics the handshake opens stay open until its session is attached or abandoned.
+      ({ result: prepared, release } = await this.topics.withLease(() =>
+        prepareSession(request, this.handshakeContext),
+      ));
     } catch (error) {
-      const status = error instanceof HandshakeError ? error.status : 500;
+      // Out of file descriptors is the broker's momentary trouble, not the client's: 503, try later.
+      const status = isOutOfDescriptors(error) ? 503 : error instanceof HandshakeError ? error.status : 500;
       if (!(error instanceof HandshakeError)) this.options.logger.error({ err: error }, 'handshake failed');
       this.options.logger.debug({ status, reason: (error as Error).message }, 'refused handshake');
       rejectUpgrade(socket, status, (error as Error).message);
       return;
     }
+    try {
+      this.upgrade(request, socket, head, prepared);
+    } finally {
+      release();
+    }
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, prepared: PreparedSession): void {
     let attached = false;
     if (!socket.destroyed && this.stopping === undefined) {
       // Completes synchronously when no verifyClient is set, so `attached` is known right after.

@@ -14,6 +14,20 @@ describe('broker options', () => {
     expect(() => resolveBrokerOptions({ dataDir: '' })).toThrow(BrokerOptionError);
     expect(() => resolveBrokerOptions({ dataDir: 'd', port: 70000 })).toThrow(/`port`.*70000/);
     expect(() => resolveBrokerOptions({ dataDir: 'd', fsync: 'sometimes' as 'always' })).toThrow(/`fsync`/);
+    expect(() => resolveBrokerOptions({ dataDir: 'd', defaultRetentionTimeInMinutes: -2 })).toThrow(
+      /`defaultRetentionTimeInMinutes`.*-2/,
+    );
+    // Pulsar refuses a single 0 limit: -1 ignores a limit, 0 and 0 disable retention.
+    expect(() =>
+      resolveBrokerOptions({ dataDir: 'd', defaultRetentionTimeInMinutes: 60, defaultRetentionSizeInMB: 0 }),
+    ).toThrow(/0 together or not at all/);
+    expect(() => resolveBrokerOptions({ dataDir: 'd', maxOpenTopics: 0 })).toThrow(/`maxOpenTopics`/);
+    expect(() => resolveBrokerOptions({ dataDir: 'd', topicIdleTimeoutMillis: -1 })).toThrow(
+      /`topicIdleTimeoutMillis`/,
+    );
+    expect(
+      resolveBrokerOptions({ dataDir: 'd', defaultRetentionTimeInMinutes: -1, defaultRetentionSizeInMB: -1 }),
+    ).toMatchObject({ defaultRetentionTimeInMinutes: -1, defaultRetentionSizeInMB: -1, maxOpenTopics: 256 });
   });
 
   it('scenario 8: with auto topic creation off, unknown topics are 404 for producers and consumers, 500 for readers', async () => {

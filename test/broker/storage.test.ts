@@ -28,10 +28,13 @@ function message(text: string, extra: Partial<StoredMessage> = {}): StoredMessag
   };
 }
 
-async function openLog(options: { maxSegmentBytes?: number; cacheBytes?: number } = {}): Promise<MessageLog> {
+async function openLog(
+  options: { maxSegmentBytes?: number; maxEntriesPerSegment?: number; cacheBytes?: number } = {},
+): Promise<MessageLog> {
   return MessageLog.open(join(dir, 'topic'), await LedgerIdAllocator.open(dir), {
     fsync: true,
     maxSegmentBytes: options.maxSegmentBytes ?? 1 << 20,
+    maxEntriesPerSegment: options.maxEntriesPerSegment ?? 50_000,
     cacheBytes: options.cacheBytes ?? 1 << 20,
     logger,
   });

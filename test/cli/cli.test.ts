@@ -40,7 +40,17 @@ describe('pulsar-ws', () => {
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/pulsar-ws broker/);
     const broker = await cli(['broker', '--help']);
-    for (const flag of ['--host', '--port', '--data-dir', '--fsync', '--allow-auto-topic-creation']) {
+    for (const flag of [
+      '--host',
+      '--port',
+      '--data-dir',
+      '--fsync',
+      '--allow-auto-topic-creation',
+      '--default-retention-time-in-minutes',
+      '--default-retention-size-in-mb',
+      '--topic-idle-timeout-ms',
+      '--max-open-topics',
+    ]) {
       expect(broker.stdout).toContain(flag);
     }
   });
@@ -56,6 +66,14 @@ describe('pulsar-ws', () => {
     const result = await cli(['broker', '--port', 'eighty', '--data-dir', dataDir]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/`port`.*got NaN \(number\)/);
+  });
+
+  it('a single 0 retention limit exits 2 with the rule', async () => {
+    const result = await cli(['broker', '--default-retention-time-in-minutes', '60', '--data-dir', dataDir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /`defaultRetentionTimeInMinutes` \(60\) and `defaultRetentionSizeInMB` \(0\)/,
+    );
   });
 
   it('prints one ready line with the URL, and SIGTERM stops it cleanly (exit 0, lock released)', async () => {

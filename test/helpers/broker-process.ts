@@ -16,14 +16,27 @@ export interface BrokerProcess {
   stderr(): string;
 }
 
+export interface BrokerProcessOptions {
+  /** Starts the broker through `bash -c 'ulimit -n <n>; exec node ...'`: its open-file limit. */
+  readonly ulimitFiles?: number;
+}
+
 export async function startBrokerProcess(
   args: readonly string[],
   timeoutMs = 15_000,
+  options: BrokerProcessOptions = {},
 ): Promise<BrokerProcess> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [CLI_PATH, 'broker', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const nodeArgs = [CLI_PATH, 'broker', '--port', '0', ...args];
+  // With `exec`, the child's pid is the broker's, so /proc/<pid> describes the broker itself.
+  const child =
+    options.ulimitFiles === undefined
+      ? spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(
+          'bash',
+          ['-c', `ulimit -n ${options.ulimitFiles} && exec "$0" "$@"`, process.execPath, ...nodeArgs],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | string>((resolve) =>

@@ -183,12 +183,20 @@ describe('streams under faults', () => {
     async () => {
       const dataDir = await mkdtemp(join(tmpdir(), 'pws-restart-'));
       cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-      let broker = await EmbeddedBroker.start({ port: 0, dataDir, fsync: 'never' });
+      // The topic is read back whole after the subscription consumed it: keep consumed ledgers.
+      const options = {
+        port: 0,
+        dataDir,
+        fsync: 'never',
+        defaultRetentionTimeInMinutes: -1,
+        defaultRetentionSizeInMB: -1,
+      } as const;
+      let broker = await EmbeddedBroker.start(options);
       cleanups.push(() => broker.stop());
       const proxy = await proxyTo(broker.url);
       const restart = async (): Promise<void> => {
         await broker.stop();
-        broker = await EmbeddedBroker.start({ port: 0, dataDir, fsync: 'never' });
+        broker = await EmbeddedBroker.start(options);
         proxy.retarget(Number(new URL(broker.url).port));
       };
       const client = clientFor(proxy.url);

@@ -12,6 +12,7 @@ import {
 import { AuthenticationError, AuthorizationError, type AuthAction, type BrokerAuth } from '../auth/index.js';
 import { NamespaceNotFoundError, type NamespaceRegistry } from '../namespaces.js';
 import type { ResolvedBrokerOptions } from '../options.js';
+import { isOutOfDescriptors } from '../storage/out-of-descriptors.js';
 import { ConsumerBusyError } from '../topics/subscription.js';
 import { ProducerBusyError, TopicTerminatedError, type Topic } from '../topics/topic.js';
 import { TopicNotFoundError, type TopicRegistry } from '../topics/topic-registry.js';
@@ -110,6 +111,8 @@ export function creationFailure(prefix: string, error: unknown, logger: Logger):
   if (error instanceof TopicTerminatedError) throw new HandshakeError(503, message);
   if (error instanceof ProducerBusyError || error instanceof ConsumerBusyError)
     throw new HandshakeError(409, message);
+  // Out of file descriptors: momentary, so 503 (try again) as for an overloaded broker.
+  if (isOutOfDescriptors(error)) throw new HandshakeError(503, message);
   // Anything else is unexpected (I/O, a bug): the client gets a 500, the operator the details.
   logger.error({ err: error }, 'failed to create a producer or consumer');
   throw new HandshakeError(500, message);

@@ -26,6 +26,7 @@ import {
   type SessionRequest,
 } from './common.js';
 import { deadLetterSink } from './dead-letter.js';
+import { discoverTopics, type PatternSpec } from './pattern-discovery.js';
 
 export async function prepareConsumer(
   request: SessionRequest,
@@ -48,6 +49,7 @@ async function subscribe(
   params: ConsumerParams,
   topicNames: readonly TopicName[],
   context: HandshakeContext,
+  pattern?: PatternSpec,
 ): Promise<PreparedSession> {
   const { endpoint } = request;
   const prefix = HandshakeMessagePrefix.consumer;
@@ -89,7 +91,11 @@ async function subscribe(
         id,
         name,
         ws,
-        (consumer) => new TopicConsumerSource(parts, consumer),
+        (consumer) => {
+          const source = new TopicConsumerSource(parts, consumer, pattern !== undefined);
+          if (pattern !== undefined) discoverTopics(pattern, source, consumer, context);
+          return source;
+        },
         params,
         deadLetter,
         logger,
@@ -105,8 +111,8 @@ async function subscribe(
 /**
  * `/ws/v3/consumer/{subscription}?topics=a,b` or `?topicsPattern=<regex>` (docs/protocol.md §5): one consumer on
  * several topics. Exactly one of the two parameters (else 500, as Pulsar's constructor throws);
- * CONSUME is checked on every topic; a pattern matches the persistent topics of its namespace that
- * exist when the consumer connects.
+ * CONSUME is checked on every topic; a pattern matches the persistent topics of its namespace, those
+ * created later included (see pattern-discovery.ts).
  */
 export async function prepareMultiTopicConsumer(
   rawPath: string,
@@ -126,6 +132,7 @@ export async function prepareMultiTopicConsumer(
   }
   let names: TopicName[];
   let nominal: TopicName;
+  let matcher: RegExp | undefined;
   try {
     if (topicsParam !== null) {
       names = topicsParam.split(',').map((topic) => parseTopicName(topic.trim()));
@@ -134,9 +141,9 @@ export async function prepareMultiTopicConsumer(
       nominal = first;
     } else {
       nominal = parseTopicName(pattern ?? '');
-      const matcher = new RegExp(`^(?:${pattern ?? ''})$`);
+      matcher = new RegExp(`^(?:${pattern ?? ''})$`);
       const existing = await context.topics.list('persistent', `${nominal.tenant}/${nominal.namespace}`);
-      names = existing.filter((name) => matcher.test(name)).map((name) => parseTopicName(name));
+      names = existing.filter((name) => matcher?.test(name) === true).map((name) => parseTopicName(name));
     }
   } catch (error) {
     throw new HandshakeError(500, `java.lang.IllegalArgumentException: ${(error as Error).message}`);
@@ -157,7 +164,11 @@ export async function prepareMultiTopicConsumer(
   };
   const params = parseQuery(parseConsumerParams, query);
   for (const name of names) authorize(request, 'consume', context, name);
-  return subscribe(request, params, names, context);
+  const spec =
+    matcher === undefined
+      ? undefined
+      : { namespace: `${nominal.tenant}/${nominal.namespace}`, matcher, subscription, params };
+  return subscribe(request, params, names, context, spec);
 }
 
 let nextConsumerId = 1;

@@ -4,6 +4,7 @@ import { deliveryCrypto } from '../crypto/delivery-crypto.js';
 import { brokerKeyStore } from '../crypto/key-store.js';
 import { ReaderSession } from '../sessions/reader-session.js';
 import { NonPersistentReaderSource, TopicReaderSource } from '../sessions/sources.js';
+import { isOutOfDescriptors } from '../storage/out-of-descriptors.js';
 import type { Topic } from '../topics/topic.js';
 import {
   authorize,
@@ -62,7 +63,8 @@ export async function prepareReader(
             : topic.log.firstOrdinalAfter(startId),
     }));
   } catch (error) {
-    throw new HandshakeError(500, `${prefix}${(error as Error).message}`);
+    // Out of file descriptors is momentary: 503, as for any producer or consumer.
+    throw new HandshakeError(isOutOfDescriptors(error) ? 503 : 500, `${prefix}${(error as Error).message}`);
   }
   const logger = context.logger.child({ component: 'reader', topic: endpoint.topic.fullName });
   return {

@@ -4,13 +4,35 @@
  * buffer is bounded by the number of partitions.
  */
 export class MergedSources<T> {
+  private readonly sources: (() => Promise<T | null>)[];
   private readonly inFlight: (Promise<{ index: number; item: T | null }> | undefined)[];
   private readonly finished: boolean[];
   private readonly ready: { index: number; item: T }[] = [];
+  /** Resolves the wait of `next` when a source is added (a pattern consumer found a new topic). */
+  private wakeUp: (() => void) | undefined;
+  private ended = false;
 
-  constructor(private readonly sources: readonly (() => Promise<T | null>)[]) {
+  /** With `growable`, `next` waits for added sources instead of ending when none is left. */
+  constructor(
+    sources: readonly (() => Promise<T | null>)[],
+    private readonly growable = false,
+  ) {
+    this.sources = [...sources];
     this.inFlight = sources.map(() => undefined);
     this.finished = sources.map(() => false);
+  }
+
+  add(source: () => Promise<T | null>): void {
+    this.sources.push(source);
+    this.inFlight.push(undefined);
+    this.finished.push(false);
+    this.wakeUp?.();
+  }
+
+  /** Ends a growable merge: `next` answers null once its sources are done. */
+  end(): void {
+    this.ended = true;
+    this.wakeUp?.();
   }
 
   /** The next item of any source; null once every source has ended. */
@@ -25,8 +47,15 @@ export class MergedSources<T> {
         const pending = this.inFlight[index];
         if (pending !== undefined) active.push(pending);
       });
-      if (active.length === 0) return null;
-      const { index, item } = await Promise.race(active);
+      const open = this.growable && !this.ended;
+      if (active.length === 0 && !open) return null;
+      const added = open
+        ? new Promise<undefined>((resolve) => (this.wakeUp = () => resolve(undefined)))
+        : undefined;
+      const first = await Promise.race(added === undefined ? active : [...active, added]);
+      this.wakeUp = undefined;
+      if (first === undefined) continue;
+      const { index, item } = first;
       this.inFlight[index] = undefined;
       if (item === null) this.finished[index] = true;
       else this.ready.push({ index, item });

@@ -39,23 +39,51 @@ export interface ReaderSource {
 }
 
 /** One durable subscription per partition (or a single one), as one consumer sees it. */
+/** One topic (or partition) a consumer reads. */
+export interface ConsumerPart {
+  readonly topic: Topic;
+  readonly subscription: Subscription;
+  readonly partition: number;
+}
+
 export class TopicConsumerSource implements ConsumerSource {
   private readonly merged: MergedSources<SourcedDelivery>;
+  private readonly parts: ConsumerPart[];
+  /** Called once the consumer detaches (a pattern consumer stops watching for new topics). */
+  onDetach: () => void = () => undefined;
 
   /**
    * One part per topic read: the topic itself (partition -1), every partition of a partitioned topic,
-   * or the topics of a multi-topic consumer.
+   * or the topics of a multi-topic consumer; a pattern consumer's (`growable`) gains parts later.
    */
   constructor(
-    private readonly parts: readonly { topic: Topic; subscription: Subscription; partition: number }[],
-    consumer: SubscriptionConsumer,
+    parts: readonly ConsumerPart[],
+    private readonly consumer: SubscriptionConsumer,
+    growable = false,
   ) {
+    this.parts = [...parts];
     this.merged = new MergedSources(
-      parts.map(({ subscription, partition }) => async () => {
-        const delivery = await subscription.next(consumer);
-        return delivery === null ? null : { ...delivery, partition };
-      }),
+      parts.map((part) => this.reader(part)),
+      growable,
     );
+  }
+
+  private reader({ subscription, partition }: ConsumerPart): () => Promise<SourcedDelivery | null> {
+    return async () => {
+      const delivery = await subscription.next(this.consumer);
+      return delivery === null ? null : { ...delivery, partition };
+    };
+  }
+
+  /** Adds a topic the consumer is already attached to. */
+  addPart(part: ConsumerPart): void {
+    this.parts.push(part);
+    this.merged.add(this.reader(part));
+  }
+
+  /** Whether the consumer already reads this topic. */
+  reads(topicName: string): boolean {
+    return this.parts.some(({ topic }) => topic.name.fullName === topicName);
   }
 
   next(): Promise<SourcedDelivery | null> {
@@ -88,6 +116,8 @@ export class TopicConsumerSource implements ConsumerSource {
   }
 
   detach(consumer: SubscriptionConsumer): void {
+    this.onDetach();
+    this.merged.end();
     for (const { subscription } of this.parts) subscription.detach(consumer);
   }
 

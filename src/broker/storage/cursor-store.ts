@@ -11,6 +11,7 @@
 import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './atomic-file.js';
+import { isOutOfDescriptors } from './out-of-descriptors.js';
 
 export interface Position {
   readonly ledgerId: number;
@@ -28,6 +29,10 @@ interface SnapshotFile extends CursorSnapshot {
   readonly version: 1;
   readonly subscription: string;
 }
+
+/** Opening the journal while out of file descriptors is retried this often, this far apart. */
+const MAX_OPEN_RETRIES = 50;
+const OPEN_RETRY_MILLIS = 100;
 
 /** Journal lines beyond which the next load compacts into a new snapshot. */
 const COMPACT_AFTER_LINES = 50_000;
@@ -78,6 +83,7 @@ export class CursorStore implements CursorPersistence {
   private writing: Promise<void> | undefined;
   private journalLines = 0;
   private failure: Error | undefined;
+  private openRetries = 0;
 
   constructor(
     private readonly basePath: string,
@@ -139,6 +145,8 @@ export class CursorStore implements CursorPersistence {
       const file: SnapshotFile = { version: 1, subscription: this.subscription, ...snapshot };
       await writeFileAtomic(this.snapshotPath, JSON.stringify(file));
       await this.journal?.close();
+      // Forgotten before reopening: if the open fails (e.g. EMFILE), the next write opens it again.
+      this.journal = undefined;
       this.journal = await open(this.journalPath, 'w');
       if (this.fsync) await this.journal.sync();
       this.journalLines = 0;
@@ -176,7 +184,19 @@ export class CursorStore implements CursorPersistence {
           await this.journal.appendFile(text);
           if (this.fsync) await this.journal.datasync();
           this.journalLines += lines;
+          this.openRetries = 0;
         } catch (error) {
+          if (
+            this.journal === undefined &&
+            isOutOfDescriptors(error) &&
+            this.openRetries < MAX_OPEN_RETRIES
+          ) {
+            // Out of descriptors is momentary: keep the acks and try again shortly.
+            this.openRetries++;
+            this.pending = [text, ...this.pending];
+            await new Promise((resolve) => setTimeout(resolve, OPEN_RETRY_MILLIS));
+            continue;
+          }
           // Acks are fire-and-forget in the protocol, so there is no one to report this to but the
           // log; the messages stay unacknowledged on disk and are redelivered after a restart.
           this.failure = error as Error;

@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { MessageIdData } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from './ledger-ids.js';
+import { isOutOfDescriptors } from './out-of-descriptors.js';
+import { retentionAllowsDeleting, type RetentionPolicy } from './retention.js';
 import {
   cachedSize,
   decodeBody,
@@ -26,6 +28,8 @@ export interface MessageLogOptions {
   readonly fsync: boolean;
   /** A segment larger than this is closed for writing and the next append starts a new ledger. */
   readonly maxSegmentBytes: number;
+  /** A segment with this many entries is closed too (Pulsar's `managedLedgerMaxEntriesPerLedger`). */
+  readonly maxEntriesPerSegment: number;
   /** Upper bound of decoded messages kept in memory for readers. */
   readonly cacheBytes: number;
   readonly logger: Logger;
@@ -61,11 +65,19 @@ export class LogFailedError extends Error {
   override readonly name = 'LogFailedError';
 }
 
+/** A read of an entry that retention deleted. */
+export class EntryDeletedError extends Error {
+  override readonly name = 'EntryDeletedError';
+}
+
 export class MessageLog extends EventEmitter<{ appended: [] }> {
   private readonly segments: Segment[] = [];
   /** Ordinal of each segment's first entry, parallel to `segments`. */
   private readonly baseOrdinals: number[] = [];
   private readonly segmentByLedger = new Map<number, number>();
+  /** Index of the first segment whose file still exists (earlier ones were deleted by retention). */
+  private firstLive = 0;
+  private trimming = false;
   private writable: Segment | undefined;
   private queue: PendingAppend[] = [];
   private flushing = false;
@@ -119,9 +131,23 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     this.count += segment.entryCount;
   }
 
-  /** Number of durable entries. */
+  /** Number of durable entries (the ordinal the next append gets). */
   get length(): number {
     return this.count;
+  }
+
+  /** Ordinal of the first entry still stored; entries before it were deleted by retention. */
+  get firstOrdinal(): number {
+    return this.baseOrdinals[this.firstLive] ?? this.count;
+  }
+
+  /** Bytes of the segment files still on disk. */
+  get storedBytes(): number {
+    let bytes = 0;
+    for (let index = this.firstLive; index < this.segments.length; index++) {
+      bytes += this.segments[index]?.byteSize ?? 0;
+    }
+    return bytes;
   }
 
   /**
@@ -170,7 +196,9 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   private takeBatch(): PendingAppend[] {
     let bytes = 0;
     let take = 0;
-    while (take < this.queue.length && take < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES) {
+    // A batch goes to one segment, so it stops where that segment is full of entries.
+    const limit = Math.min(MAX_BATCH_RECORDS, this.roomInSegment());
+    while (take < this.queue.length && take < limit && bytes < MAX_BATCH_BYTES) {
       bytes += this.queue[take]?.record.length ?? 0;
       take++;
     }
@@ -179,8 +207,24 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     return batch;
   }
 
+  private get writableIsFull(): boolean {
+    return (
+      this.writable === undefined ||
+      this.writable.byteSize >= this.options.maxSegmentBytes ||
+      this.writable.entryCount >= this.options.maxEntriesPerSegment
+    );
+  }
+
+  /** Entries the next batch may hold: what the current segment has room for, or a new one's. */
+  private roomInSegment(): number {
+    const { maxEntriesPerSegment } = this.options;
+    return this.writableIsFull
+      ? maxEntriesPerSegment
+      : maxEntriesPerSegment - (this.writable?.entryCount ?? 0);
+  }
+
   private async writableSegment(): Promise<Segment> {
-    if (this.writable === undefined || this.writable.byteSize >= this.options.maxSegmentBytes) {
+    if (this.writableIsFull || this.writable === undefined) {
       const ledgerId = await this.ledgerIds.allocate();
       const segment = await Segment.create(join(this.dir, `ledger-${ledgerId}.log`), ledgerId);
       this.addSegment(segment);
@@ -190,7 +234,19 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   }
 
   private async writeBatch(batch: readonly PendingAppend[]): Promise<void> {
-    const segment = await this.writableSegment();
+    let segment: Segment;
+    try {
+      segment = await this.writableSegment();
+    } catch (error) {
+      // Nothing was written, so the log stays usable: only this batch fails (e.g. EMFILE while the
+      // process is out of descriptors), and the next append tries again.
+      if (!isOutOfDescriptors(error)) throw error;
+      const failed = new LogFailedError(`failed to persist message: ${(error as Error).message}`, {
+        cause: error,
+      });
+      for (const pending of batch) pending.reject(failed);
+      return;
+    }
     await segment.write(Buffer.concat(batch.map((pending) => pending.record)), this.options.fsync);
     const firstEntryId = segment.entryCount;
     segment.commit(batch.map((pending) => pending.record.length - RECORD_HEADER_BYTES));
@@ -268,8 +324,12 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     return this.count;
   }
 
+  /** @throws EntryDeletedError for an entry retention deleted (below {@link firstOrdinal}). */
   async read(ordinal: number): Promise<LogEntry> {
     const { ledgerId, entryId } = this.positionOf(ordinal);
+    if (ordinal < this.firstOrdinal) {
+      throw new EntryDeletedError(`entry ${ledgerId}:${entryId} was deleted by retention`);
+    }
     let message = this.cache.get(ordinal);
     if (message === undefined) {
       const segment = this.segments[this.segmentIndexOf(ordinal)];
@@ -277,6 +337,53 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
       message = decodeBody(await segment.readBody(entryId));
     }
     return { ordinal, ledgerId, entryId, message };
+  }
+
+  /**
+   * Deletes the oldest segments whose entries all lie before `consumedBefore` (acknowledged by every
+   * durable subscription) while `retention` lets them go. The segment being written is kept, as
+   * Pulsar keeps its current ledger, unless `includeWritable` (the topic is being unloaded, which
+   * closes that ledger). Returns the number of entries deleted.
+   */
+  async trim(
+    consumedBefore: number,
+    retention: RetentionPolicy,
+    includeWritable = false,
+    now = Date.now(),
+  ): Promise<number> {
+    if (this.trimming) return 0;
+    this.trimming = true;
+    let deleted = 0;
+    try {
+      let storedBytes = this.storedBytes;
+      for (;;) {
+        const segment = this.segments[this.firstLive];
+        const base = this.baseOrdinals[this.firstLive] ?? 0;
+        if (segment === undefined || base + segment.entryCount > consumedBefore) break;
+        if (segment === this.writable && (!includeWritable || this.flushing)) break;
+        if (!retentionAllowsDeleting(retention, segment.lastWriteAt, storedBytes, now)) break;
+        // Readers see the entries as gone before the file is: a read never hits a closed handle.
+        this.firstLive++;
+        if (segment === this.writable) this.writable = undefined;
+        this.forgetCachedBefore(base + segment.entryCount);
+        storedBytes -= segment.byteSize;
+        deleted += segment.entryCount;
+        await segment.delete();
+        this.options.logger.debug({ ledgerId: segment.ledgerId }, 'deleted a consumed ledger');
+      }
+    } finally {
+      this.trimming = false;
+    }
+    return deleted;
+  }
+
+  private forgetCachedBefore(ordinal: number): void {
+    // The cache is filled in append order, so its oldest keys come first.
+    for (const [cachedOrdinal, message] of this.cache) {
+      if (cachedOrdinal >= ordinal) break;
+      this.cache.delete(cachedOrdinal);
+      this.cacheUsed -= cachedSize(message);
+    }
   }
 
   /** Waits for in-flight appends, then closes the segment files. */

@@ -2,7 +2,7 @@
  * One ledger of a topic: an append-only file of records (see record-codec.ts) plus the in-memory
  * index of where each entry starts. Entry ids are the record's position in the file, from 0.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { bodyMatchesChecksum, RECORD_HEADER_BYTES } from './record-codec.js';
 
 const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -14,19 +14,24 @@ export interface SegmentRecovery {
 
 export class Segment {
   /** File offset of each entry's record header. */
-  private readonly offsets: number[] = [];
-  private readonly lengths: number[] = [];
+  private offsets: number[] = [];
+  private lengths: number[] = [];
+  /** Entries in the ledger; kept after the file is deleted so positions stay known. */
+  private count = 0;
+  private deletedFile = false;
 
   private constructor(
     readonly ledgerId: number,
     readonly path: string,
     private readonly handle: FileHandle,
     private size: number,
+    /** Epoch ms of the last write (the file's mtime for a recovered ledger): retention's clock. */
+    private lastWrite: number,
   ) {}
 
   static async create(path: string, ledgerId: number): Promise<Segment> {
     const handle = await open(path, 'wx+');
-    return new Segment(ledgerId, path, handle, 0);
+    return new Segment(ledgerId, path, handle, 0, Date.now());
   }
 
   /** Opens an existing ledger file, indexing its records and cutting off a torn tail. */
@@ -35,8 +40,16 @@ export class Segment {
     ledgerId: number,
   ): Promise<{ segment: Segment; recovery: SegmentRecovery }> {
     const handle = await open(path, 'r+');
-    const { size: fileSize } = await handle.stat();
-    const segment = new Segment(ledgerId, path, handle, 0);
+    let segment: Segment;
+    let fileSize: number;
+    try {
+      const stat = await handle.stat();
+      fileSize = stat.size;
+      segment = new Segment(ledgerId, path, handle, 0, stat.mtimeMs);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
     const validEnd = await segment.scan(fileSize);
     if (validEnd < fileSize) {
       await handle.truncate(validEnd);
@@ -62,13 +75,23 @@ export class Segment {
       if (!bodyMatchesChecksum(view, crc)) break;
       this.offsets.push(position);
       this.lengths.push(bodyLength);
+      this.count++;
       position += RECORD_HEADER_BYTES + bodyLength;
     }
     return position;
   }
 
   get entryCount(): number {
-    return this.offsets.length;
+    return this.count;
+  }
+
+  get lastWriteAt(): number {
+    return this.lastWrite;
+  }
+
+  /** True once retention deleted the file: the entries' positions are known, their data gone. */
+  get deleted(): boolean {
+    return this.deletedFile;
   }
 
   get byteSize(): number {
@@ -95,8 +118,10 @@ export class Segment {
     for (const bodyLength of bodyLengths) {
       this.offsets.push(this.size);
       this.lengths.push(bodyLength);
+      this.count++;
       this.size += RECORD_HEADER_BYTES + bodyLength;
     }
+    this.lastWrite = Date.now();
   }
 
   /** Reads the body of entry `entryId`. */
@@ -112,6 +137,16 @@ export class Segment {
   }
 
   async close(): Promise<void> {
+    if (!this.deletedFile) await this.handle.close();
+  }
+
+  /** Closes and removes the file (retention); the ledger's entry count stays for position lookups. */
+  async delete(): Promise<void> {
+    if (this.deletedFile) return;
+    this.deletedFile = true;
+    this.offsets = [];
+    this.lengths = [];
     await this.handle.close();
+    await rm(this.path, { force: true });
   }
 }

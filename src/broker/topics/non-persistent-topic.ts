@@ -77,6 +77,7 @@ export class NonPersistentSubscription {
   private pick(entry: LogEntry): Member | undefined {
     if (this.members.length === 0) return undefined;
     if (this.type === 'Exclusive' || this.type === 'Failover') {
+      // Pulsar 4.0.7 (observed): no hash ring here, the first by priority then name is active.
       return [...this.members].sort(
         (a, b) =>
           a.consumer.priorityLevel - b.consumer.priorityLevel ||
@@ -107,6 +108,11 @@ export class NonPersistentTopic {
     }
     this.producerNames.add(name);
     return () => this.producerNames.delete(name);
+  }
+
+  /** True when no producer, subscription or reader uses it: it holds nothing worth keeping. */
+  get unused(): boolean {
+    return this.producerNames.size === 0 && this.subscriptions.size === 0 && this.readers.size === 0;
   }
 
   /** Delivers to whoever is connected now; nothing is kept. */

@@ -1,5 +1,5 @@
 /** A non-durable read position on a topic's log, as a reader's internal subscription is. */
-import type { LogEntry, MessageLog } from '../storage/message-log.js';
+import { EntryDeletedError, type LogEntry, type MessageLog } from '../storage/message-log.js';
 import { Signal } from './signal.js';
 
 export class ReaderCursor {
@@ -19,10 +19,21 @@ export class ReaderCursor {
     return this.position >= this.log.length;
   }
 
-  /** The next entry, waiting for one to be appended if needed; null once closed. */
+  /**
+   * The next entry, waiting for one to be appended if needed; null once closed. Entries retention
+   * deleted are skipped: a reader from `earliest` starts at the first one still stored.
+   */
   async next(): Promise<LogEntry | null> {
     while (!this.closed) {
-      if (this.position < this.log.length) return this.log.read(this.position++);
+      this.position = Math.max(this.position, this.log.firstOrdinal);
+      if (this.position < this.log.length) {
+        try {
+          return await this.log.read(this.position++);
+        } catch (error) {
+          if (!(error instanceof EntryDeletedError)) throw error;
+          continue;
+        }
+      }
       await this.changed.wait();
     }
     return null;

@@ -44,7 +44,12 @@ export class SubscriptionCursor {
   }
 
   private restore(snapshot: CursorSnapshot): void {
-    this.ackedPrefix = snapshot.markDelete === null ? 0 : this.log.firstOrdinalAfter(snapshot.markDelete);
+    // What retention deleted is gone for every subscription: a new `Earliest` one starts at the first
+    // entry still stored, as Pulsar's does.
+    this.ackedPrefix = Math.max(
+      this.log.firstOrdinal,
+      snapshot.markDelete === null ? 0 : this.log.firstOrdinalAfter(snapshot.markDelete),
+    );
     for (const position of snapshot.acked) {
       const ordinal = this.log.ordinalOf(position);
       if (ordinal !== undefined && ordinal >= this.ackedPrefix) this.acked.add(ordinal);
@@ -63,18 +68,32 @@ export class SubscriptionCursor {
     while (this.acked.delete(this.ackedPrefix)) this.ackedPrefix++;
   }
 
-  /** The first ordinal that is not acknowledged. */
+  /** The first ordinal that is not acknowledged (or still stored, for a NonDurable cursor). */
   get firstUnacked(): number {
+    this.skipDeleted();
     return this.ackedPrefix;
   }
 
   /** Entries not yet acknowledged (the subscription's backlog). */
   get backlog(): number {
+    this.skipDeleted();
     return Math.max(0, this.log.length - this.ackedPrefix - this.acked.size);
   }
 
+  /**
+   * A NonDurable cursor does not hold retention back, so entries it had not acknowledged may be
+   * deleted; they count as consumed. (A durable cursor is never behind `firstOrdinal`.)
+   */
+  private skipDeleted(): void {
+    const first = this.log.firstOrdinal;
+    if (this.ackedPrefix >= first) return;
+    for (const ordinal of this.acked) if (ordinal < first) this.acked.delete(ordinal);
+    this.ackedPrefix = first;
+    this.advancePrefix();
+  }
+
   isAcked(ordinal: number): boolean {
-    return ordinal < this.ackedPrefix || this.acked.has(ordinal);
+    return ordinal < this.ackedPrefix || ordinal < this.log.firstOrdinal || this.acked.has(ordinal);
   }
 
   /** Records an ack; returns the ordinal, or undefined for an unknown or already acked position. */

@@ -3,20 +3,22 @@
  * message, by subscription type (docs/protocol.md §4.1, §4.5):
  *
  * - Exclusive: one consumer; another is refused (409).
- * - Failover: many consumers, one active (lowest `priorityLevel`, then consumer name); when the active
+ * - Failover: many consumers, one active (chosen as Pulsar does, see failover.ts); when the active
  *   one changes, dispatch rewinds so the new one gets everything unacknowledged.
  * - Shared: every consumer gets the next available message; messages of a closed consumer, negative
  *   acks and ack timeouts are replayed, the latter two with `redeliveryCount` + 1.
- * - Key_Shared: like Shared, but every key sticks to one consumer (hash of the key over the connected
- *   consumers; when consumers come and go, keys move, without Pulsar's ordering safeguards).
+ * - Key_Shared: like Shared, but every key sticks to one consumer, as Pulsar 4.0's AUTO_SPLIT mode
+ *   assigns keys (consistent hashing, see key-shared.ts); a key that moves to another consumer waits
+ *   until the messages of it the previous one holds are acknowledged.
  *
  * Consumers of another type than the connected ones are refused (409), as in Pulsar.
  */
 import type { Logger } from 'pino';
-import type { InitialPosition, SubscriptionType } from '../../protocol/index.js';
+import type { InitialPosition, SubscriptionType, TopicName } from '../../protocol/index.js';
 import type { CursorPersistence, Position } from '../storage/cursor-store.js';
-import type { LogEntry, MessageLog } from '../storage/message-log.js';
-import { keyOwner } from './key-hash.js';
+import { EntryDeletedError, type LogEntry, type MessageLog } from '../storage/message-log.js';
+import { failoverActive } from './failover.js';
+import { ConsistentHashRing, messageSlot, PendingSlots } from './key-shared.js';
 import { Signal } from './signal.js';
 import { SubscriptionCursor } from './subscription-cursor.js';
 
@@ -53,15 +55,23 @@ export class Subscription {
   private readonly redeliveryCounts = new Map<number, number>();
   /** Shared/Key_Shared: entries held back until their `deliverAt` (delayed delivery). */
   private readonly delayed = new Map<number, NodeJS.Timeout>();
-  /** Key_Shared: keys of entries looked at but not yet acknowledged. */
-  private readonly keys = new Map<number, string | undefined>();
+  /** Key_Shared: key slots of entries looked at but not yet acknowledged. */
+  private readonly slots = new Map<number, number>();
+  /** Key_Shared: which consumer owns which key slot. */
+  private readonly ring = new ConsistentHashRing<SubscriptionConsumer>();
+  /** Key_Shared: who holds unacknowledged entries of each slot (keys being drained). */
+  private readonly pendingSlots = new PendingSlots<SubscriptionConsumer>();
   private readonly changed = new Signal();
   private readonly onAppended = (): void => this.changed.notify();
   private readonly timers = new Set<NodeJS.Timeout>();
   private deleted = false;
+  /** Called when the first unacknowledged entry moves on (the topic may trim consumed segments). */
+  onConsumed: () => void = () => undefined;
 
   private constructor(
     readonly name: string,
+    /** The topic (a partition's own name and index): Failover picks its active consumer by it. */
+    private readonly topic: TopicName,
     private readonly log: MessageLog,
     private readonly cursor: SubscriptionCursor,
     /** Given for a NonDurable subscription, which goes away with its last consumer. */
@@ -73,6 +83,7 @@ export class Subscription {
 
   static async open(
     name: string,
+    topic: TopicName,
     log: MessageLog,
     store: CursorPersistence,
     logger: Logger,
@@ -80,7 +91,7 @@ export class Subscription {
     onEmpty?: () => void,
   ): Promise<Subscription> {
     const cursor = await SubscriptionCursor.open(name, log, store, logger, initialPosition);
-    return new Subscription(name, log, cursor, onEmpty);
+    return new Subscription(name, topic, log, cursor, onEmpty);
   }
 
   /** False for a NonDurable subscription. */
@@ -92,11 +103,9 @@ export class Subscription {
     return this.type === 'Exclusive' || this.type === 'Failover';
   }
 
-  /** Failover's active consumer: lowest priority level, then name, as Pulsar sorts them. */
+  /** Exclusive's only consumer, or Failover's active one as Pulsar picks it (see failover.ts). */
   private get activeConsumer(): SubscriptionConsumer | undefined {
-    return [...this.consumers].sort(
-      (a, b) => a.priorityLevel - b.priorityLevel || a.name.localeCompare(b.name) || a.id - b.id,
-    )[0];
+    return failoverActive(this.consumers, this.topic.fullName, this.topic.partitionIndex);
   }
 
   /**
@@ -116,6 +125,7 @@ export class Subscription {
     const activeBefore = this.activeConsumer;
     this.type = type;
     this.consumers.push(consumer);
+    this.ring.add(consumer);
     if (type === 'Failover' && activeBefore !== undefined && this.activeConsumer !== activeBefore)
       this.rewind();
     this.changed.notify();
@@ -126,6 +136,8 @@ export class Subscription {
     const index = this.consumers.indexOf(from);
     if (index < 0) throw new ConsumerBusyError(`Subscription ${this.name} is not held by the handshake`);
     this.consumers[index] = to;
+    this.ring.replace(from, to);
+    for (const [ordinal, owner] of this.pending) if (owner === from) this.pending.set(ordinal, to);
   }
 
   /** Detaches a consumer; what it was sent but did not acknowledge is delivered again. */
@@ -134,6 +146,7 @@ export class Subscription {
     if (index < 0) return;
     const activeBefore = this.activeConsumer;
     this.consumers.splice(index, 1);
+    this.ring.remove(consumer);
     if (this.consumers.length === 0 && this.onEmpty !== undefined) {
       this.deleted = true;
       this.stop();
@@ -146,7 +159,7 @@ export class Subscription {
       // Pulsar replays a closed Shared consumer's messages without counting a redelivery.
       for (const [ordinal, owner] of this.pending) {
         if (owner !== consumer) continue;
-        this.pending.delete(ordinal);
+        this.unclaim(ordinal);
         this.replay.add(ordinal);
       }
     }
@@ -158,6 +171,7 @@ export class Subscription {
     this.readPosition = this.cursor.firstUnacked;
     this.replay.clear();
     this.pending.clear();
+    this.pendingSlots.clear();
     this.changed.notify();
   }
 
@@ -167,7 +181,15 @@ export class Subscription {
       if (!this.consumers.includes(consumer)) return null;
       const ordinal = this.type === 'Key_Shared' ? await this.pickByKey(consumer) : this.pick(consumer);
       if (ordinal !== undefined) {
-        const entry = await this.log.read(ordinal);
+        let entry: LogEntry;
+        try {
+          entry = await this.log.read(ordinal);
+        } catch (error) {
+          // Retention deleted it meanwhile: only possible for what no durable cursor needs.
+          if (!(error instanceof EntryDeletedError)) throw error;
+          this.unclaim(ordinal);
+          continue;
+        }
         if (this.holdIfDelayed(entry)) continue;
         return { entry, redeliveryCount: this.redeliveryCounts.get(ordinal) ?? 0 };
       }
@@ -182,7 +204,7 @@ export class Subscription {
   private holdIfDelayed(entry: LogEntry): boolean {
     const { deliverAt } = entry.message;
     if (this.isSingleActive || deliverAt === undefined || deliverAt <= Date.now()) return false;
-    this.pending.delete(entry.ordinal);
+    this.unclaim(entry.ordinal);
     const timer = setTimeout(() => {
       this.delayed.delete(entry.ordinal);
       this.replay.add(entry.ordinal);
@@ -196,7 +218,15 @@ export class Subscription {
   private claim(ordinal: number, consumer: SubscriptionConsumer): number {
     this.replay.delete(ordinal);
     this.pending.set(ordinal, consumer);
+    const slot = this.slots.get(ordinal);
+    if (slot !== undefined) this.pendingSlots.track(ordinal, slot, consumer);
     return ordinal;
+  }
+
+  /** `ordinal` is no longer held by a consumer (acked, redelivered, held back). */
+  private unclaim(ordinal: number): void {
+    this.pending.delete(ordinal);
+    this.pendingSlots.untrack(ordinal);
   }
 
   private isAvailable(ordinal: number): boolean {
@@ -204,6 +234,7 @@ export class Subscription {
   }
 
   private skipDispatched(): void {
+    this.readPosition = Math.max(this.readPosition, this.log.firstOrdinal);
     while (this.readPosition < this.log.length && !this.isAvailable(this.readPosition)) this.readPosition++;
   }
 
@@ -232,28 +263,39 @@ export class Subscription {
     for (let ordinal = this.readPosition; ordinal < limit; ordinal++) candidates.push(ordinal);
     for (const ordinal of candidates) {
       if (!this.isAvailable(ordinal)) continue;
-      const key = await this.keyOf(ordinal);
+      const slot = await this.slotOf(ordinal);
       // Re-check after the read: another consumer may have taken it, or this one gone away.
       if (!this.isAvailable(ordinal) || !this.consumers.includes(consumer)) continue;
-      if (keyOwner(key, ordinal, this.consumers) === consumer) return this.claim(ordinal, consumer);
+      if (this.ring.select(slot) === consumer && !this.pendingSlots.drainingFor(slot, consumer)) {
+        return this.claim(ordinal, consumer);
+      }
     }
     return undefined;
   }
 
-  private async keyOf(ordinal: number): Promise<string | undefined> {
-    if (!this.keys.has(ordinal)) this.keys.set(ordinal, (await this.log.read(ordinal)).message.key);
-    return this.keys.get(ordinal);
+  private async slotOf(ordinal: number): Promise<number> {
+    let slot = this.slots.get(ordinal);
+    if (slot === undefined) {
+      slot = messageSlot((await this.log.read(ordinal)).message.key, ordinal);
+      this.slots.set(ordinal, slot);
+    }
+    return slot;
   }
 
   /** Individual ack. Unknown ids are ignored, as Pulsar's fire-and-forget acks are. */
   acknowledge(position: Position): void {
     if (this.deleted) return;
+    const consumedBefore = this.cursor.firstUnacked;
     const ordinal = this.cursor.acknowledge(position);
     if (ordinal === undefined) return;
-    this.pending.delete(ordinal);
+    if (this.cursor.firstUnacked > consumedBefore) this.onConsumed();
+    const heldSlot = this.pendingSlots.drainingAny(ordinal);
+    this.unclaim(ordinal);
     this.replay.delete(ordinal);
     this.redeliveryCounts.delete(ordinal);
-    this.keys.delete(ordinal);
+    this.slots.delete(ordinal);
+    // Key_Shared: the ack may end the draining of a key another consumer waits for.
+    if (heldSlot) this.changed.notify();
   }
 
   /**
@@ -273,7 +315,7 @@ export class Subscription {
         const ordinal = this.log.ordinalOf(position);
         if (ordinal === undefined || this.cursor.isAcked(ordinal) || this.pending.get(ordinal) !== consumer)
           continue;
-        this.pending.delete(ordinal);
+        this.unclaim(ordinal);
         this.redeliveryCounts.set(ordinal, (this.redeliveryCounts.get(ordinal) ?? 0) + 1);
         this.replay.add(ordinal);
       }
@@ -310,6 +352,11 @@ export class Subscription {
     };
   }
 
+  /** Every entry before this one is acknowledged. */
+  get firstUnacked(): number {
+    return this.cursor.firstUnacked;
+  }
+
   get isDeleted(): boolean {
     return this.deleted;
   }
@@ -327,6 +374,7 @@ export class Subscription {
   async unsubscribe(): Promise<void> {
     this.deleted = true;
     this.consumers = [];
+    this.ring.clear();
     this.stop();
     await this.cursor.delete();
   }

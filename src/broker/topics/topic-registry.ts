@@ -1,6 +1,7 @@
 /**
  * Opens topics lazily, once each, under `<dataDir>/topics/<url-encoded full name>/`.
  */
+import { EventEmitter } from 'node:events';
 import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -8,6 +9,8 @@ import type { TopicName } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from '../storage/ledger-ids.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import { MessageLog } from '../storage/message-log.js';
+import type { RetentionPolicy } from '../storage/retention.js';
+import { LoadedTopics } from './loaded-topics.js';
 import { NonPersistentTopic } from './non-persistent-topic.js';
 import { Topic } from './topic.js';
 
@@ -15,9 +18,17 @@ export interface TopicRegistryOptions {
   readonly dataDir: string;
   readonly fsync: boolean;
   readonly maxSegmentBytes: number;
+  readonly maxEntriesPerSegment: number;
   readonly cacheBytesPerTopic: number;
   /** Whether message deduplication is on for a topic (namespace policy, else the broker default). */
   readonly deduplicationEnabled: (topic: TopicName) => boolean;
+  /** The retention of a topic (namespace policy, else the broker defaults). */
+  readonly retention: (topic: TopicName) => RetentionPolicy;
+  /** An unused topic is closed after this long (0 = never). */
+  readonly topicIdleTimeoutMillis: number;
+  /** At most this many unused topics stay open (least recently used ones close first). */
+  readonly maxOpenTopics: number;
+  readonly retentionCheckIntervalMillis: number;
   readonly logger: Logger;
 }
 
@@ -33,17 +44,47 @@ export class PartitionedTopicExistsError extends Error {
   override readonly name = 'PartitionedTopicExistsError';
 }
 
-export class TopicRegistry {
-  private readonly topics = new Map<string, Promise<Topic>>();
-  /** Non-persistent topics live in memory only, for the broker's lifetime. */
+/** `created`: a persistent topic came into existence (pattern consumers subscribe to it). */
+export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
+  private readonly topics: LoadedTopics;
+  /** Non-persistent topics live in memory only, while they are used. */
   private readonly nonPersistentTopics = new Map<string, NonPersistentTopic>();
+  private readonly nonPersistentSweep: NodeJS.Timeout | undefined;
   /** Partitioned topics: full name → number of partitions (`<data-dir>/partitioned-topics.json`). */
   private partitioned = new Map<string, number>();
 
   constructor(
     private readonly ledgerIds: LedgerIdAllocator,
     private readonly options: TopicRegistryOptions,
-  ) {}
+  ) {
+    super();
+    // Non-persistent topics hold no data: an unused one is dropped at the next idle sweep. Handshakes
+    // take and use them without awaiting anything in between, so a sweep never drops one in use.
+    if (options.topicIdleTimeoutMillis > 0) {
+      const period = Math.min(options.topicIdleTimeoutMillis, 10_000);
+      this.nonPersistentSweep = setInterval(() => {
+        for (const [name, topic] of this.nonPersistentTopics) {
+          if (topic.unused) this.nonPersistentTopics.delete(name);
+        }
+      }, period).unref();
+    }
+    this.topics = new LoadedTopics({
+      idleTimeoutMillis: options.topicIdleTimeoutMillis,
+      maxOpenTopics: options.maxOpenTopics,
+      retentionCheckIntervalMillis: options.retentionCheckIntervalMillis,
+      logger: options.logger,
+    });
+  }
+
+  /** Runs a handshake or admin call; the topics it opens stay open until `release` (see LoadedTopics). */
+  withLease<T>(work: () => Promise<T>): Promise<{ result: T; release: () => void }> {
+    return this.topics.withLease(work);
+  }
+
+  /** Number of persistent topics open now (their files and caches held). */
+  get openTopicCount(): number {
+    return this.topics.size;
+  }
 
   /** The in-memory topic of a `non-persistent://` name, created on first use. */
   nonPersistent(name: TopicName): NonPersistentTopic {
@@ -92,35 +133,40 @@ export class TopicRegistry {
    * @throws TopicNotFoundError when it does not exist and `create` is false (HTTP 404).
    */
   async get(name: TopicName, create: boolean): Promise<Topic> {
-    const known = this.topics.get(name.fullName);
-    if (known !== undefined) return known;
     const dir = this.dirOf(name);
-    if (!create && !(await exists(dir))) {
+    if (!create && !this.topics.has(name.fullName) && !(await exists(dir))) {
       throw new TopicNotFoundError(`Topic ${name.fullName} does not exist`);
     }
-    // Re-check: another connection may have started opening it while we looked at the disk.
-    const raced = this.topics.get(name.fullName);
-    if (raced !== undefined) return raced;
-    const opening = this.open(name, dir);
-    this.topics.set(name.fullName, opening);
-    opening.catch(() => this.topics.delete(name.fullName));
-    return opening;
+    // Another connection may have opened it while we looked at the disk: `get` shares that one.
+    return this.topics.get(name.fullName, () => this.open(name, dir));
   }
 
   private async open(name: TopicName, dir: string): Promise<Topic> {
+    const created = !(await exists(join(dir, 'topic.json')));
     await mkdir(dir, { recursive: true });
     const logger = this.options.logger.child({ topic: name.fullName });
     const log = await MessageLog.open(dir, this.ledgerIds, {
       fsync: this.options.fsync,
       maxSegmentBytes: this.options.maxSegmentBytes,
+      maxEntriesPerSegment: this.options.maxEntriesPerSegment,
       cacheBytes: this.options.cacheBytesPerTopic,
       logger,
     });
-    return Topic.open(name, dir, log, {
-      fsync: this.options.fsync,
-      deduplicationEnabled: () => this.options.deduplicationEnabled(name),
-      logger,
-    });
+    let topic: Topic;
+    try {
+      topic = await Topic.open(name, dir, log, {
+        fsync: this.options.fsync,
+        deduplicationEnabled: () => this.options.deduplicationEnabled(name),
+        retention: () => this.options.retention(name),
+        logger,
+      });
+    } catch (error) {
+      await log.close();
+      throw error;
+    }
+    // Listeners act once the opening caller has the topic.
+    if (created) setImmediate(() => this.emit('created', topic));
+    return topic;
   }
 
   /** Whether the topic exists (loaded or on disk). */
@@ -162,17 +208,14 @@ export class TopicRegistry {
     if (!(await this.exists(name))) throw new TopicNotFoundError(`Topic ${name.fullName} not found`);
     const topic = await this.get(name, false);
     if (topic.inUse) throw new TopicInUseError('Topic has active producers/subscriptions');
-    this.topics.delete(name.fullName);
+    this.topics.forget(name.fullName);
     await topic.close();
     await rm(this.dirOf(name), { recursive: true, force: true });
   }
 
   async close(): Promise<void> {
-    const topics = await Promise.allSettled(this.topics.values());
-    this.topics.clear();
-    for (const result of topics) {
-      if (result.status === 'fulfilled') await result.value.close();
-    }
+    clearInterval(this.nonPersistentSweep);
+    await this.topics.close();
   }
 }
 

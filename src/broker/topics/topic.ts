@@ -10,6 +10,8 @@ import { writeFileAtomic } from '../storage/atomic-file.js';
 import { CursorStore, MemoryCursorStore, type Position } from '../storage/cursor-store.js';
 import type { AppendResult, MessageLog } from '../storage/message-log.js';
 import type { StoredMessage } from '../storage/record-codec.js';
+import type { RetentionPolicy } from '../storage/retention.js';
+import { DeduplicationState } from './deduplication.js';
 import { ReaderCursor } from './reader-cursor.js';
 import { Subscription } from './subscription.js';
 
@@ -29,11 +31,16 @@ interface TopicMetadata {
 }
 
 const METADATA_FILE = 'topic.json';
+const SUBSCRIPTIONS_DIR = 'subscriptions';
+/** Pulsar keeps deduplication state in a cursor named `pulsar.dedup`; this file is its counterpart. */
+const DEDUPLICATION_SNAPSHOT = 'pulsar.dedup.snapshot';
 
 export interface TopicOptions {
   readonly fsync: boolean;
   /** Asked at every publish: the namespace policy may change while the topic is open. */
   readonly deduplicationEnabled: () => boolean;
+  /** Asked at every trim: the namespace policy may change while the topic is open. */
+  readonly retention: () => RetentionPolicy;
   readonly logger: Logger;
 }
 
@@ -48,8 +55,13 @@ export class Topic {
   private readonly nonDurable = new Map<string, Subscription>();
   private readonly readers = new Set<ReaderCursor>();
   private terminatedAt: Position | undefined;
-  /** Deduplication: the highest sequence id stored per producer name, loaded on first use. */
-  private deduplication: Promise<Map<string, number>> | undefined;
+  /** Deduplication state, loaded on first use. */
+  private deduplication: Promise<DeduplicationState> | undefined;
+  private trimScheduled = false;
+  private trimming: Promise<void> = Promise.resolve();
+  private closed = false;
+  /** Publishes accepted and not yet stored (a dead-letter publish holds no producer name). */
+  private publishesInFlight = 0;
   /** The last append, so that a duplicate's ack does not overtake the acks of earlier messages. */
   private lastAppend: Promise<unknown> = Promise.resolve();
 
@@ -118,6 +130,7 @@ export class Topic {
   get inUse(): boolean {
     return (
       this.producerNames.size > 0 ||
+      this.publishesInFlight > 0 ||
       this.readers.size > 0 ||
       [...this.openSubscriptions.values(), ...this.nonDurable.values()].some(
         (subscription) => subscription.hasConsumers,
@@ -143,7 +156,7 @@ export class Topic {
   /** Names of the durable subscriptions stored for this topic. */
   async subscriptionNames(): Promise<string[]> {
     try {
-      return (await readdir(join(this.dir, 'subscriptions')))
+      return (await readdir(join(this.dir, SUBSCRIPTIONS_DIR)))
         .filter((file) => file.endsWith('.json'))
         .map((file) => decodeURIComponent(file.slice(0, -'.json'.length)));
     } catch (error) {
@@ -171,19 +184,34 @@ export class Topic {
    */
   publish(message: StoredMessage): Promise<AppendResult> {
     if (this.terminated) return Promise.reject(new TopicTerminatedError('Topic was already terminated'));
+    this.publishesInFlight++;
+    const stored = this.store(message);
+    void stored.then(
+      () => this.publishesInFlight--,
+      () => this.publishesInFlight--,
+    );
+    return stored;
+  }
+
+  private store(message: StoredMessage): Promise<AppendResult> {
     if (!this.options.deduplicationEnabled()) {
       // Stored ids are not tracked while off; the next enabled publish reloads them from the log.
       this.deduplication = undefined;
       return this.append(message);
     }
-    this.deduplication ??= this.loadSequenceIds();
+    this.deduplication ??= DeduplicationState.load(
+      join(this.dir, SUBSCRIPTIONS_DIR, DEDUPLICATION_SNAPSHOT),
+      this.log,
+      this.logger,
+    );
     // Every deduplicated publish goes through the same promise, so they keep their order.
-    return this.deduplication.then((highest) => {
-      if (message.sequenceId <= (highest.get(message.producerName) ?? -1)) {
+    return this.deduplication.then(async (state) => {
+      if (state.isDuplicate(message.producerName, message.sequenceId)) {
         return this.lastAppend.then(() => DUPLICATE_RESULT);
       }
-      highest.set(message.producerName, message.sequenceId);
-      return this.append(message);
+      const result = await this.append(message);
+      state.persistedAt(result.ordinal, message.producerName, message.sequenceId);
+      return result;
     });
   }
 
@@ -192,20 +220,6 @@ export class Topic {
     // Only an ordering point for duplicates; the caller handles the failure.
     this.lastAppend = appended.catch(() => undefined);
     return appended;
-  }
-
-  /** Reads the highest sequence id per producer from the stored messages (once per enabling). */
-  private async loadSequenceIds(): Promise<Map<string, number>> {
-    await this.log.drained();
-    const highest = new Map<string, number>();
-    for (let ordinal = 0; ordinal < this.log.length; ordinal++) {
-      const { message } = await this.log.read(ordinal);
-      highest.set(
-        message.producerName,
-        Math.max(highest.get(message.producerName) ?? -1, message.sequenceId),
-      );
-    }
-    return highest;
   }
 
   /**
@@ -217,6 +231,7 @@ export class Topic {
     if (existing !== undefined && !existing.isDeleted) return existing;
     const subscription = await Subscription.open(
       name,
+      this.name,
       this.log,
       new MemoryCursorStore(),
       this.logger.child({ subscription: name }),
@@ -247,16 +262,68 @@ export class Topic {
   }
 
   private async openSubscription(name: string, initialPosition: InitialPosition): Promise<Subscription> {
-    const dir = join(this.dir, 'subscriptions');
+    const dir = join(this.dir, SUBSCRIPTIONS_DIR);
     await mkdir(dir, { recursive: true });
     const store = new CursorStore(join(dir, encodeURIComponent(name)), name, this.options.fsync, this.logger);
-    return Subscription.open(
+    const subscription = await Subscription.open(
       name,
+      this.name,
       this.log,
       store,
       this.logger.child({ subscription: name }),
       initialPosition,
     );
+    subscription.onConsumed = () => this.scheduleTrim();
+    return subscription;
+  }
+
+  /** Trims soon, once for all acks of this event-loop turn (Pulsar trims when a cursor moves on). */
+  scheduleTrim(): void {
+    if (this.trimScheduled || this.closed) return;
+    this.trimScheduled = true;
+    setImmediate(() => {
+      this.trimScheduled = false;
+      if (!this.closed) void this.trim();
+    });
+  }
+
+  /**
+   * Deletes consumed segments that retention does not keep (see MessageLog.trim). Everything before
+   * the slowest durable subscription's first unacknowledged entry is consumed; with no durable
+   * subscription, everything is (readers do not hold data back, as in Pulsar).
+   */
+  trim(includeWritable = false): Promise<void> {
+    const run = this.trimming.then(async () => {
+      const { consumedBefore, durableSubscriptions } = await this.consumption();
+      if (consumedBefore <= this.log.firstOrdinal) return;
+      // The deduplication snapshot must cover what is about to be deleted.
+      if (this.deduplication !== undefined) await (await this.deduplication).snapshot();
+      // The ledger being closed goes at once only when subscriptions consumed it; a topic nobody
+      // subscribes to keeps it until a later retention check, so a restart never loses data at once.
+      const deleted = await this.log.trim(
+        consumedBefore,
+        this.options.retention(),
+        includeWritable && durableSubscriptions > 0,
+      );
+      if (deleted > 0) this.logger.debug({ deleted }, 'retention deleted consumed entries');
+    });
+    this.trimming = run.catch((error: unknown) => {
+      // The data stays on disk; the next trim tries again.
+      this.logger.warn({ err: error }, 'retention trim failed');
+    });
+    return this.trimming;
+  }
+
+  private async consumption(): Promise<{ consumedBefore: number; durableSubscriptions: number }> {
+    let consumedBefore = this.log.length;
+    let durableSubscriptions = 0;
+    for (const name of await this.subscriptionNames()) {
+      const subscription = await this.subscription(name, 'Latest');
+      if (subscription.isDeleted) continue;
+      durableSubscriptions++;
+      consumedBefore = Math.min(consumedBefore, subscription.firstUnacked);
+    }
+    return { consumedBefore, durableSubscriptions };
   }
 
   /** Forgets a deleted subscription so the next consumer creates it anew. */
@@ -288,9 +355,22 @@ export class Topic {
     this.readers.delete(cursor);
   }
 
-  /** Flushes acks and appends, then closes files. */
+  /**
+   * Flushes acks and appends, snapshots the deduplication state, then closes files. Closing ends the
+   * current ledger, as a Pulsar topic unload does, so a consumed one is trimmed now too.
+   */
   async close(): Promise<void> {
     for (const reader of this.readers) reader.close();
+    await this.log.drained();
+    await this.trim(true);
+    this.closed = true;
+    await this.trimming;
+    if (this.deduplication !== undefined) {
+      await this.deduplication.then(
+        (state) => state.snapshot(),
+        () => undefined, // a failed load left nothing to snapshot
+      );
+    }
     const subscriptions = await Promise.allSettled(this.subscriptions.values());
     for (const result of subscriptions) {
       if (result.status === 'fulfilled') await result.value.close();

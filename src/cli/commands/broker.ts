@@ -26,6 +26,11 @@ interface BrokerArgs {
   'per-message-deflate': boolean;
   'idle-timeout-ms': number;
   deduplication: boolean;
+  'default-retention-time-in-minutes': number;
+  'default-retention-size-in-mb': number;
+  'retention-check-interval-ms': number;
+  'topic-idle-timeout-ms': number;
+  'max-open-topics': number;
   'tls-cert-file': string | undefined;
   'tls-key-file': string | undefined;
   'tls-trust-certs-file': string | undefined;
@@ -80,6 +85,34 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         type: 'boolean',
         default: false,
         describe: 'Deduplicate by producer name and sequence id (brokerDeduplicationEnabled)',
+      })
+      .option('default-retention-time-in-minutes', {
+        type: 'number',
+        default: 0,
+        describe:
+          'Keep consumed messages this long in namespaces without a retention policy (-1 = forever; 0 with size 0 = delete once consumed), as defaultRetentionTimeInMinutes',
+      })
+      .option('default-retention-size-in-mb', {
+        type: 'number',
+        default: 0,
+        describe:
+          'Keep up to this much consumed data per topic (-1 = unlimited), as defaultRetentionSizeInMB',
+      })
+      .option('retention-check-interval-ms', {
+        type: 'number',
+        default: 120_000,
+        describe: 'How often open topics delete what retention lets go, as retentionCheckIntervalInSeconds',
+      })
+      .option('topic-idle-timeout-ms', {
+        type: 'number',
+        default: 60_000,
+        describe:
+          'Close the files and drop the caches of a topic unused this long (0 = never); it reopens on demand',
+      })
+      .option('max-open-topics', {
+        type: 'number',
+        default: 256,
+        describe: 'Keep at most this many unused topics open (least recently used close first)',
       })
       .option('tls-cert-file', {
         type: 'string',
@@ -163,6 +196,11 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         superUserRoles: args['auth-superuser-roles'],
         idleTimeoutMillis: args['idle-timeout-ms'],
         deduplication: args.deduplication,
+        defaultRetentionTimeInMinutes: args['default-retention-time-in-minutes'],
+        defaultRetentionSizeInMB: args['default-retention-size-in-mb'],
+        retentionCheckIntervalMillis: args['retention-check-interval-ms'],
+        topicIdleTimeoutMillis: args['topic-idle-timeout-ms'],
+        maxOpenTopics: args['max-open-topics'],
         ...optionalPath('tlsCertFile', args['tls-cert-file']),
         ...optionalPath('tlsKeyFile', args['tls-key-file']),
         ...optionalPath('tlsTrustCertsFile', args['tls-trust-certs-file']),
