@@ -6,10 +6,12 @@
  * comes again, instead of being glued to new data.
  */
 import { open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { ConnectorError, InvalidArgumentError } from '../errors.js';
+import { syncDirectory } from '../fs/atomic-file.js';
 import type { ConsumerMessage } from '../streams/consumer-message.js';
 import { settlementOf, type Tracked } from '../streams/tracked.js';
 import { checkSinkFormat, encodeRecord, type SinkFormat } from './sink-format.js';
@@ -177,6 +179,8 @@ export class FileSink extends Writable {
     await rename(this.path, target);
     this.logger.info({ path: this.path, rotatedTo: target, bytes: this.bytesInFile }, 'rotated');
     this.handle = await open(this.path, 'a+');
+    // The rename and the new file are durable only once the directory is synced.
+    await syncDirectory(dirname(this.path));
     this.bytesInFile = (await stat(this.path)).size;
   }
 

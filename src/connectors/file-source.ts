@@ -90,6 +90,11 @@ export class FileSource extends Readable {
   readonly firstMessage: number;
   private readonly records: AsyncGenerator<Tracked<ProducerMessageObject>>;
   private pumping = false;
+  /** The pump in progress (settles when it stops); `_destroy` waits for it before closing the file. */
+  private pumpRun: Promise<void> = Promise.resolve();
+  /** Aborted on destroy: a follow loop waiting for data stops at once instead of never yielding. */
+  private readonly stopping = new AbortController();
+  private readonly stopWatchingCheckpoint: () => void;
 
   private constructor(
     readonly path: string,
@@ -102,6 +107,9 @@ export class FileSource extends Readable {
     this.firstMessage = start?.messages ?? 0;
     const checkpoint = options.checkpoint;
     const prefix = new AckedPrefix(this.firstMessage, (position) => checkpoint?.set(path, position));
+    // A checkpoint that can no longer be saved ends the source: going on would publish what a
+    // restart cannot resume after.
+    this.stopWatchingCheckpoint = checkpoint?.onFailure((error) => this.destroy(error)) ?? (() => undefined);
     this.records = this.frames(start?.offset ?? 0, this.firstMessage, prefix);
   }
 
@@ -112,6 +120,8 @@ export class FileSource extends Readable {
    */
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
     resolveFormat(options);
+    const failed = options.checkpoint?.failed;
+    if (failed !== undefined) throw failed;
     const absolute = resolve(path);
     let handle: FileHandle;
     try {
@@ -133,7 +143,7 @@ export class FileSource extends Readable {
   }
 
   override _read(): void {
-    void this.pump();
+    if (!this.pumping) this.pumpRun = this.pump();
   }
 
   private async pump(): Promise<void> {
@@ -190,7 +200,7 @@ export class FileSource extends Readable {
         yield* emit(framer.flush());
         return;
       }
-      await sleep(this.options.pollIntervalMs ?? 250);
+      await sleep(this.options.pollIntervalMs ?? 250, undefined, { signal: this.stopping.signal });
       const current = await stat(this.path).catch(() => undefined);
       if (current === undefined) continue; // rotated away; the new file is not there yet
       if (current.ino !== this.identity.ino || current.dev !== this.identity.dev) {
@@ -217,8 +227,12 @@ export class FileSource extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.records
-      .return(undefined)
+    this.stopWatchingCheckpoint();
+    this.stopping.abort();
+    // A generator runs `return()` only once it yields; a pump in progress ends first (the abort
+    // above ends a follow wait; its AbortError then goes to destroy(), which is a no-op by now).
+    this.pumpRun
+      .then(() => this.records.return(undefined))
       .then(() => this.handle.close())
       .then(
         () => callback(error),

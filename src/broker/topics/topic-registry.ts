@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { TopicName } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from '../storage/ledger-ids.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
 import { MessageLog } from '../storage/message-log.js';
 import { NonPersistentTopic } from './non-persistent-topic.js';
 import { Topic } from './topic.js';
