@@ -15,11 +15,16 @@ export interface LimitOptions {
 
 const IDLE: unique symbol = Symbol('idle');
 
-/** Settles with IDLE once `signal` aborts (never, without one). */
-function stopped(signal: AbortSignal | undefined): Promise<typeof IDLE> {
-  if (signal === undefined) return new Promise(() => undefined);
-  if (signal.aborted) return Promise.resolve(IDLE);
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(IDLE), { once: true }));
+/**
+ * Settles with IDLE once `stop` aborts. The listener goes when `done` aborts: a promise shared by
+ * every iteration would collect one reaction per `Promise.race`, each holding that iteration's
+ * message, for as long as it stays pending (the whole run).
+ */
+function stopped(stop: AbortSignal, done: AbortSignal): Promise<typeof IDLE> {
+  if (stop.aborted) return Promise.resolve(IDLE);
+  return new Promise((resolve) =>
+    stop.addEventListener('abort', () => resolve(IDLE), { once: true, signal: done }),
+  );
 }
 
 /**
@@ -39,23 +44,19 @@ function settleLate<T>(pending: Promise<IteratorResult<T>>): void {
 export function limit<T>(options: LimitOptions): (source: AsyncIterable<T>) => AsyncGenerator<T> {
   return async function* limited(source) {
     if (options.count === 0) return;
-    const stop = stopped(options.stop);
     const iterator = source[Symbol.asyncIterator]();
     let seen = 0;
     for (;;) {
       const idle = new AbortController();
       const pending = iterator.next();
-      const next = await Promise.race([
-        pending,
-        stop,
-        ...(options.idleMs === undefined
-          ? []
-          : [
-              sleep<typeof IDLE>(options.idleMs, IDLE, { signal: idle.signal }).catch(
-                (): typeof IDLE => IDLE,
-              ),
-            ]),
-      ]);
+      const racers: Promise<IteratorResult<T> | typeof IDLE>[] = [pending];
+      if (options.idleMs !== undefined) {
+        racers.push(
+          sleep<typeof IDLE>(options.idleMs, IDLE, { signal: idle.signal }).catch((): typeof IDLE => IDLE),
+        );
+      }
+      if (options.stop !== undefined) racers.push(stopped(options.stop, idle.signal));
+      const next = racers.length === 1 ? await pending : await Promise.race(racers);
       idle.abort();
       if (next === IDLE) {
         settleLate(pending);

@@ -41,7 +41,12 @@ const nothingToAck = (): void => undefined;
  */
 export function settlementOf<T>(chunk: Tracked<T> | T): Settlement<T> {
   if (chunk instanceof Tracked) return { value: chunk.value, written: (receipt) => chunk.written(receipt) };
-  if (isConsumerMessage(chunk)) return { value: chunk, written: () => chunk.ack() };
+  if (isConsumerMessage(chunk)) {
+    // The ack alone, not the message: sinks hold `written` until their data is durable, and
+    // holding the message would keep its payload alive that long.
+    const { ack } = chunk;
+    return { value: chunk, written: () => ack() };
+  }
   return { value: chunk, written: nothingToAck };
 }
 
