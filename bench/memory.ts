@@ -5,7 +5,8 @@
  * be byte-identical to the input. Goal: each process under 150 MB peak RSS, whatever the size.
  * Writes the figures into BENCHMARKS.md (between the bench:memory markers) and prints them.
  *
- * The broker is the embedded one (fsync=never), in this process (its memory is not measured).
+ * The CLI runs as the `pulsar-ws` bin does (dist/cli/main.js executed, so the heap flags on its #!
+ * line apply). The broker is the embedded one (fsync=never), in this process (not measured).
  * Options (env): BENCH_MEMORY_MB (256; the goal is stated for 1024), BENCH_SAMPLE_MS (250).
  */
 import { spawn } from 'node:child_process';
@@ -42,7 +43,8 @@ async function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<numbe
 /** Runs the CLI, sampling its RSS until it exits; fails on a non-zero exit. */
 async function measure(label: string, args: string[]): Promise<Measured> {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args, '--quiet', '--log-level', 'warn'], {
+  // The bin itself, as users run it: its #! line carries the heap flags.
+  const child = spawn(CLI, [...args, '--quiet', '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

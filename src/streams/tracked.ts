@@ -44,6 +44,7 @@ export function settlementOf<T>(chunk: Tracked<T> | T): Settlement<T> {
   if (isConsumerMessage(chunk)) {
     // The ack alone, not the message: sinks hold `written` until their data is durable, and
     // holding the message would keep its payload alive that long.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- an arrow function (toConsumerMessage): no `this`
     const { ack } = chunk;
     return { value: chunk, written: () => ack() };
   }
