@@ -4,9 +4,10 @@
  * after each fsync of the output and before the messages it covers are acknowledged.
  *
  * File: `<output>.state.json` next to the output file, JSON:
- * `{ "version": 1, "topic": "…", "subscription": "…", "offset": <bytes>, "lastMessageId": "<base64 id>" }`.
+ * `{ "version": 1, "topic": "…", "subscription": "…", "dev": <n>, "ino": <n>, "offset": <bytes>, "lastMessageId": "<base64 id>" }`.
  * On start the output is cut back to `offset` (what was written after it was never acknowledged and
- * comes again), and redelivered messages at or before `lastMessageId` are acknowledged without being
+ * comes again; a file other than `dev`/`ino`, made by a rotation after the state was saved, is cut
+ * to 0 for the same reason), and redelivered messages at or before `lastMessageId` are acknowledged without being
  * written again. That is only sound when messages come in id order: one non-partitioned topic on an
  * Exclusive or Failover subscription.
  */
@@ -21,6 +22,9 @@ export interface SinkState {
   readonly version: 1;
   readonly topic: string;
   readonly subscription: string;
+  /** The output file the state describes (a rotation makes a new one). */
+  readonly dev: number;
+  readonly ino: number;
   /** Bytes of the output file that are complete, fsynced, and hold every message up to `lastMessageId`. */
   readonly offset: number;
   /** Base64 id of the last message written before `offset`. */

@@ -13,8 +13,8 @@
  * partition) have no single order: the sink then says so, removes the state file and goes on
  * at-least-once.
  */
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -141,7 +141,9 @@ export class FileSink extends Writable {
     try {
       const exactly = await FileSink.resume(path, handle, options, logger);
       const { size } = await handle.stat();
-      return new FileSink(path, handle, size, options, exactly);
+      const sink = new FileSink(path, handle, size, options, exactly);
+      sink.rotations = await lastRotation(path);
+      return sink;
     } catch (error) {
       await handle.close();
       throw error;
@@ -170,21 +172,15 @@ export class FileSink extends Writable {
         );
       }
     } else {
-      const { size } = await handle.stat();
-      if (size > state.offset) {
+      const { size, dev, ino } = await handle.stat();
+      const sameFile = dev === state.dev && ino === state.ino;
+      // Another file: made by a rotation after the state was saved, everything in it came later.
+      const keep = sameFile ? Math.min(size, state.offset) : 0;
+      if (size > keep) {
         // Written after the last state file: never acknowledged, it comes again.
-        await handle.truncate(state.offset);
+        await handle.truncate(keep);
         await handle.sync();
-        logger.info(
-          { path, bytes: size - state.offset, offset: state.offset },
-          'cut back to the recorded offset',
-        );
-      } else if (size < state.offset) {
-        // Rotated after the state was saved (the recorded bytes are in the rotated file).
-        logger.info(
-          { path, size, offset: state.offset },
-          'output is shorter than recorded: rotated; going on',
-        );
+        logger.info({ path, bytes: size - keep, offset: keep }, 'cut back to the recorded offset');
       }
     }
     if (settings === undefined) return undefined;
@@ -289,10 +285,13 @@ export class FileSink extends Writable {
     if (exactly === undefined) return;
     const last = exactly.pending ?? exactly.last;
     if (last === undefined) return;
+    const { dev, ino } = await this.handle.stat();
     const state: SinkState = {
       version: 1,
       topic: exactly.topic,
       subscription: exactly.subscription,
+      dev,
+      ino,
       offset: this.bytesInFile,
       lastMessageId: last.text,
     };
@@ -312,7 +311,7 @@ export class FileSink extends Writable {
       .toISOString()
       .replace(/[-:]/g, '')
       .replace(/\.\d+Z$/, 'Z');
-    // The counter restarts with the process: skip names an earlier run took in the same second.
+    // Numbered on from the rotated files already there (lastRotation); never over an existing one.
     let target = `${this.path}.${stamp}-${++this.rotations}`;
     while (await exists(target)) target = `${this.path}.${stamp}-${++this.rotations}`;
     await rename(this.path, target);
@@ -321,8 +320,8 @@ export class FileSink extends Writable {
     // The rename and the new file are durable only once the directory is synced.
     await syncDirectory(dirname(this.path));
     this.bytesInFile = (await stat(this.path)).size;
-    // The state now describes the new file (a crash before this leaves a state whose offset is past
-    // the new file's size, which open() reads as "rotated").
+    // The state now describes the new file (a crash before this leaves a state naming the rotated
+    // file: open() then cuts the new one to 0, its messages were not acknowledged).
     await this.saveState();
   }
 
@@ -356,6 +355,21 @@ export class FileSink extends Writable {
         () => callback(error),
       );
   }
+}
+
+/**
+ * The highest `<n>` among the rotated files of `path` (`<path>.<UTC time>-<n>`): a new run numbers on
+ * from there, so that rotated names sort in the order they were made even within one second.
+ */
+async function lastRotation(path: string): Promise<number> {
+  const prefix = `${basename(path)}.`;
+  let last = 0;
+  for (const name of await readdir(dirname(path))) {
+    if (!name.startsWith(prefix)) continue;
+    const match = /^\d{8}T\d{6}Z-(\d+)$/.exec(name.slice(prefix.length));
+    if (match !== null) last = Math.max(last, Number(match[1]));
+  }
+  return last;
 }
 
 async function exists(path: string): Promise<boolean> {
