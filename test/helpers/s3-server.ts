@@ -21,7 +21,7 @@ export interface S3Server {
   readonly secretAccessKey: 'testsecret';
   /** Stops the server (a fault: requests are refused from now on); its data stays. */
   stop(): Promise<void>;
-  /** Starts it again on the same port and data. */
+  /** Starts it again on the same port and data (nothing to do while it runs). */
   start(): Promise<void>;
 }
 
@@ -46,6 +46,8 @@ export function useS3Server(): S3Server {
   };
   const start = async (): Promise<void> => {
     if (dir === undefined) throw new Error('the S3 server was never set up');
+    // Already running: a second one could not bind the port, and the first would be left behind.
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) return;
     let output = '';
     child = spawn(
       VERSITYGW,
