@@ -2,7 +2,10 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Dependencies point one way: cli → connectors → streams → client → protocol; broker → protocol. */
+/**
+ * Dependencies point one way: cli → connectors → streams → client → protocol; broker → protocol.
+ * src/fs (atomic, durable file writes) is a leaf every layer may import; it imports none of them.
+ */
 const restrictFrom = (...folders) => ({
   patterns: folders.map((folder) => ({
     group: [`**/${folder}/*`, `**/${folder}/index.js`],
@@ -25,6 +28,15 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/ban-ts-comment': ['error', { 'ts-expect-error': 'allow-with-description' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/fs/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        restrictFrom('protocol', 'broker', 'client', 'streams', 'connectors', 'cli'),
+      ],
     },
   },
   {

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './storage/atomic-file.js';
+import { writeFileAtomic } from '../fs/atomic-file.js';
 import type { RetentionPolicy } from './storage/retention.js';
 
 interface NamespacesFile {

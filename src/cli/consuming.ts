@@ -79,6 +79,14 @@ export function checkLimits(args: {
   };
 }
 
+/** How a consuming command's pipeline ends. */
+export interface ConsumeEnding {
+  /** How long the consumer stays open for the acks of messages the sink still holds, in ms. @default 2000 */
+  readonly closeGraceMs?: number;
+  /** A signal ends the input as a limit does, so the sink finishes (and acknowledges) what it holds. */
+  readonly finishOnSignal?: boolean;
+}
+
 /**
  * Consumes `args.subscription` into `sink` until the limits (or the signal) end it, calling
  * `onMessage` for each message on its way. @throws CliError when the consumer never connected.
@@ -90,6 +98,7 @@ export async function consumeInto(
   limits: LimitOptions,
   sink: Writable,
   onMessage: (message: ConsumerMessage) => void = () => undefined,
+  ending: ConsumeEnding = {},
 ): Promise<void> {
   const client = clientFromArgs(args, logger);
   try {
@@ -98,12 +107,13 @@ export async function consumeInto(
         subscriptionType: args['subscription-type'],
         subscriptionInitialPosition: args['initial-position'],
         ...consumerDecryptionFromArgs(args),
+        ...(ending.closeGraceMs === undefined ? {} : { closeGraceMs: ending.closeGraceMs }),
       }),
     );
     const watch = connectionWatch(source, args.url);
     await pipeline(
       source,
-      limit<ConsumerMessage>(limits),
+      limit<ConsumerMessage>(ending.finishOnSignal === true ? { ...limits, stop: signal } : limits),
       async function* (messages: AsyncIterable<ConsumerMessage>) {
         for await (const message of messages) {
           onMessage(message);
@@ -111,7 +121,7 @@ export async function consumeInto(
         }
       },
       sink,
-      { signal },
+      ...(ending.finishOnSignal === true ? [] : [{ signal }]),
     );
     watch.check();
   } finally {

@@ -5,7 +5,11 @@
  * nothing acknowledged sent again (what was acknowledged but not yet checkpointed when a crash hit
  * is sent again; dedup makes the broker drop it). `follow` tails the file for appended data and
  * survives rotation (a new file at the path: the old one is read to its end first) and truncation
- * (copytruncate: reading restarts at 0).
+ * (copytruncate: reading restarts at 0). Between two polls a truncation is seen by the size (below
+ * what was read) or, when the file was rewritten past that size, by its first bytes (up to 1 KiB,
+ * remembered as read) no longer being the same; a replacement by the inode. A rewrite that keeps
+ * the same first bytes and grows past the position in one poll interval cannot be told from an
+ * append.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -23,6 +27,9 @@ import {
   type Framing,
   type NdjsonMapping,
 } from './framing.js';
+
+/** How much of a file's start is remembered to notice it was rewritten in place. */
+const FINGERPRINT_BYTES = 1024;
 
 export interface FileSourceOptions extends NdjsonMapping {
   /** @default 'lines' */
@@ -90,6 +97,11 @@ export class FileSource extends Readable {
   readonly firstMessage: number;
   private readonly records: AsyncGenerator<Tracked<ProducerMessageObject>>;
   private pumping = false;
+  /** The pump in progress (settles when it stops); `_destroy` waits for it before closing the file. */
+  private pumpRun: Promise<void> = Promise.resolve();
+  /** Aborted on destroy: a follow loop waiting for data stops at once instead of never yielding. */
+  private readonly stopping = new AbortController();
+  private readonly stopWatchingCheckpoint: () => void;
 
   private constructor(
     readonly path: string,
@@ -102,6 +114,9 @@ export class FileSource extends Readable {
     this.firstMessage = start?.messages ?? 0;
     const checkpoint = options.checkpoint;
     const prefix = new AckedPrefix(this.firstMessage, (position) => checkpoint?.set(path, position));
+    // A checkpoint that can no longer be saved ends the source: going on would publish what a
+    // restart cannot resume after.
+    this.stopWatchingCheckpoint = checkpoint?.onFailure((error) => this.destroy(error)) ?? (() => undefined);
     this.records = this.frames(start?.offset ?? 0, this.firstMessage, prefix);
   }
 
@@ -112,6 +127,8 @@ export class FileSource extends Readable {
    */
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
     resolveFormat(options);
+    const failed = options.checkpoint?.failed;
+    if (failed !== undefined) throw failed;
     const absolute = resolve(path);
     let handle: FileHandle;
     try {
@@ -133,7 +150,7 @@ export class FileSource extends Readable {
   }
 
   override _read(): void {
-    void this.pump();
+    if (!this.pumping) this.pumpRun = this.pump();
   }
 
   private async pump(): Promise<void> {
@@ -172,6 +189,14 @@ export class FileSource extends Readable {
     const framer: Framer = createFramer(offset, framing);
     let ordinal = firstOrdinal;
     let position = offset;
+    /** The file's first bytes as read so far (follow only): a rewrite in place changes them. */
+    let fingerprint: Buffer = Buffer.alloc(0);
+    const remember = async (): Promise<void> => {
+      const want = Math.min(FINGERPRINT_BYTES, position);
+      if (this.options.follow !== true || want <= fingerprint.length) return;
+      fingerprint = await this.readStart(want);
+    };
+    await remember();
     const emit = (records: ReturnType<Framer['push']>): Tracked<ProducerMessageObject>[] =>
       records.map((record) => {
         const mine = ordinal++;
@@ -183,6 +208,7 @@ export class FileSource extends Readable {
       const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, position);
       if (bytesRead > 0) {
         position += bytesRead;
+        await remember();
         yield* emit(framer.push(buffer.subarray(0, bytesRead)));
         continue;
       }
@@ -190,7 +216,7 @@ export class FileSource extends Readable {
         yield* emit(framer.flush());
         return;
       }
-      await sleep(this.options.pollIntervalMs ?? 250);
+      await sleep(this.options.pollIntervalMs ?? 250, undefined, { signal: this.stopping.signal });
       const current = await stat(this.path).catch(() => undefined);
       if (current === undefined) continue; // rotated away; the new file is not there yet
       if (current.ino !== this.identity.ino || current.dev !== this.identity.dev) {
@@ -208,17 +234,32 @@ export class FileSource extends Readable {
         this.identity = { dev: current.dev, ino: current.ino };
         position = 0;
         framer.reset(0);
-      } else if (current.size < position) {
-        // Truncated in place (copytruncate): start over; an unterminated partial line is gone with it.
+        fingerprint = Buffer.alloc(0);
+      } else if (current.size < position || !(await this.readStart(fingerprint.length)).equals(fingerprint)) {
+        // Truncated in place (copytruncate), maybe rewritten past our position since: start over; an
+        // unterminated partial line is gone with it.
         position = 0;
         framer.reset(0);
+        fingerprint = Buffer.alloc(0);
       }
     }
   }
 
+  /** The first `bytes` of the open file (fewer when it is shorter). */
+  private async readStart(bytes: number): Promise<Buffer> {
+    if (bytes === 0) return Buffer.alloc(0);
+    const start = Buffer.alloc(bytes);
+    const { bytesRead } = await this.handle.read(start, 0, bytes, 0);
+    return start.subarray(0, bytesRead);
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.records
-      .return(undefined)
+    this.stopWatchingCheckpoint();
+    this.stopping.abort();
+    // A generator runs `return()` only once it yields; a pump in progress ends first (the abort
+    // above ends a follow wait; its AbortError then goes to destroy(), which is a no-op by now).
+    this.pumpRun
+      .then(() => this.records.return(undefined))
       .then(() => this.handle.close())
       .then(
         () => callback(error),

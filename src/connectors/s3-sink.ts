@@ -2,8 +2,22 @@
  * S3 sink: messages batched into objects (by count, bytes and time), optionally gzipped, uploaded
  * with `@aws-sdk/lib-storage` (multipart for big objects), and acknowledged only once the object's
  * upload completed. Object keys come from a template with per-message fields, so one batch may split
- * into several objects (one per distinct key prefix), and end in the object's first and last message
- * ids: a redelivered batch gets the same key and overwrites the object instead of duplicating it.
+ * into several objects (one per distinct key prefix).
+ *
+ * One serial path: appends and every kind of flush (count, bytes, interval, end) run one after
+ * another on one promise chain, so a flush never ends a spool file that a write is still waiting on.
+ * On any failure (spool file, upload, timeout) every open object is aborted, its file closed and
+ * removed, nothing more is acknowledged and the sink is destroyed with the error.
+ *
+ * Redelivery: the default key ends in the object's first and last message ids. A redelivered batch
+ * overwrites its object when it is cut at the same two messages (the same key): after a failed
+ * upload or a crash, when the batch was cut by count (`batchCount`) from the same first message and
+ * every key field is the same. It produces a second object, holding some of the same messages, when
+ * it is cut elsewhere: a batch cut by time (`batchIntervalMs`), by bytes (`batchBytes`) or by the
+ * end of the run, a restart that starts mid-batch, or messages redelivered in another order (Shared
+ * subscriptions). S3 output is at-least-once; consumers of the objects dedupe by message id (ndjson
+ * envelopes carry it). A template without {firstId}/{lastId} makes later batches overwrite earlier
+ * ones: keep both.
  *
  * Memory: each object is spooled to a temporary file as messages arrive and streamed from there, so
  * memory stays at about `partSize × queueSize` per upload, whatever the batch size. A failed upload
@@ -14,24 +28,24 @@
  * first message (publish time, or event time with `timeField: 'event'`, UTC), {firstId}, {lastId}
  * (`ledger-entry`, plus `-p<partition>` / `-b<batch index>`), {ext} (`.ndjson` or `.txt`, plus `.gz`).
  */
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { createGzip, type Gzip } from 'node:zlib';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { ConnectorError, InvalidArgumentError } from '../errors.js';
+import { ConnectorError, InvalidArgumentError, TimeoutError } from '../errors.js';
 import { decodeMessageId, type MessageIdData } from '../protocol/index.js';
 import type { ConsumerMessage } from '../streams/consumer-message.js';
 import { settlementOf, type Tracked } from '../streams/tracked.js';
 import { checkSinkFormat, encodeRecord, type SinkFormat } from './sink-format.js';
+import { SpoolFile } from './s3-spool.js';
 
 export const DEFAULT_KEY_TEMPLATE = '{topic}/{date}/{hour}/{firstId}_{lastId}{ext}';
+export const DEFAULT_UPLOAD_TIMEOUT_MS = 300_000;
 
 export interface S3SinkOptions {
   readonly bucket: string;
@@ -59,6 +73,10 @@ export interface S3SinkOptions {
   readonly partSize?: number;
   /** Parts uploaded at once. @default 4 */
   readonly queueSize?: number;
+  /** One object's upload may take this long, in ms; then it is aborted and the sink fails. @default 300000 */
+  readonly uploadTimeoutMs?: number;
+  /** Where spool files go (a fresh folder is made in it). @default the OS temporary directory */
+  readonly spoolDir?: string;
   readonly logger?: Logger;
 }
 
@@ -67,15 +85,6 @@ export interface S3UploadEvent {
   readonly bucket: string;
   readonly key: string;
   readonly messages: number;
-}
-
-interface OpenObject {
-  readonly key: (lastId: string) => string;
-  lastId: string;
-  readonly file: string;
-  readonly out: WriteStream;
-  readonly gzip: Gzip | undefined;
-  readonly acks: (() => void)[];
 }
 
 /**
@@ -94,11 +103,13 @@ function positiveInteger(name: string, value: number | undefined): void {
   }
 }
 
+type FlushReason = 'count' | 'bytes' | 'interval' | 'end';
+
 export class S3Sink extends Writable {
   private readonly s3: S3Client;
   private readonly format: SinkFormat;
   private readonly logger: Logger;
-  private readonly objects = new Map<string, OpenObject>();
+  private readonly objects = new Map<string, SpoolFile>();
   private batchedMessages = 0;
   private batchedBytes = 0;
   private spoolDir: string | undefined;
@@ -107,7 +118,13 @@ export class S3Sink extends Writable {
   /** {topic} and {ext}: the same for every object. */
   private readonly topicName: string;
   private readonly extension: string;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly uploadTimeoutMs: number;
+  /** The serial path: every append and flush runs after the previous one. Never rejects. */
+  private serial: Promise<void> = Promise.resolve();
+  /** The first failure; once set, nothing more runs and nothing more is acknowledged. */
+  private failure: Error | undefined;
+  /** The upload in progress, aborted when the sink is destroyed. */
+  private current: Upload | undefined;
 
   constructor(private readonly options: S3SinkOptions) {
     super({ objectMode: true, highWaterMark: 256 });
@@ -121,6 +138,7 @@ export class S3Sink extends Writable {
     positiveInteger('batchBytes', options.batchBytes);
     positiveInteger('batchIntervalMs', options.batchIntervalMs);
     positiveInteger('queueSize', options.queueSize);
+    positiveInteger('uploadTimeoutMs', options.uploadTimeoutMs);
     if (
       options.partSize !== undefined &&
       !(Number.isInteger(options.partSize) && options.partSize >= 5 * 1024 * 1024)
@@ -133,16 +151,53 @@ export class S3Sink extends Writable {
     this.logger = options.logger ?? pino({ enabled: false });
     this.topicName = options.topic.split('/').at(-1) ?? options.topic;
     this.extension = `${this.format === 'ndjson' ? '.ndjson' : '.txt'}${options.gzip === true ? '.gz' : ''}`;
+    this.uploadTimeoutMs = options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS;
     this.timer = setInterval(() => {
-      if (this.batchedMessages > 0) void this.flush().catch((error: unknown) => this.destroy(error as Error));
+      // Queued behind any append in progress; checks for a batch when its turn comes.
+      this.enqueue(() => this.flush('interval')).catch((error: unknown) => this.destroy(error as Error));
     }, options.batchIntervalMs ?? 60_000);
+  }
+
+  /**
+   * Runs `operation` on the serial path. The returned promise rejects with the operation's error;
+   * the path itself then aborts every open object first, and refuses everything after.
+   */
+  private enqueue(operation: () => Promise<void>): Promise<void> {
+    const run = this.serial.then(async () => {
+      if (this.failure !== undefined) throw this.failure;
+      await operation();
+    });
+    const settled = run.catch(async (error: unknown) => {
+      this.failure ??= error as Error;
+      await this.discardAll();
+    });
+    this.serial = settled;
+    return run.catch(async (error: unknown) => {
+      // The caller sees the error once the open objects are gone (files closed and removed).
+      await settled;
+      throw error;
+    });
+  }
+
+  /** Aborts every open object: closes and removes its spool file; its messages stay unacknowledged. */
+  private async discardAll(): Promise<void> {
+    const objects = [...this.objects.values()];
+    this.objects.clear();
+    this.batchedMessages = 0;
+    this.batchedBytes = 0;
+    const results = await Promise.allSettled(objects.map((object) => object.discard()));
+    for (const result of results) {
+      // Already failing with the first error; a cleanup failure is logged (the file may be left).
+      if (result.status === 'rejected')
+        this.logger.warn({ err: result.reason as Error }, 'spool cleanup failed');
+    }
   }
 
   /**
    * The object a message goes into (its key prefix from the template fields), opened on first use.
    * `id` is the message's decoded id, `idText` its key form.
    */
-  private async openObject(message: ConsumerMessage, id: MessageIdData, idText: string): Promise<OpenObject> {
+  private async objectFor(message: ConsumerMessage, id: MessageIdData, idText: string): Promise<SpoolFile> {
     const time =
       this.options.timeField === 'event' ? (message.eventTime ?? message.publishTime) : message.publishTime;
     const iso = time.toISOString();
@@ -163,21 +218,31 @@ export class S3Sink extends Writable {
     const group = fill('', '');
     const existing = this.objects.get(group);
     if (existing !== undefined) return existing;
-    this.spoolDir ??= await mkdtemp(join(tmpdir(), 'pulsar-ws-s3-'));
+    this.spoolDir ??= await this.makeSpoolDir();
     const file = join(this.spoolDir, `object-${++this.spoolCounter}`);
-    const out = createWriteStream(file);
-    const gzip = this.options.gzip === true ? createGzip() : undefined;
-    gzip?.pipe(out);
-    const object: OpenObject = {
-      key: (lastId) => fill(idText, lastId),
-      lastId: idText,
+    const object = await SpoolFile.open(
       file,
-      out,
-      gzip,
-      acks: [],
-    };
+      (lastId) => fill(idText, lastId),
+      idText,
+      this.options.gzip === true,
+    );
     this.objects.set(group, object);
     return object;
+  }
+
+  private async makeSpoolDir(): Promise<string> {
+    const parent = this.options.spoolDir ?? tmpdir();
+    try {
+      return await mkdtemp(join(parent, 'pulsar-ws-s3-'));
+    } catch (error) {
+      throw new ConnectorError(
+        's3',
+        `cannot create a spool folder in ${parent}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
   }
 
   override _write(
@@ -186,47 +251,44 @@ export class S3Sink extends Writable {
     callback: (error?: Error | null) => void,
   ): void {
     const { value: message, written } = settlementOf(chunk);
-    this.append(message, written).then(
+    this.enqueue(() => this.append(message, written)).then(
       () => callback(),
       (error: unknown) => callback(error as Error),
     );
   }
 
   private async append(message: ConsumerMessage, written: () => void): Promise<void> {
-    await this.flushing;
     const id = decodeMessageId(message.messageId);
     const idText = keyId(id);
-    const object = await this.openObject(message, id, idText);
+    const object = await this.objectFor(message, id, idText);
     const record = encodeRecord(message, this.format);
-    const target = object.gzip ?? object.out;
-    if (!target.write(record)) await new Promise<void>((resolve) => target.once('drain', () => resolve()));
-    object.lastId = idText;
-    object.acks.push(written);
+    await object.append(record, idText, written);
     this.batchedMessages += 1;
     this.batchedBytes += record.length;
-    if (
-      this.batchedMessages >= (this.options.batchCount ?? 10_000) ||
-      this.batchedBytes >= (this.options.batchBytes ?? 64 * 1024 * 1024)
-    ) {
-      await this.flush();
+    if (this.batchedMessages >= (this.options.batchCount ?? 10_000)) await this.flush('count');
+    else if (this.batchedBytes >= (this.options.batchBytes ?? 64 * 1024 * 1024)) await this.flush('bytes');
+  }
+
+  /**
+   * Uploads every open object, one after another; acknowledges each object's messages once its
+   * upload completed. Runs on the serial path only.
+   */
+  private async flush(reason: FlushReason): Promise<void> {
+    if (this.batchedMessages === 0) return;
+    this.logger.debug({ reason, messages: this.batchedMessages, bytes: this.batchedBytes }, 'flushing batch');
+    this.batchedMessages = 0;
+    this.batchedBytes = 0;
+    // Objects stay in `objects` until uploaded, so a failure on one discards the others too.
+    for (const [group, object] of [...this.objects]) {
+      await this.upload(object);
+      this.objects.delete(group);
+      for (const ack of object.acks) ack();
+      await rm(object.file, { force: true });
     }
   }
 
-  /** Uploads every open object; acknowledges each object's messages once its upload completed. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      const objects = [...this.objects.values()];
-      this.objects.clear();
-      this.batchedMessages = 0;
-      this.batchedBytes = 0;
-      for (const object of objects) await this.upload(object);
-    });
-    return this.flushing;
-  }
-
-  private async upload(object: OpenObject): Promise<void> {
-    (object.gzip ?? object.out).end();
-    await finished(object.out);
+  private async upload(object: SpoolFile): Promise<void> {
+    await object.finish();
     const key = object.key(object.lastId);
     const upload = new Upload({
       client: this.s3,
@@ -241,19 +303,31 @@ export class S3Sink extends Writable {
       queueSize: this.options.queueSize ?? 4,
       leavePartsOnError: false,
     });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      // abort() makes done() reject; that rejection is what reports the timeout.
+      upload
+        .abort()
+        .catch((error: unknown) => this.logger.warn({ err: error as Error, key }, 'abort failed'));
+    }, this.uploadTimeoutMs);
+    this.current = upload;
     try {
       await upload.done();
     } catch (error) {
-      throw new ConnectorError(
-        's3',
-        `upload of s3://${this.options.bucket}/${key} failed: ${(error as Error).message}`,
-        {
+      const target = `s3://${this.options.bucket}/${key}`;
+      if (timedOut) {
+        throw new TimeoutError(`upload of ${target} took longer than ${this.uploadTimeoutMs} ms; aborted`, {
           cause: error,
-          retryable: true,
-        },
-      );
+        });
+      }
+      throw new ConnectorError('s3', `upload of ${target} failed: ${(error as Error).message}`, {
+        cause: error,
+        retryable: true,
+      });
     } finally {
-      await rm(object.file, { force: true });
+      clearTimeout(timer);
+      this.current = undefined;
     }
     this.logger.info({ bucket: this.options.bucket, key, messages: object.acks.length }, 'object uploaded');
     this.emit('upload', {
@@ -261,12 +335,11 @@ export class S3Sink extends Writable {
       key,
       messages: object.acks.length,
     } satisfies S3UploadEvent);
-    for (const ack of object.acks) ack();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     clearInterval(this.timer);
-    this.flush().then(
+    this.enqueue(() => this.flush('end')).then(
       () => callback(),
       (error: unknown) => callback(error as Error),
     );
@@ -274,13 +347,16 @@ export class S3Sink extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     clearInterval(this.timer);
-    // Torn down: objects not uploaded acknowledge nothing; their spool files go.
-    for (const object of this.objects.values()) (object.gzip ?? object.out).destroy();
-    this.objects.clear();
+    // Torn down: what is queued runs into `failure` and stops; objects not uploaded acknowledge
+    // nothing; their files are closed and removed with the spool folder.
+    this.failure ??= error ?? new ConnectorError('s3', 'the sink was destroyed');
+    // Its done() rejects, which fails the flush on the serial path.
+    this.current?.abort().catch((abortError: unknown) => {
+      this.logger.warn({ err: abortError as Error }, 'abort of the upload in progress failed');
+    });
     const spoolDir = this.spoolDir;
-    this.flushing
-      // A failed flush already reported its error (it destroyed the sink); what is left is cleanup.
-      .catch(() => undefined)
+    this.serial
+      .then(() => this.discardAll())
       .then(() => (spoolDir === undefined ? undefined : rm(spoolDir, { recursive: true, force: true })))
       .then(
         () => callback(error),

@@ -33,10 +33,12 @@ export function toConsumerMessage(
   settle: (kind: 'ack' | 'nack', messageId: string) => void,
 ): ConsumerMessage {
   let settled = false;
+  // Only the id: capturing `frame` would keep its base64 payload alive until the message is settled.
+  const { messageId } = frame;
   const once = (kind: 'ack' | 'nack'): void => {
     if (settled) return;
     settled = true;
-    settle(kind, frame.messageId);
+    settle(kind, messageId);
   };
   const message: ConsumerMessage = {
     payload: Buffer.from(frame.payload, 'base64'),

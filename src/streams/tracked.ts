@@ -41,7 +41,13 @@ const nothingToAck = (): void => undefined;
  */
 export function settlementOf<T>(chunk: Tracked<T> | T): Settlement<T> {
   if (chunk instanceof Tracked) return { value: chunk.value, written: (receipt) => chunk.written(receipt) };
-  if (isConsumerMessage(chunk)) return { value: chunk, written: () => chunk.ack() };
+  if (isConsumerMessage(chunk)) {
+    // The ack alone, not the message: sinks hold `written` until their data is durable, and
+    // holding the message would keep its payload alive that long.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- an arrow function (toConsumerMessage): no `this`
+    const { ack } = chunk;
+    return { value: chunk, written: () => ack() };
+  }
   return { value: chunk, written: nothingToAck };
 }
 

@@ -103,6 +103,27 @@ describe('file source', () => {
     expect(seen).toEqual(['one', 'two', 'three', 'last-of-old', 'new-1', 'after-truncate']);
   });
 
+  it('follow: a truncate and rewrite past the position between two polls is noticed by the first bytes', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'in.log');
+    await writeFile(input, 'first-a\nfirst-b\n');
+    const source = await FileSource.open(input, { follow: true, pollIntervalMs: 200 });
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const item of source as AsyncIterable<Tracked<ProducerMessageObject>>) {
+        seen.push(String(item.value.payload));
+        if (seen.length === 5) break;
+      }
+    })();
+    while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Within one poll interval: cut to 0 and rewrite longer than what was read (the size alone
+    // would look like an append).
+    await truncate(input, 0);
+    await writeFile(input, 'second-a\nsecond-b\nsecond-c\n');
+    await reading;
+    expect(seen).toEqual(['first-a', 'first-b', 'second-a', 'second-b', 'second-c']);
+  });
+
   it('a missing file is a clear error', async () => {
     await expect(FileSource.open('/nonexistent/in.txt')).rejects.toThrow(
       /cannot open \/nonexistent\/in\.txt/,

@@ -16,6 +16,10 @@ export interface S3Server {
   readonly region: 'us-east-1';
   readonly accessKeyId: 'testkey';
   readonly secretAccessKey: 'testsecret';
+  /** Stops the server (a fault: requests are refused from now on); its data stays. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data (nothing to do while it runs). */
+  start(): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -27,21 +31,20 @@ async function freePort(): Promise<number> {
 }
 
 export function useS3Server(): S3Server {
-  const server: S3Server = {
-    endpoint: '',
-    region: 'us-east-1',
-    accessKeyId: 'testkey',
-    secretAccessKey: 'testsecret',
-  };
   let child: ChildProcess | undefined;
   let dir: string | undefined;
-  beforeAll(async () => {
-    // The suites using it are skipped then (see s3Missing); nothing to start.
-    if (versitygwMissing() !== undefined) return;
-    dir = await mkdtemp(join(tmpdir(), 'pws-s3-'));
-    await mkdir(join(dir, 'data'));
-    await mkdir(join(dir, 'meta'));
-    const port = await freePort();
+  let port = 0;
+  const stop = async (): Promise<void> => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child?.once('exit', resolve));
+      child.kill();
+      await exited;
+    }
+  };
+  const start = async (): Promise<void> => {
+    if (dir === undefined) throw new Error('the S3 server was never set up');
+    // Already running: a second one could not bind the port, and the first would be left behind.
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) return;
     let output = '';
     child = spawn(
       VERSITYGW,
@@ -62,25 +65,39 @@ export function useS3Server(): S3Server {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.endpoint = `http://127.0.0.1:${port}`;
+    const started = child;
+    started.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    started.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     for (let attempt = 0; ; attempt++) {
       const healthy = await fetch(`${server.endpoint}/health`).then(
         (response) => response.ok,
         () => false,
       );
       if (healthy) break;
-      if (attempt > 100 || child.exitCode !== null) throw new Error(`versitygw did not start:\n${output}`);
+      if (attempt > 100 || started.exitCode !== null) throw new Error(`versitygw did not start:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  };
+  const server: S3Server = {
+    endpoint: '',
+    region: 'us-east-1',
+    accessKeyId: 'testkey',
+    secretAccessKey: 'testsecret',
+    stop,
+    start,
+  };
+  beforeAll(async () => {
+    // The suites using it are skipped then (see s3Missing); nothing to start.
+    if (versitygwMissing() !== undefined) return;
+    dir = await mkdtemp(join(tmpdir(), 'pws-s3-'));
+    await mkdir(join(dir, 'data'));
+    await mkdir(join(dir, 'meta'));
+    port = await freePort();
+    server.endpoint = `http://127.0.0.1:${port}`;
+    await start();
   });
   afterAll(async () => {
-    if (child !== undefined && child.exitCode === null) {
-      const exited = new Promise((resolve) => child?.once('exit', resolve));
-      child.kill();
-      await exited;
-    }
+    await stop();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
   return server;

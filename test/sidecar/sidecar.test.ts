@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { titled, versitygwMissing } from '../helpers/prerequisites.js';
 import { useS3Server } from '../helpers/s3-server.js';
 import {
   childEnv,
@@ -28,6 +29,7 @@ import { uniqueTopic, useTarget } from '../helpers/target.js';
 import { topicPayloads } from '../helpers/topics.js';
 
 const target = useTarget();
+const s3Missing = versitygwMissing();
 const s3 = useS3Server();
 let dir: string;
 let proxy: FaultProxy;
@@ -122,7 +124,7 @@ pipelines:
   return { config, input, logTopic, eventTopic, bucket, webhookUrl: `http://127.0.0.1:${port}/events` };
 }
 
-describe('pulsar-ws sidecar', () => {
+describe.skipIf(s3Missing !== undefined)(titled('pulsar-ws sidecar', s3Missing), () => {
   it('three pipelines: /readyz 200, /metrics counts equal what moved, 503 naming the pipelines while the broker is cut off, 200 after', async () => {
     const setup = await threePipelines();
     const sidecar = await startSidecar(setup.config, s3Env());

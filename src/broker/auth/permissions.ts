@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
 
 export const AUTH_ACTIONS = ['produce', 'consume', 'functions', 'sources', 'sinks', 'packages'] as const;
 export type AuthAction = (typeof AUTH_ACTIONS)[number];

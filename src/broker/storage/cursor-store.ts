@@ -10,7 +10,7 @@
  */
 import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
 import { isOutOfDescriptors } from './out-of-descriptors.js';
 
 export interface Position {

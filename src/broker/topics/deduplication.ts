@@ -12,7 +12,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
 import type { Position } from '../storage/cursor-store.js';
 import type { MessageLog } from '../storage/message-log.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { TopicName } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from '../storage/ledger-ids.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
 import { MessageLog } from '../storage/message-log.js';
 import type { RetentionPolicy } from '../storage/retention.js';
 import { LoadedTopics } from './loaded-topics.js';

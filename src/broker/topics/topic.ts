@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { InitialPosition, TopicName } from '../../protocol/index.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
 import { CursorStore, MemoryCursorStore, type Position } from '../storage/cursor-store.js';
 import type { AppendResult, MessageLog } from '../storage/message-log.js';
 import type { StoredMessage } from '../storage/record-codec.js';

@@ -146,7 +146,8 @@ async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): 
   if (args.checkpoint !== undefined && files.includes('-'))
     throw new CliError('--checkpoint needs files, not stdin (-)', 2);
   if (args.follow && files.includes('-')) throw new CliError('--follow needs files, not stdin (-)', 2);
-  const checkpoint = args.checkpoint === undefined ? undefined : await CheckpointStore.open(args.checkpoint);
+  const checkpoint =
+    args.checkpoint === undefined ? undefined : await CheckpointStore.open(args.checkpoint, { logger });
   const client = clientFromArgs(args, logger);
   const progress = createProgress({
     label: 'file-to-topic',

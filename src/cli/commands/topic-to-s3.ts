@@ -2,10 +2,13 @@
  * `pulsar-ws topic-to-s3`: a subscription batched into S3 objects (templated, deterministic keys;
  * optional gzip), each message acknowledged once its object is uploaded. Credentials come from the
  * standard AWS chain (environment, profile, instance role). Runs until a signal, then uploads the
- * open batch and exits.
+ * open batch, acknowledges it and exits (a second signal exits at once, uploading nothing more).
+ * At-least-once: when a redelivered batch overwrites its object and when it makes a second one is
+ * said in src/connectors/s3-sink.ts and docs/connectors-on-failure.md.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULT_KEY_TEMPLATE, S3Sink } from '../../connectors/s3-sink.js';
+import { DEFAULT_KEY_TEMPLATE, DEFAULT_UPLOAD_TIMEOUT_MS, S3Sink } from '../../connectors/s3-sink.js';
+import { CliError } from '../cli-error.js';
 import { cliLogger } from '../connection.js';
 import { checkLimits, consumeInto, consumeOptions, type ConsumeArgs } from '../consuming.js';
 import { runCommand } from '../run.js';
@@ -22,6 +25,8 @@ interface TopicToS3Args extends ConsumeArgs {
   'batch-interval': number;
   gzip: boolean;
   'time-field': 'publish' | 'event';
+  'upload-timeout': number;
+  'spool-dir': string | undefined;
 }
 
 export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
@@ -74,6 +79,16 @@ export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
         describe: 'Time that fills {date} and {hour}',
       })
       // consumeOptions() declared its choices; naming them again would list them twice in --help.
+      .option('upload-timeout', {
+        type: 'number',
+        default: DEFAULT_UPLOAD_TIMEOUT_MS / 1000,
+        describe:
+          'Seconds one object upload may take before it is aborted (the command then fails); the consumer stays open this long for the last batch',
+      })
+      .option('spool-dir', {
+        type: 'string',
+        describe: 'Folder for the spool files objects are built in (default: the OS temporary folder)',
+      })
       .option('format', {
         type: 'string',
         default: 'ndjson',
@@ -83,6 +98,13 @@ export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
     const logger = cliLogger(args);
     await runCommand(logger, async (signal) => {
       const limits = checkLimits(args);
+      if (!(args['upload-timeout'] > 0)) {
+        throw new CliError(
+          `--upload-timeout must be a number of seconds > 0, got ${args['upload-timeout']}`,
+          2,
+        );
+      }
+      const uploadTimeoutMs = Math.ceil(args['upload-timeout'] * 1000);
       const sink = new S3Sink({
         bucket: args.bucket,
         prefix: args.prefix,
@@ -94,6 +116,8 @@ export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
         batchBytes: args['batch-bytes'],
         batchIntervalMs: args['batch-interval'] * 1000,
         timeField: args['time-field'],
+        uploadTimeoutMs,
+        ...(args['spool-dir'] === undefined ? {} : { spoolDir: args['spool-dir'] }),
         client: {
           ...(args.endpoint === undefined ? {} : { endpoint: args.endpoint }),
           ...(args.region === undefined ? {} : { region: args.region }),
@@ -101,7 +125,12 @@ export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
         },
         logger,
       });
-      await consumeInto(args, logger, signal, limits, sink);
+      // The consumer stays open until the last batch's upload settled (its acks are sent), and a
+      // signal ends the input so the open batch is uploaded instead of dropped.
+      await consumeInto(args, logger, signal, limits, sink, undefined, {
+        closeGraceMs: uploadTimeoutMs,
+        finishOnSignal: true,
+      });
     });
   },
 };
