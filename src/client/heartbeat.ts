@@ -17,7 +17,8 @@ export interface HeartbeatOptions {
 export class Heartbeat {
   private heardCount = 0;
   private intervalTimer: NodeJS.Timeout | undefined;
-  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** One deadline per unanswered ping: with a timeout longer than the interval, several overlap. */
+  private readonly deadlines = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly options: HeartbeatOptions,
@@ -37,22 +38,24 @@ export class Heartbeat {
 
   stop(): void {
     clearInterval(this.intervalTimer);
-    clearTimeout(this.deadlineTimer);
     this.intervalTimer = undefined;
-    this.deadlineTimer = undefined;
+    for (const deadline of this.deadlines) clearTimeout(deadline);
+    this.deadlines.clear();
   }
 
+  /**
+   * Every tick sends a ping with its own deadline, so the path is judged `timeoutMs` after the first
+   * ping sent into the silence, whenever the silence began: within `intervalMs + timeoutMs`.
+   */
   private beat(): void {
-    // One ping awaits its answer at a time; its deadline timer decides.
-    if (this.deadlineTimer !== undefined) return;
     const heardBefore = this.heardCount;
     this.ping();
-    this.deadlineTimer = setTimeout(() => {
-      this.deadlineTimer = undefined;
-      if (this.heardCount === heardBefore) {
-        this.stop();
-        this.onSilent();
-      }
+    const deadline = setTimeout(() => {
+      this.deadlines.delete(deadline);
+      if (this.heardCount !== heardBefore) return;
+      this.stop();
+      this.onSilent();
     }, this.options.timeoutMs);
+    this.deadlines.add(deadline);
   }
 }

@@ -3,8 +3,8 @@
  * resolver, which checks every timing before anything connects.
  */
 import type { Logger } from 'pino';
-import { InvalidArgumentError } from '../errors.js';
 import type { BackoffOptions } from './backoff.js';
+import { checkDuration } from './duration.js';
 
 export interface TlsOptions {
   /** Trusted CA certificates (PEM). */
@@ -58,19 +58,6 @@ export interface SessionTimings {
   readonly pongTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
   readonly connectTimeoutMs: number;
-}
-
-function checkDuration(name: string, value: number, { zero = false, infinite = false } = {}): number {
-  const ok =
-    typeof value === 'number' &&
-    (infinite && value === Infinity ? true : Number.isFinite(value) && (zero ? value >= 0 : value > 0));
-  if (!ok) {
-    const allowed = `a number of ms ${zero ? '>= 0' : '> 0'}${infinite ? ' or Infinity' : ''}`;
-    throw new InvalidArgumentError(
-      `expected \`${name}\` to be ${allowed}, got ${String(value)} (${typeof value})`,
-    );
-  }
-  return value;
 }
 
 /** Checks and defaults the session's timing options. @throws InvalidArgumentError */

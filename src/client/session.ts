@@ -28,6 +28,10 @@ export {
 
 /** How long a graceful close waits for the server's close frame before dropping the socket. */
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 2_000;
+/** A connection lost sooner than this after it opened counts as a flap: the next reconnect backs off. */
+const FLAP_WINDOW_MS = 5_000;
+/** The least time worth a connection attempt before the first-connect bound. */
+const MIN_ATTEMPT_MS = 100;
 /** How much of a refused handshake's body is read for its error message. */
 const MAX_REFUSAL_BODY_BYTES = 16 * 1024;
 
@@ -54,6 +58,9 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
   private wakeRetry: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private connections = 0;
+  private connectedAt = 0;
+  /** Connections in a row lost within FLAP_WINDOW_MS of opening. */
+  private flaps = 0;
 
   constructor(private readonly options: SessionOptions) {
     super();
@@ -99,37 +106,64 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
    * by `connectTimeoutMs` in total; reconnects of a session that was connected are not.
    */
   async connect(): Promise<void> {
+    await this.connectFrom(0);
+  }
+
+  /**
+   * The connection loop. `firstAttempt` > 0 continues the backoff of a connection that just flapped
+   * (lost soon after it opened), so a server that accepts and drops at once is not hammered.
+   */
+  private async connectFrom(firstAttempt: number): Promise<void> {
     const started = Date.now();
     const deadline = this.connections === 0 ? started + this.timings.connectTimeoutMs : Infinity;
-    for (let attempt = 0; ; attempt++) {
+    if (firstAttempt > 0 && this.backoff !== undefined) {
+      await this.waitBeforeRetry(backoffDelay(this.backoff, firstAttempt - 1) ?? 0);
+      if (this.closedOnPurpose) throw this.closedWhileConnecting();
+    }
+    for (let attempt = firstAttempt; ; attempt++) {
       try {
+        // open() moves to 'connected' itself, in the same tick the socket opens.
         await this.open(Math.min(this.timings.handshakeTimeoutMs, deadline - Date.now()));
-        this.setState('connected');
         return;
       } catch (error) {
         if (this.closedOnPurpose) throw this.closedWhileConnecting();
         const failure = error as PulsarWsError;
+        const tried = attempt - firstAttempt + 1;
         let delay = this.retryDelay(failure, attempt);
         if (delay === undefined) {
-          this.setState('closed', failure);
-          throw failure;
+          // A refusal that cannot change is final as it is; a retryable failure that is not retried
+          // (reconnection off, attempts used up) says that it gave up.
+          if (!failure.retryable) {
+            this.setState('closed', failure);
+            throw failure;
+          }
+          throw this.gaveUp(failure, `after ${tried} attempt${tried === 1 ? '' : 's'}`, started);
         }
         const left = deadline - Date.now();
-        if (left <= 0) throw this.gaveUp(failure, attempt + 1, Date.now() - started);
+        if (left < MIN_ATTEMPT_MS)
+          throw this.gaveUp(failure, `within ${this.timings.connectTimeoutMs} ms`, started, tried);
         delay = Math.min(delay, left);
         this.logger.warn(
           { attempt, delay, code: failure.code, reason: failure.message },
           `connect failed; retrying in ${delay} ms`,
         );
-        await new Promise<void>((resolve) => {
-          this.wakeRetry = resolve;
-          this.retryTimer = setTimeout(resolve, delay);
-        });
-        this.wakeRetry = undefined;
+        await this.waitBeforeRetry(delay);
         if (this.closedOnPurpose) throw this.closedWhileConnecting();
-        if (Date.now() >= deadline) throw this.gaveUp(failure, attempt + 1, Date.now() - started);
+        // An attempt with only a sliver of the bound left would time out and hide the real failure.
+        if (deadline - Date.now() < MIN_ATTEMPT_MS) {
+          throw this.gaveUp(failure, `within ${this.timings.connectTimeoutMs} ms`, started, tried);
+        }
       }
     }
+  }
+
+  /** A backoff wait that close() ends early. */
+  private async waitBeforeRetry(delay: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.wakeRetry = resolve;
+      this.retryTimer = setTimeout(resolve, delay);
+    });
+    this.wakeRetry = undefined;
   }
 
   private closedWhileConnecting(): ClosedError {
@@ -138,10 +172,11 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
     return new ClosedError('the session was closed while connecting');
   }
 
-  private gaveUp(last: PulsarWsError, attempts: number, elapsedMs: number): ConnectError {
+  private gaveUp(last: PulsarWsError, bound: string, started: number, attempts?: number): ConnectError {
+    const tried = attempts === undefined ? '' : `${attempts} attempt${attempts === 1 ? '' : 's'} in `;
     const error = new ConnectError(
-      `could not connect to ${safeUrl(this.endpointUrl())} within ${this.timings.connectTimeoutMs} ms ` +
-        `(${attempts} attempt${attempts === 1 ? '' : 's'} in ${elapsedMs} ms); last error: ${last.message}`,
+      `could not connect to ${safeUrl(this.endpointUrl())} ${bound} ` +
+        `(${tried}${Date.now() - started} ms); last error: ${last.message}`,
       last instanceof ConnectError ? last.status : undefined,
       { cause: last },
     );
@@ -240,6 +275,9 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
         }
         ws.removeAllListeners('error');
         this.attach(ws);
+        // 'connected' in the same tick as the socket opens: a send() that works must never come
+        // before it (a producer would send a message, then resend it on 'connected').
+        this.setState('connected');
         settle();
       });
     });
@@ -248,6 +286,7 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
   private attach(ws: WebSocket): void {
     this.ws = ws;
     this.connections += 1;
+    this.connectedAt = Date.now();
     const heartbeat = new Heartbeat(
       { intervalMs: this.timings.pingIntervalMs, timeoutMs: this.timings.pongTimeoutMs },
       () => ws.ping(),
@@ -267,6 +306,8 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
 
   /** Nothing came back within the deadline of a ping: the path is gone even if the socket is not. */
   private onSilent(ws: WebSocket): void {
+    // A close handshake in progress ends by itself (ws bounds it); its own code is the better report.
+    if (ws.readyState !== WebSocket.OPEN) return;
     this.logger.warn(
       { pingIntervalMs: this.timings.pingIntervalMs, pongTimeoutMs: this.timings.pongTimeoutMs },
       'connection silent: no pong or frame within the ping deadline; dropping it',
@@ -293,8 +334,10 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
       this.setState('closed', lost);
       return;
     }
+    // A connection lost soon after it opened continues the backoff instead of starting it over.
+    this.flaps = Date.now() - this.connectedAt < FLAP_WINDOW_MS ? this.flaps + 1 : 0;
     this.setState('reconnecting', lost);
-    this.connect().catch(() => {
+    this.connectFrom(this.flaps).catch(() => {
       // connect() already moved to 'closed' with the error and logged it; the streams listen for
       // that state.
     });

@@ -12,6 +12,7 @@
  * more, so the broker redelivers what was not acknowledged.
  */
 import { Readable } from 'node:stream';
+import { checkDuration } from '../client/duration.js';
 import type { StreamSession } from '../client/stream-session.js';
 import { InvalidArgumentError } from '../errors.js';
 import { encodeAckFrame, encodeNegativeAckFrame, encodePermitFrame } from '../protocol/index.js';
@@ -84,12 +85,7 @@ export class ConsumerStream extends Readable {
     super({ objectMode: true, highWaterMark });
     this.highWaterMark = highWaterMark;
     this.ackOnRead = ackMode === 'on-read';
-    this.closeGraceMs = options.closeGraceMs ?? 2000;
-    if (!Number.isFinite(this.closeGraceMs) || this.closeGraceMs < 0) {
-      throw new InvalidArgumentError(
-        `expected \`closeGraceMs\` to be a number >= 0, got ${this.closeGraceMs}`,
-      );
-    }
+    this.closeGraceMs = checkDuration('closeGraceMs', options.closeGraceMs ?? 2000, { zero: true });
     session.on('message', (text) => this.onFrame(text));
     // Re-emitted so that callers see reconnects: `stream.on('state', (state, error) => ...)`.
     session.on('state', (state, error) => this.emit('state', state, error));

@@ -16,6 +16,7 @@
  * Memory bound: (highWaterMark + maxInFlight) × the largest message.
  */
 import { Writable } from 'node:stream';
+import { checkDuration } from '../client/duration.js';
 import type { StreamSession } from '../client/stream-session.js';
 import { ClosedError, InvalidArgumentError, SendError, TimeoutError } from '../errors.js';
 import { decodeProducerAckFrame, type ProducerAck } from '../protocol/index.js';
@@ -80,12 +81,9 @@ export class ProducerStream extends Writable {
     super({ objectMode: true, highWaterMark: options.highWaterMark ?? 16 });
     this.maxInFlight = options.maxInFlight ?? 1000;
     this.maxFrameBytes = options.maxFrameBytes ?? 1024 * 1024;
-    this.finishTimeoutMs = options.finishTimeoutMs ?? 60_000;
-    if (!(this.finishTimeoutMs > 0)) {
-      throw new InvalidArgumentError(
-        `expected \`finishTimeoutMs\` to be a number of ms > 0 or Infinity, got ${this.finishTimeoutMs}`,
-      );
-    }
+    this.finishTimeoutMs = checkDuration('finishTimeoutMs', options.finishTimeoutMs ?? 60_000, {
+      infinite: true,
+    });
     if (options.initialSequenceId !== undefined) {
       this.lastAcked = options.initialSequenceId;
       this.nextSequenceId = options.initialSequenceId + 1;

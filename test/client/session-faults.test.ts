@@ -138,6 +138,44 @@ describe('WsSession faults', () => {
     expect(retry.state).toBe('connected');
   });
 
+  it('reconnect off and a hanging handshake: a ConnectError saying it gave up, the TimeoutError as cause', async () => {
+    const broker = await startBroker();
+    const proxy = await proxyTo(broker.url);
+    proxy.freezeNew(true);
+    const session = open({ url: `${proxy.url}${consumerPath}`, handshakeTimeoutMs: 200, reconnect: false });
+    const error = (await session.connect().catch((caught: unknown) => caught)) as ConnectError;
+    expect(error).toBeInstanceOf(ConnectError);
+    expect(error.message).toMatch(/could not connect to .* after 1 attempt/);
+    expect(error.cause).toBeInstanceOf(TimeoutError);
+  });
+
+  it("the state is 'connected' before the first frame arrives and before send() works", async () => {
+    const broker = await startBroker();
+    const proxy = await proxyTo(broker.url);
+    proxy.injectOnConnect('{"hello":1}');
+    const session = open({ url: `${proxy.url}${consumerPath}` });
+    const seen = new Promise<string>((resolve) => session.once('message', () => resolve(session.state)));
+    expect(session.send('{}')).toBe(false);
+    await session.connect();
+    expect(await seen).toBe('connected');
+  });
+
+  it('a server that accepts and drops at once is not hammered: reconnects back off', async () => {
+    const broker = await startBroker();
+    const proxy = await proxyTo(broker.url);
+    const session = open({
+      url: `${proxy.url}${consumerPath}`,
+      reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+    });
+    await session.connect();
+    // Every connection is cut as soon as it is made, for 3 s.
+    const cutter = setInterval(() => proxy.cut(), 5);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    clearInterval(cutter);
+    // Without backoff across flaps this would be hundreds of connections.
+    expect(proxy.connections).toBeLessThan(40);
+  });
+
   it('nothing listening: the first connect fails with a ConnectError naming the URL after the bound', async () => {
     const port = await deadPort();
     const session = open({ url: `ws://127.0.0.1:${port}${consumerPath}`, connectTimeoutMs: 800 });

@@ -63,12 +63,19 @@ describe('stream lifecycles', () => {
 
   it('bad timing options fail when the client is made, naming the option', () => {
     expect(() => new PulsarWsClient({ url: target.wsUrl, pongTimeoutMs: 0 })).toThrow(
-      /expected `pongTimeoutMs` to be a number of ms > 0, got 0/,
+      /expected `pongTimeoutMs` to be a number of ms > 0 and <= 2147483647, got 0/,
     );
     expect(() => new PulsarWsClient({ url: target.wsUrl, connectTimeoutMs: -1 })).toThrow(
-      /`connectTimeoutMs` to be a number of ms > 0 or Infinity/,
+      /`connectTimeoutMs` to be a number of ms > 0 and <= 2147483647, or Infinity/,
     );
     expect(() => new PulsarWsClient({ url: target.wsUrl, connectTimeoutMs: Infinity })).not.toThrow();
+    // Past Node's timer range a timeout would fire after 1 ms: refused, not silently wrong.
+    expect(() => new PulsarWsClient({ url: target.wsUrl, handshakeTimeoutMs: 3e9 })).toThrow(
+      /handshakeTimeoutMs/,
+    );
+    expect(() => new PulsarWsClient({ url: target.wsUrl }).producer('t', { finishTimeoutMs: 3e9 })).toThrow(
+      /finishTimeoutMs/,
+    );
   });
 
   it('every error class docs/errors.md lists is raised somewhere in src/', async () => {

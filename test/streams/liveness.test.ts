@@ -67,6 +67,7 @@ describe('silent network paths', () => {
       const distinct = new Set<string>();
       const stop = new AbortController();
       let frozen = false;
+      let publishing: Promise<unknown> = Promise.resolve();
       const sink = new Writable({
         objectMode: true,
         write(message: ConsumerMessage, _encoding, callback) {
@@ -76,7 +77,7 @@ describe('silent network paths', () => {
             frozen = true;
             proxy.freeze();
             // The producer goes straight to the server: the topic keeps growing while the path is dead.
-            void publishAll(target, topic, second);
+            publishing = publishAll(target, topic, second);
           }
           callback();
           if (distinct.size === first.length + second.length) setImmediate(() => stop.abort());
@@ -85,6 +86,7 @@ describe('silent network paths', () => {
       await pipeline(consumer, ackingSink(sink), { signal: stop.signal }).catch((error: unknown) => {
         if ((error as Error).name !== 'AbortError') throw error;
       });
+      await publishing;
       expect(reasons.some((reason) => reason.includes('silent'))).toBe(true);
       const duplicates = expectAllDelivered('consume through a frozen path', written, [...first, ...second]);
       console.log(`frozen consumer: reconnects ${reasons.length}, duplicates ${duplicates}`);

@@ -253,17 +253,33 @@ describe('heartbeat', () => {
     expect(ping).toHaveBeenCalledTimes(2);
   });
 
-  it('a timeout longer than the interval: one ping awaits its answer at a time', () => {
+  it('a timeout longer than the interval: pings go on, each with its own deadline', () => {
     vi.useFakeTimers();
     const ping = vi.fn();
     const silent = vi.fn();
     const heartbeat = new Heartbeat({ intervalMs: 100, timeoutMs: 1_000 }, ping, silent);
     heartbeat.start();
     vi.advanceTimersByTime(1_050);
-    expect(ping).toHaveBeenCalledTimes(1);
+    expect(ping).toHaveBeenCalledTimes(10);
+    expect(silent).not.toHaveBeenCalled();
     vi.advanceTimersByTime(100);
     expect(silent).toHaveBeenCalledTimes(1);
     heartbeat.stop();
+  });
+
+  it('a path that goes silent just after an answer is judged within interval + timeout', () => {
+    vi.useFakeTimers();
+    const silent = vi.fn();
+    const heartbeat = new Heartbeat({ intervalMs: 1_000, timeoutMs: 2_000 }, () => undefined, silent);
+    heartbeat.start();
+    vi.advanceTimersByTime(1_000); // ping 1
+    vi.advanceTimersByTime(10);
+    heartbeat.heard(); // its pong, then nothing more: the silence starts at 1 010 ms
+    vi.advanceTimersByTime(1_000 + 2_000 - 10 - 1);
+    expect(silent).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    // Ping 2 went out at 2 000 ms into the silence; its deadline at 4 000 ms: 2 990 ms after the pong.
+    expect(silent).toHaveBeenCalledTimes(1);
   });
 
   it('interval 0 disables it', () => {
