@@ -346,7 +346,11 @@ export class PulsarWsClient {
     return this.track(stream, signal);
   }
 
-  /** Destroys every stream still open (acknowledging nothing more) and waits until they are closed. */
+  /**
+   * Destroys every stream still open and waits until they are closed. Nothing new is acknowledged,
+   * except that a consumer keeps its session `closeGraceMs` for the acks of messages already handed
+   * downstream; producers abandon what is not yet acknowledged.
+   */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(
