@@ -18,7 +18,13 @@ import { InvalidArgumentError } from '../errors.js';
 import { encodeAckFrame, encodeNegativeAckFrame, encodePermitFrame } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage } from './consumer-message.js';
 import { RecentIds } from './recent-ids.js';
-import { closeSession, connectSession, deliveredMessageOf, stopConnecting } from './session-glue.js';
+import {
+  bindSession,
+  closeSession,
+  connectSession,
+  deliveredMessageOf,
+  stopConnecting,
+} from './session-glue.js';
 
 /**
  * Who acknowledges: `after-write`, the sink once it wrote the message (acking sinks, producers,
@@ -86,15 +92,17 @@ export class ConsumerStream extends Readable {
     this.highWaterMark = highWaterMark;
     this.ackOnRead = ackMode === 'on-read';
     this.closeGraceMs = checkDuration('closeGraceMs', options.closeGraceMs ?? 2000, { zero: true });
-    session.on('message', (text) => this.onFrame(text));
-    // Re-emitted so that callers see reconnects: `stream.on('state', (state, error) => ...)`.
-    session.on('state', (state, error) => this.emit('state', state, error));
-    session.on('state', (state, error) => {
-      if (state === 'reconnecting') this.outstandingPermits = 0;
-      if (state === 'connected' && this.session.connectionId > 1) this.replayAcks();
-      if (state === 'connected') this.grantPermits();
-      if (state === 'closed' && error !== undefined) this.destroy(error);
-    });
+    bindSession(
+      this,
+      session,
+      (text) => this.onFrame(text),
+      (state) => {
+        // The server forgot the permits of a lost connection; acks sent into it may be lost too.
+        if (state === 'reconnecting') this.outstandingPermits = 0;
+        if (state === 'connected' && session.connectionId > 1) this.replayAcks();
+        if (state === 'connected') this.grantPermits();
+      },
+    );
   }
 
   /** Messages asked of the server (permits) and not yet received. */

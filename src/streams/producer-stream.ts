@@ -21,7 +21,7 @@ import type { StreamSession } from '../client/stream-session.js';
 import { ClosedError, InvalidArgumentError, SendError, TimeoutError } from '../errors.js';
 import { decodeProducerAckFrame, type ProducerAck } from '../protocol/index.js';
 import { encodeProducerMessage, type ProducerMessage } from './producer-message.js';
-import { closeSession, connectSession, stopConnecting } from './session-glue.js';
+import { bindSession, closeSession, connectSession, stopConnecting } from './session-glue.js';
 import { settlementOf, type Tracked, type WriteReceipt } from './tracked.js';
 
 export interface ProducerStreamOptions {
@@ -72,7 +72,6 @@ export class ProducerStream extends Writable {
   private heldCallback: ((error?: Error | null) => void) | undefined;
   private finalCallback: ((error?: Error | null) => void) | undefined;
   private finishTimer: NodeJS.Timeout | undefined;
-  private connectedOnce = false;
 
   constructor(
     private readonly session: StreamSession,
@@ -93,14 +92,15 @@ export class ProducerStream extends Writable {
         `expected \`maxInFlight\` to be an integer >= 1, got ${this.maxInFlight}`,
       );
     }
-    session.on('message', (text) => this.onAck(text));
-    // Re-emitted so that callers see reconnects: `stream.on('state', (state, error) => ...)`.
-    session.on('state', (state, error) => this.emit('state', state, error));
-    session.on('state', (state, error) => {
-      if (state === 'connected' && this.connectedOnce) this.resendPending();
-      if (state === 'connected') this.connectedOnce = true;
-      if (state === 'closed' && error !== undefined) this.destroy(error);
-    });
+    bindSession(
+      this,
+      session,
+      (text) => this.onAck(text),
+      (state) => {
+        // A new connection after the first: what is unacknowledged goes again, in order.
+        if (state === 'connected' && session.connectionId > 1) this.resendPending();
+      },
+    );
   }
 
   override _construct(callback: (error?: Error | null) => void): void {

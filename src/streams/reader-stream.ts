@@ -19,7 +19,13 @@ import {
   type MessageIdData,
 } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage, type ConsumerMessage } from './consumer-message.js';
-import { closeSession, connectSession, deliveredMessageOf, stopConnecting } from './session-glue.js';
+import {
+  bindSession,
+  closeSession,
+  connectSession,
+  deliveredMessageOf,
+  stopConnecting,
+} from './session-glue.js';
 
 export interface ReaderStreamOptions {
   /** Messages buffered plus messages in transit, at most (the reader's `receiverQueueSize`, <= 1000). @default 100 */
@@ -56,12 +62,7 @@ export class ReaderStream extends Readable {
     private readonly options: ReaderStreamOptions = {},
   ) {
     super({ objectMode: true, highWaterMark: resolveReaderHighWaterMark(options.highWaterMark) });
-    session.on('message', (text) => this.onFrame(text));
-    // Re-emitted so that callers see reconnects: `stream.on('state', (state, error) => ...)`.
-    session.on('state', (state, error) => this.emit('state', state, error));
-    session.on('state', (state, error) => {
-      if (state === 'closed' && error !== undefined) this.destroy(error);
-    });
+    bindSession(this, session, (text) => this.onFrame(text));
   }
 
   /** The id to resume after (exclusive start) when reconnecting; undefined before the first message. */

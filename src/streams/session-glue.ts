@@ -1,9 +1,29 @@
 /** What every stream does with its WebSocket session: open it, close it, read its delivered messages. */
-import type { StreamSession } from '../client/stream-session.js';
-import type { Readable } from 'node:stream';
+import type { SessionState, StreamSession } from '../client/stream-session.js';
+import type { PulsarWsError } from '../errors.js';
+import type { Readable, Writable } from 'node:stream';
 import { decodeConsumerServerFrame, type DecodedDelivery } from '../protocol/index.js';
 
 type Callback = (error?: Error | null) => void;
+
+/**
+ * Wires a stream to its session: frames go to `onFrame`; state changes are re-emitted on the stream
+ * (so callers see reconnects: `stream.on('state', (state, error) => ...)`), then passed to `onState`
+ * for the stream's own bookkeeping; a session closed by an error destroys the stream with it.
+ */
+export function bindSession(
+  stream: Readable | Writable,
+  session: StreamSession,
+  onFrame: (text: string) => void,
+  onState: (state: SessionState, error?: PulsarWsError) => void = () => undefined,
+): void {
+  session.on('message', onFrame);
+  session.on('state', (state, error) => {
+    stream.emit('state', state, error);
+    onState(state, error);
+    if (state === 'closed' && error !== undefined) stream.destroy(error);
+  });
+}
 
 /** For `_construct`: the stream is ready once the session is connected, or fails with its error. */
 export function connectSession(session: StreamSession, callback: Callback): void {
