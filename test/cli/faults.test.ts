@@ -8,9 +8,7 @@
  * The freeze tests run against the embedded broker and real Pulsar (PULSAR_WS_URL; CI sets Pulsar's
  * `webSocketSessionIdleTimeoutMillis` to 10 s); the others against the embedded broker.
  */
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +16,7 @@ import { encodeMessageId, messageIdOf } from '../../src/protocol/index.js';
 import { CLI_PATH } from '../helpers/broker-process.js';
 import { runNode, type ChildRun } from '../helpers/child-process.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { deadPort } from '../helpers/ports.js';
 import { publishAll, range } from '../helpers/publish.js';
 import { externalTarget, uniqueTopic, useTarget } from '../helpers/target.js';
 import { expectAllDelivered, topicPayloads } from '../helpers/topics.js';
@@ -191,15 +190,6 @@ describe.skipIf(externalTarget)(
     }
   },
 );
-
-/** A port with nothing listening on it. */
-async function deadPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe.skipIf(externalTarget)('CLI with a wrong --url (nothing listening)', () => {
   async function everyCommand(

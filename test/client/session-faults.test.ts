@@ -6,12 +6,12 @@
 import { readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WsSession, type SessionOptions } from '../../src/client/session.js';
 import { ConnectError, TimeoutError, type PulsarWsError } from '../../src/errors.js';
 import { useEmbeddedBrokers } from '../helpers/embedded.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { deadPort } from '../helpers/ports.js';
 
 const startBroker = useEmbeddedBrokers();
 const cleanups: (() => Promise<void>)[] = [];
@@ -33,15 +33,6 @@ async function proxyTo(url: string): Promise<FaultProxy> {
   const proxy = await startFaultProxy(url);
   cleanups.push(() => proxy.close());
   return proxy;
-}
-
-/** A port with nothing listening on it (bound, then released). */
-async function deadPort(): Promise<number> {
-  const server = createTcpServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function openFileDescriptors(): number {
