@@ -5,7 +5,8 @@
  * lz4-napi and Snappy from snappy (both Rust codecs shipped as prebuilt binaries in their packages).
  */
 import { createRequire } from 'node:module';
-import { constants, deflateSync, inflateSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
+import { constants, deflateSync, inflateSync } from 'node:zlib';
 import type * as Lz4 from 'lz4-napi';
 import type * as Snappy from 'snappy';
 import type { CompressionType } from '../protocol/index.js';
@@ -17,6 +18,18 @@ let lz4: typeof Lz4 | undefined;
 let snappy: typeof Snappy | undefined;
 const lz4Codec = (): typeof Lz4 => (lz4 ??= require('lz4-napi') as typeof Lz4);
 const snappyCodec = (): typeof Snappy => (snappy ??= require('snappy') as typeof Snappy);
+
+/**
+ * Node's zstd (22.15 and later), looked up when used: a named import would stop the whole client
+ * from loading on an older Node (the demo still runs on the machine's own Node 20).
+ */
+function zstd(): { compress: (body: Buffer) => Buffer; decompress: (body: Buffer) => Buffer } {
+  const { zstdCompressSync, zstdDecompressSync } = zlib as Partial<typeof zlib>;
+  if (zstdCompressSync === undefined || zstdDecompressSync === undefined) {
+    throw new CompressionCodecError(`ZSTD needs Node.js >= 22.15 (this is ${process.version})`);
+  }
+  return { compress: (body) => zstdCompressSync(body), decompress: (body) => zstdDecompressSync(body) };
+}
 
 export class CompressionCodecError extends Error {
   override readonly name = 'CompressionCodecError';
@@ -32,7 +45,7 @@ export function compress(type: CompressionType, body: Buffer): Buffer {
       // lz4-napi prefixes the raw block with its uncompressed size (u32 LE); Pulsar sends the block alone.
       return lz4Codec().compressSync(body).subarray(4);
     case 'ZSTD':
-      return zstdCompressSync(body);
+      return zstd().compress(body);
     case 'SNAPPY':
       return snappyCodec().compressSync(body);
   }
@@ -56,7 +69,7 @@ export function decompress(type: CompressionType, body: Buffer, uncompressedSize
         break;
       }
       case 'ZSTD':
-        result = zstdDecompressSync(body);
+        result = zstd().decompress(body);
         break;
       case 'SNAPPY': {
         const out = snappyCodec().uncompressSync(body);
