@@ -10,6 +10,7 @@
  * Retry-After (closing, or the pipeline failed). `close()` stops accepting and waits for the requests
  * in flight before ending the stream. Each answer is a `'response'` event with its status code.
  */
+import { messagesOfRequest } from './request-messages.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -204,34 +205,12 @@ export class WebhookSource extends Readable {
   }
 
   private messagesOf(request: IncomingMessage, body: Buffer): ProducerMessageObject[] {
-    const keyHeader = this.options.keyHeader ?? 'x-message-key';
-    const prefix = this.options.propertyHeaderPrefix ?? 'x-property-';
-    const key = request.headers[keyHeader];
-    const properties: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (name.startsWith(prefix) && typeof value === 'string') properties[name.slice(prefix.length)] = value;
-    }
-    const decorate = (payload: Buffer): ProducerMessageObject => ({
-      payload,
-      ...(typeof key === 'string' ? { key } : {}),
-      ...(Object.keys(properties).length === 0 ? {} : { properties }),
-    });
-    if (body.length === 0) throw new RequestError(400, 'empty body: nothing to publish');
-    const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim();
-    if (type !== 'application/x-ndjson') return [decorate(body)];
-    const lines = body.toString('utf8').split('\n');
-    const messages: ProducerMessageObject[] = [];
-    lines.forEach((line, index) => {
-      if (line.trim() === '') return;
-      try {
-        JSON.parse(line);
-      } catch (error) {
-        throw new RequestError(400, `line ${index + 1} is not JSON: ${(error as Error).message}`);
-      }
-      messages.push(decorate(Buffer.from(line)));
-    });
-    if (messages.length === 0) throw new RequestError(400, 'no NDJSON line in the body');
-    return messages;
+    return messagesOfRequest(
+      request.headers,
+      body,
+      this.options,
+      (status, reason) => new RequestError(status, reason),
+    );
   }
 
   /** Publishes a request's messages; resolves with their ids once all are acknowledged. */

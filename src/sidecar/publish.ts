@@ -5,6 +5,7 @@
  * acknowledged them all. Producers are opened per topic on first use and kept (the least recently
  * opened goes past `maxProducers`). Requests at once are bounded (429 past it); 503 while draining.
  */
+import { messagesOfRequest } from '../connectors/request-messages.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../errors.js';
@@ -67,35 +68,7 @@ async function readBody(request: IncomingMessage, max: number): Promise<Buffer> 
 }
 
 function messagesOf(request: IncomingMessage, body: Buffer): ProducerMessageObject[] {
-  if (body.length === 0) throw new HttpError(400, 'empty body: nothing to publish');
-  const key = request.headers['x-message-key'];
-  const properties: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (name.startsWith('x-property-') && typeof value === 'string')
-      properties[name.slice('x-property-'.length)] = value;
-  }
-  const decorate = (payload: Buffer): ProducerMessageObject => ({
-    payload,
-    ...(typeof key === 'string' ? { key } : {}),
-    ...(Object.keys(properties).length === 0 ? {} : { properties }),
-  });
-  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim();
-  if (type !== 'application/x-ndjson') return [decorate(body)];
-  const messages: ProducerMessageObject[] = [];
-  body
-    .toString('utf8')
-    .split('\n')
-    .forEach((line, index) => {
-      if (line.trim() === '') return;
-      try {
-        JSON.parse(line);
-      } catch (error) {
-        throw new HttpError(400, `line ${index + 1} is not JSON: ${(error as Error).message}`);
-      }
-      messages.push(decorate(Buffer.from(line)));
-    });
-  if (messages.length === 0) throw new HttpError(400, 'no NDJSON line in the body');
-  return messages;
+  return messagesOfRequest(request.headers, body, {}, (status, reason) => new HttpError(status, reason));
 }
 
 export class HttpPublisher {
