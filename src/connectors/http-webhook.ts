@@ -10,7 +10,7 @@
  * Retry-After (closing, or the pipeline failed). `close()` stops accepting and waits for the requests
  * in flight before ending the stream. Each answer is a `'response'` event with its status code.
  */
-import { messagesOfRequest } from './request-messages.js';
+import { messagesOfRequest, storedIds } from './request-messages.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +20,6 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { InvalidArgumentError } from '../errors.js';
 import type { ProducerMessageObject } from '../streams/producer-message.js';
-import { Tracked } from '../streams/tracked.js';
 
 export interface WebhookOptions {
   /** @default 0 (any free port) */
@@ -228,13 +227,7 @@ export class WebhookSource extends Readable {
       this.options.ackTimeoutMs ?? 30_000,
     );
     try {
-      const acked = messages.map(
-        (message) =>
-          new Promise<string>((resolve) =>
-            this.push(new Tracked(message, (receipt) => resolve(receipt?.messageId ?? ''))),
-          ),
-      );
-      return await Promise.race([Promise.all(acked), failed]);
+      return await Promise.race([storedIds(messages, (message) => this.push(message)), failed]);
     } finally {
       clearTimeout(timer);
       this.waiting.delete(failRequest);

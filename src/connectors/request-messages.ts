@@ -1,10 +1,12 @@
 /**
  * An HTTP request body as producer messages, as the webhook source and the sidecar's publish
  * endpoint read it: a raw body is one message; `application/x-ndjson` is one message per non-empty
- * line (each must be JSON); the key and properties come from headers.
+ * line (each must be JSON); the key and properties come from headers. And the ids the broker gives
+ * them, which both answer with.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProducerMessageObject } from '../streams/producer-message.js';
+import { Tracked } from '../streams/tracked.js';
 
 export interface RequestHeaderNames {
   /** @default 'x-message-key' */
@@ -49,4 +51,22 @@ export function messagesOfRequest(
     });
   if (messages.length === 0) throw refuse(400, 'no NDJSON line in the body');
   return messages;
+}
+
+/**
+ * Hands each message to `write` as a `Tracked` value and resolves with the ids the broker assigned,
+ * in the request's order, once every one of them is stored.
+ */
+export function storedIds(
+  messages: readonly ProducerMessageObject[],
+  write: (message: Tracked<ProducerMessageObject>) => void,
+): Promise<string[]> {
+  return Promise.all(
+    messages.map(
+      (message) =>
+        new Promise<string>((resolve) =>
+          write(new Tracked(message, (receipt) => resolve(receipt?.messageId ?? ''))),
+        ),
+    ),
+  );
 }

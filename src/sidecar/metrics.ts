@@ -80,14 +80,9 @@ export function createMetrics(): SidecarMetrics {
   };
 }
 
-/** Starts a pipeline's series at 0, so they exist before the first event (alerts see them). */
-export function initPipelineMetrics(
-  metrics: SidecarMetrics,
-  pipeline: string,
-  kinds: { s3: boolean; webhook: boolean },
-): void {
-  const labels = { pipeline };
-  for (const metric of [
+/** The counters every pipeline has, labelled by `pipeline` alone. */
+function pipelineCounters(metrics: SidecarMetrics): Counter<'pipeline'>[] {
+  return [
     metrics.messagesIn,
     metrics.messagesOut,
     metrics.bytesIn,
@@ -97,8 +92,17 @@ export function initPipelineMetrics(
     metrics.sendErrors,
     metrics.reconnects,
     metrics.restarts,
-  ])
-    metric.inc(labels, 0);
+  ];
+}
+
+/** Starts a pipeline's series at 0, so they exist before the first event (alerts see them). */
+export function initPipelineMetrics(
+  metrics: SidecarMetrics,
+  pipeline: string,
+  kinds: { s3: boolean; webhook: boolean },
+): void {
+  const labels = { pipeline };
+  for (const metric of pipelineCounters(metrics)) metric.inc(labels, 0);
   metrics.inFlight.set(labels, 0);
   metrics.permitsOutstanding.set(labels, 0);
   metrics.up.set(labels, 0);
@@ -110,15 +114,7 @@ export function initPipelineMetrics(
 /** Drops a removed pipeline's series (after a reload). */
 export function removePipelineMetrics(metrics: SidecarMetrics, pipeline: string): void {
   for (const metric of [
-    metrics.messagesIn,
-    metrics.messagesOut,
-    metrics.bytesIn,
-    metrics.bytesOut,
-    metrics.acks,
-    metrics.nacks,
-    metrics.sendErrors,
-    metrics.reconnects,
-    metrics.restarts,
+    ...pipelineCounters(metrics),
     metrics.inFlight,
     metrics.permitsOutstanding,
     metrics.lastProgress,

@@ -5,13 +5,12 @@
  * acknowledged them all. Producers are opened per topic on first use and kept (the least recently
  * opened goes past `maxProducers`). Requests at once are bounded (429 past it); 503 while draining.
  */
-import { messagesOfRequest } from '../connectors/request-messages.js';
+import { messagesOfRequest, storedIds } from '../connectors/request-messages.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../errors.js';
 import {
   PulsarWsClient,
-  Tracked,
   type ProducerMessageObject,
   type ProducerStream,
   type PulsarWsClientOptions,
@@ -152,13 +151,7 @@ export class HttpPublisher {
       producer.once('close', onClose);
     });
     try {
-      const acked = messages.map(
-        (message) =>
-          new Promise<string>((resolve) =>
-            producer.write(new Tracked(message, (receipt) => resolve(receipt?.messageId ?? ''))),
-          ),
-      );
-      return await Promise.race([Promise.all(acked), failed]);
+      return await Promise.race([storedIds(messages, (message) => producer.write(message)), failed]);
     } finally {
       clearTimeout(timer);
       if (onClose !== undefined) producer.off('close', onClose);
