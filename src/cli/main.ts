@@ -1,70 +1,26 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=256
+#!/usr/bin/env node
 /**
- * The flags above bound the heap of a long-running pipeline: with V8's defaults a connector moving
- * 1 KB messages grows to 300+ MB RSS of garbage it has not collected yet (large young generation,
- * lazily collected old generation), not of live data. `node --max-old-space-size=N <bin>` overrides.
- *
- * `pulsar-ws`: the command-line entry point. The only place that reads argv and env, builds the root
- * logger, handles signals and turns errors into exit codes.
+ * The `pulsar-ws` bin. A plain `#!/usr/bin/env node` line (BusyBox's `env`, as on Alpine images, has
+ * no `-S` to pass flags there), so the heap flags connector commands need (see heap-flags.ts) are
+ * given by replacing this process with `node <flags> <this file>` (`process.execve`: same pid, so
+ * signals, exit codes and `/proc/<pid>` stay the command's own). The broker and the sidecar run here
+ * as they are, without a heap cap.
  */
-import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { brokerCommand } from './commands/broker.js';
-import { fileToTopicCommand, stdinToTopicCommand } from './commands/file-to-topic.js';
-import { keysCommand } from './commands/keys.js';
-import { consumeCommand } from './commands/consume.js';
-import { produceCommand } from './commands/produce.js';
-import { readCommand } from './commands/read.js';
-import { tokenCommand } from './commands/token.js';
-import { webhookToTopicCommand } from './commands/webhook-to-topic.js';
-import { topicToFileCommand } from './commands/topic-to-file.js';
-import { topicToS3Command } from './commands/topic-to-s3.js';
-import { lintCommand } from './commands/lint.js';
-import { sidecarCommand } from './commands/sidecar.js';
-import { CliError } from './cli-error.js';
-import { withExamples } from './examples.js';
+import { fileURLToPath } from 'node:url';
+import { heapFlagsFor } from './heap-flags.js';
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
+/** Set in the replaced process, so it never replaces itself again. */
+const LAUNCHED = 'PULSAR_WS_HEAP_FLAGS_SET';
+
+const args = process.argv.slice(2);
+const flags =
+  process.env[LAUNCHED] === undefined ? heapFlagsFor(args, process.execArgv, process.env.NODE_OPTIONS) : [];
+if (flags.length > 0 && typeof process.execve === 'function') {
+  const script = fileURLToPath(import.meta.url);
+  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...flags, script, ...args], {
+    ...process.env,
+    [LAUNCHED]: '1',
+  });
 }
-
-await yargs(hideBin(process.argv))
-  .scriptName('pulsar-ws')
-  .usage('$0 <command> [options]')
-  .command(withExamples(brokerCommand))
-  .command(withExamples(tokenCommand))
-  .command(withExamples(keysCommand))
-  .command(withExamples(fileToTopicCommand))
-  .command(withExamples(stdinToTopicCommand))
-  .command(withExamples(topicToFileCommand))
-  .command(withExamples(produceCommand))
-  .command(withExamples(consumeCommand))
-  .command(withExamples(readCommand))
-  .command(withExamples(webhookToTopicCommand))
-  .command(withExamples(topicToS3Command))
-  .command(withExamples(sidecarCommand))
-  .command(withExamples(lintCommand))
-  .completion('completion', 'Print a bash/zsh completion script: pulsar-ws completion >> ~/.bashrc')
-  .example('$0 broker', 'Start the embedded broker on ws://127.0.0.1:8080')
-  .example('$0 <command> --help', "A command's flags, defaults and examples")
-  .demandCommand(1, 'Name a command; see --help.')
-  .strict()
-  .version(packageVersion())
-  .help()
-  .alias('h', 'help')
-  .wrap(Math.min(110, process.stdout.columns || 110))
-  .fail((message, error, parser) => {
-    if (error instanceof CliError) {
-      process.stderr.write(`pulsar-ws: ${error.message}\n`);
-      process.exit(error.exitCode);
-    }
-    if (error !== undefined && error !== null) throw error;
-    parser.showHelp((help) => process.stderr.write(`${help}\n\n`));
-    process.stderr.write(`pulsar-ws: ${message}\n`);
-    process.exit(2);
-  })
-  .parseAsync();
+// Node before 22.15 has no execve: the command runs with V8's default heap sizes instead.
+await import('./program.js');
