@@ -60,8 +60,26 @@ export interface EmbeddedBrokerOptions {
   maxOpenTopics?: number;
   /** Decoded messages kept in memory per topic for fast dispatch, in bytes. @default 16777216 (16 MiB) */
   cacheBytesPerTopic?: number;
-  /** Publishes awaiting storage per producer before its socket is paused. @default 10000 */
+  /**
+   * Publishes a producer connection may have received and not yet stored; at this many the broker
+   * stops reading its socket (TCP pushes back on the client) until half of them are stored
+   * (Pulsar's `maxPendingPublishRequestsPerConnection`). @default 10000
+   */
   maxPendingMessagesPerProducer?: number;
+  /**
+   * Bytes of publish frames a producer connection may have received and not yet stored; above it the
+   * broker stops reading its socket until half of them are stored. With `maxPendingMessagesPerProducer`
+   * this bounds what one producer costs, however fast it sends and whether or not it waits for acks.
+   * @default 4194304 (4 MiB)
+   */
+  maxInboundBytesPerConnection?: number;
+  /**
+   * Bytes a connection's socket may hold that the client has not read yet. Deliveries to a consumer or
+   * reader wait while more is buffered, and a producer that does not read its acks is not read from
+   * either, so a slow or stalled client costs at most about this much memory and slows only itself.
+   * @default 1048576 (1 MiB)
+   */
+  maxOutboundBytesPerConnection?: number;
   /** PEM certificate chain: with `tlsKeyFile`, the broker serves `wss://` and `https://` only. */
   tlsCertFile?: string;
   /** PEM private key of `tlsCertFile`. */
@@ -151,6 +169,8 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
     maxOpenTopics: input.maxOpenTopics ?? 256,
     cacheBytesPerTopic: input.cacheBytesPerTopic ?? 16 * 1024 * 1024,
     maxPendingMessagesPerProducer: input.maxPendingMessagesPerProducer ?? 10_000,
+    maxInboundBytesPerConnection: input.maxInboundBytesPerConnection ?? 4 * 1024 * 1024,
+    maxOutboundBytesPerConnection: input.maxOutboundBytesPerConnection ?? 1024 * 1024,
     superUserRoles: input.superUserRoles ?? [],
     deduplication: input.deduplication ?? false,
     clusterName: input.clusterName ?? 'standalone',
@@ -194,6 +214,8 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
   checkInteger('maxOpenTopics', resolved.maxOpenTopics, 1);
   checkInteger('cacheBytesPerTopic', resolved.cacheBytesPerTopic, 0);
   checkInteger('maxPendingMessagesPerProducer', resolved.maxPendingMessagesPerProducer, 1);
+  checkInteger('maxInboundBytesPerConnection', resolved.maxInboundBytesPerConnection, 1);
+  checkInteger('maxOutboundBytesPerConnection', resolved.maxOutboundBytesPerConnection, 1);
   checkInteger('idleTimeoutMillis', resolved.idleTimeoutMillis, 0);
   if ((resolved.tlsCertFile === undefined) !== (resolved.tlsKeyFile === undefined)) {
     throw new BrokerOptionError('`tlsCertFile` and `tlsKeyFile` go together: give both or neither');

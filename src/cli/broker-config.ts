@@ -94,6 +94,9 @@ const HONOURED = new Set([
   'clusterName',
   'cryptoKeysDir',
   'cryptoKeyReaderFactoryClassName',
+  'maxPendingPublishRequestsPerConnection',
+  'maxOutboundBytesPerConnection',
+  'maxInboundBytesPerConnection',
 ]);
 
 /** Maps Pulsar's keys to broker flags (yargs `config` parser). @throws CliError for an unreadable file or bad value. */
@@ -181,6 +184,19 @@ export function parseBrokerConfigFile(file: string): Record<string, unknown> {
   set('allow-auto-topic-creation', bool(get('allowAutoTopicCreation')));
   set('cluster-name', text(get('clusterName')));
   set('crypto-keys-dir', text(get('cryptoKeysDir')));
+  set(
+    'max-pending-messages-per-producer',
+    integer('maxPendingPublishRequestsPerConnection', get('maxPendingPublishRequestsPerConnection')),
+  );
+  // The embedded broker's own keys (Pulsar's WebSocket proxy has no such bounds).
+  set(
+    'max-outbound-bytes-per-connection',
+    integer('maxOutboundBytesPerConnection', get('maxOutboundBytesPerConnection')),
+  );
+  set(
+    'max-inbound-bytes-per-connection',
+    integer('maxInboundBytesPerConnection', get('maxInboundBytesPerConnection')),
+  );
   const factory = text(get('cryptoKeyReaderFactoryClassName'));
   if (factory !== undefined) {
     warnings.push(

@@ -69,3 +69,56 @@ describe('delivery loop (docs/protocol.md §4.4)', () => {
     expect(sent).toEqual([]);
   });
 });
+
+describe('delivery loop: a connection that holds too much unsent data', () => {
+  it('takes no next item until the pending send is written out, then goes on', async () => {
+    let release: (open: boolean) => void = () => undefined;
+    let taken = 0;
+    const sent: number[] = [];
+    const loop = new DeliveryLoop<number>({
+      pullMode: true,
+      window: 1000,
+      next: () => Promise.resolve(taken++),
+      // The third frame finds the socket over its bound: the loop must wait for it.
+      send: (item) => {
+        sent.push(item);
+        return item === 2 ? new Promise<boolean>((resolve) => (release = resolve)) : true;
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+    loop.onPermit(10);
+    await settle();
+    expect(sent).toEqual([0, 1, 2]);
+    expect(taken).toBe(3);
+    release(true);
+    await settle();
+    expect(sent).toHaveLength(10);
+  });
+
+  it('stops for good when the connection closed while it waited', async () => {
+    let release: (open: boolean) => void = () => undefined;
+    const sent: number[] = [];
+    let taken = 0;
+    const loop = new DeliveryLoop<number>({
+      pullMode: false,
+      window: 100,
+      next: () => Promise.resolve(taken++),
+      send: (item) => {
+        sent.push(item);
+        return item === 0 ? new Promise<boolean>((resolve) => (release = resolve)) : true;
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    loop.start();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    release(false);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(sent).toEqual([0]);
+    expect(taken).toBe(1);
+  });
+});

@@ -99,6 +99,7 @@ async function subscribe(
         params,
         deadLetter,
         logger,
+        context.options.maxOutboundBytesPerConnection,
         deliveryCrypto(brokerKeyStore(context.options), params.cryptoFailureAction, true),
       );
       for (const { subscription } of parts) subscription.handOver(placeholder, session);
@@ -215,6 +216,7 @@ function prepareNonPersistentConsumer(
         params,
         undefined,
         logger,
+        context.options.maxOutboundBytesPerConnection,
         deliveryCrypto(brokerKeyStore(context.options), params.cryptoFailureAction, true),
       );
       subscription.handOver(placeholder, session);

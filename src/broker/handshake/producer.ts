@@ -79,6 +79,8 @@ export async function prepareProducer(
           initialSequenceId: params.initialSequenceId ?? -1,
           maxMessageSize: context.options.maxMessageSize,
           maxPendingMessages: context.options.maxPendingMessagesPerProducer,
+          maxPendingBytes: context.options.maxInboundBytesPerConnection,
+          maxOutboundBytes: context.options.maxOutboundBytesPerConnection,
           ...(encryption === undefined ? {} : { encryption }),
         },
         logger,

@@ -37,6 +37,7 @@ export async function prepareReader(
           new NonPersistentReaderSource(topic, params.receiverQueueSize),
           params.receiverQueueSize,
           logger,
+          context.options.maxOutboundBytesPerConnection,
           deliveryCrypto(brokerKeyStore(context.options), params.cryptoFailureAction, false),
         ),
       abandon: () => undefined,
@@ -75,7 +76,14 @@ export async function prepareReader(
         partitioned,
       );
       const crypto = deliveryCrypto(brokerKeyStore(context.options), params.cryptoFailureAction, false);
-      return new ReaderSession(ws, source, params.receiverQueueSize, logger, crypto);
+      return new ReaderSession(
+        ws,
+        source,
+        params.receiverQueueSize,
+        logger,
+        context.options.maxOutboundBytesPerConnection,
+        crypto,
+      );
     },
     abandon: () => undefined,
   };

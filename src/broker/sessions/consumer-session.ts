@@ -46,6 +46,8 @@ export class ConsumerSession implements SubscriptionConsumer {
     private readonly params: ConsumerParams,
     private readonly deadLetter: DeadLetterSink | undefined,
     private readonly logger: Logger,
+    /** Bytes the socket may hold unread before delivery waits (`maxOutboundBytesPerConnection`). */
+    maxOutboundBytes: number,
     /** Decides what an encrypted message becomes (decrypted, ciphertext, skipped, discarded). */
     private readonly crypto?: DeliveryCrypto,
   ) {
@@ -53,6 +55,7 @@ export class ConsumerSession implements SubscriptionConsumer {
     this.loop = socketDeliveryLoop(ws, logger, {
       pullMode: params.pullMode,
       window: pushWindowSize(params.receiverQueueSize),
+      maxOutboundBytes,
       next: async () => {
         for (;;) {
           const delivery = await this.nextDeliverable();

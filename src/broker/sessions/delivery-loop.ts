@@ -14,8 +14,11 @@ export interface DeliveryLoopOptions<T> {
   readonly window: number;
   /** The next item to send, waiting as long as needed; null ends the loop for good. */
   readonly next: () => Promise<T | null>;
-  /** Sends one item; returns false when the connection is gone. */
-  readonly send: (item: T) => boolean;
+  /**
+   * Sends one item; answers false when the connection is gone. A promise means the connection holds
+   * too much unsent data: the loop waits for it before taking the next item.
+   */
+  readonly send: (item: T) => boolean | Promise<boolean>;
   readonly onError: (error: Error) => void;
 }
 
@@ -67,8 +70,9 @@ export class DeliveryLoop<T> {
     do {
       const item = await this.options.next();
       if (item === null || this.stopped) return;
-      if (!this.options.send(item)) return;
+      const sent = this.options.send(item);
       this.pending++;
+      if (sent === false || (sent !== true && !(await sent))) return;
     } while (this.pending < this.limit && !this.stopped);
   }
 }

@@ -10,7 +10,7 @@ import {
 } from '../../protocol/index.js';
 import type { LogEntry } from '../storage/message-log.js';
 import { DeliveryLoop } from './delivery-loop.js';
-import { closeWithInternalError, sendText } from './socket.js';
+import { closeWithInternalError, sendWithinBound } from './socket.js';
 
 /** `message` and `encryptionContext` override the entry's stored message when it was decrypted. */
 export function deliveredFrame(
@@ -33,15 +33,24 @@ export function deliveredFrame(
   return JSON.stringify(frame);
 }
 
-/** A §4.4 delivery loop that sends frames on `ws` and closes it (1011) if reading an entry fails. */
+/**
+ * A §4.4 delivery loop that sends frames on `ws`, waiting while the socket holds more than
+ * `maxOutboundBytes` the client has not read, and closes it (1011) if reading an entry fails.
+ */
 export function socketDeliveryLoop(
   ws: WebSocket,
   logger: Logger,
-  options: { pullMode: boolean; window: number; next: () => Promise<string | null> },
+  options: {
+    pullMode: boolean;
+    window: number;
+    maxOutboundBytes: number;
+    next: () => Promise<string | null>;
+  },
 ): DeliveryLoop<string> {
+  const { maxOutboundBytes, ...loopOptions } = options;
   return new DeliveryLoop({
-    ...options,
-    send: (frame) => sendText(ws, frame),
+    ...loopOptions,
+    send: (frame) => sendWithinBound(ws, frame, maxOutboundBytes),
     onError: (error) => {
       logger.error({ err: error }, 'delivery failed; closing the connection');
       closeWithInternalError(ws, error.message);

@@ -1,64 +1,89 @@
 /**
- * Merges several "next item" sources into one, for consumers and readers on a partitioned topic.
- * Each source has at most one request in flight, so at most one item per source waits here: the
- * buffer is bounded by the number of partitions.
+ * Merges several "next item" sources into one, for consumers and readers of partitioned topics, of
+ * several topics, or of a pattern. Memory is proportional to the number of sources, never to traffic:
+ *
+ * - each source has at most one request in flight, with exactly one reaction attached to it (no
+ *   `Promise.race` over the same pending promise again and again: every race adds a reaction that
+ *   keeps the race's result, a delivered entry, alive for as long as an idle source stays pending);
+ * - a source's answer goes to a ready queue, and the source is asked again only once the queue is
+ *   empty, so the queue holds at most one item per source.
  */
+type Source<T> = () => Promise<T | null>;
+
+interface SourceState<T> {
+  readonly pull: Source<T>;
+  /** A request is in flight. */
+  pulling: boolean;
+  /** The source answered null: it has nothing more. */
+  finished: boolean;
+}
+
 export class MergedSources<T> {
-  private readonly sources: (() => Promise<T | null>)[];
-  private readonly inFlight: (Promise<{ index: number; item: T | null }> | undefined)[];
-  private readonly finished: boolean[];
-  private readonly ready: { index: number; item: T }[] = [];
-  /** Resolves the wait of `next` when a source is added (a pattern consumer found a new topic). */
+  private readonly sources: SourceState<T>[];
+  private readonly ready: T[] = [];
+  /** The first failure of a source; `next` throws it. */
+  private failure: Error | undefined;
+  /** Resolves the wait of `next`: an answer arrived, a source was added, or the merge ended. */
   private wakeUp: (() => void) | undefined;
   private ended = false;
 
   /** With `growable`, `next` waits for added sources instead of ending when none is left. */
   constructor(
-    sources: readonly (() => Promise<T | null>)[],
+    sources: readonly Source<T>[],
     private readonly growable = false,
   ) {
-    this.sources = [...sources];
-    this.inFlight = sources.map(() => undefined);
-    this.finished = sources.map(() => false);
+    this.sources = sources.map((pull) => ({ pull, pulling: false, finished: false }));
   }
 
-  add(source: () => Promise<T | null>): void {
-    this.sources.push(source);
-    this.inFlight.push(undefined);
-    this.finished.push(false);
-    this.wakeUp?.();
+  add(source: Source<T>): void {
+    this.sources.push({ pull: source, pulling: false, finished: false });
+    this.wake();
   }
 
   /** Ends a growable merge: `next` answers null once its sources are done. */
   end(): void {
     this.ended = true;
-    this.wakeUp?.();
+    this.wake();
   }
 
   /** The next item of any source; null once every source has ended. */
   async next(): Promise<T | null> {
     for (;;) {
-      const ready = this.ready.shift();
-      if (ready !== undefined) return ready.item;
-      const active: Promise<{ index: number; item: T | null }>[] = [];
-      this.sources.forEach((source, index) => {
-        if (this.finished[index] === true) return;
-        this.inFlight[index] ??= source().then((item) => ({ index, item }));
-        const pending = this.inFlight[index];
-        if (pending !== undefined) active.push(pending);
-      });
-      const open = this.growable && !this.ended;
-      if (active.length === 0 && !open) return null;
-      const added = open
-        ? new Promise<undefined>((resolve) => (this.wakeUp = () => resolve(undefined)))
-        : undefined;
-      const first = await Promise.race(added === undefined ? active : [...active, added]);
-      this.wakeUp = undefined;
-      if (first === undefined) continue;
-      const { index, item } = first;
-      this.inFlight[index] = undefined;
-      if (item === null) this.finished[index] = true;
-      else this.ready.push({ index, item });
+      if (this.failure !== undefined) throw this.failure;
+      const item = this.ready.shift();
+      if (item !== undefined) return item;
+      let active = 0;
+      for (const source of this.sources) {
+        if (source.finished) continue;
+        active++;
+        if (!source.pulling) this.pull(source);
+      }
+      if (active === 0 && !(this.growable && !this.ended)) return null;
+      await new Promise<void>((resolve) => (this.wakeUp = resolve));
     }
+  }
+
+  private pull(source: SourceState<T>): void {
+    source.pulling = true;
+    source.pull().then(
+      (item) => {
+        source.pulling = false;
+        if (item === null) source.finished = true;
+        else this.ready.push(item);
+        this.wake();
+      },
+      (error: unknown) => {
+        source.pulling = false;
+        source.finished = true;
+        this.failure ??= error as Error;
+        this.wake();
+      },
+    );
+  }
+
+  private wake(): void {
+    const wakeUp = this.wakeUp;
+    this.wakeUp = undefined;
+    wakeUp?.();
   }
 }

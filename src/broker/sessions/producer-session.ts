@@ -19,6 +19,7 @@ import type { MessageEncryption } from '../../encryption/index.js';
 import type { PublishEncryption } from '../crypto/producer-encryption.js';
 import type { StoredMessage } from '../storage/record-codec.js';
 import type { AppendResult } from '../storage/message-log.js';
+import { closeWithInternalError, sendWithinBound } from './socket.js';
 
 /** Where a producer's messages go: one topic, or a partitioned topic's router. */
 export interface PublishTarget {
@@ -27,7 +28,6 @@ export interface PublishTarget {
   /** Stores the message; the result's partition is -1 for a non-partitioned topic. */
   publish(message: StoredMessage): Promise<AppendResult & { partition: number }>;
 }
-import { closeWithInternalError, sendText } from './socket.js';
 
 export interface ProducerSessionOptions {
   readonly producerName: string;
@@ -36,6 +36,10 @@ export interface ProducerSessionOptions {
   readonly maxMessageSize: number;
   /** Stop reading the socket while this many messages await storage (TCP backpressure). */
   readonly maxPendingMessages: number;
+  /** Stop reading the socket while this many bytes of publish frames await storage. */
+  readonly maxPendingBytes: number;
+  /** Stop reading the socket while it holds this many bytes of acks the client has not read. */
+  readonly maxOutboundBytes: number;
   /** Set when the producer asked for encryption (`encryptionKeys`). */
   readonly encryption?: PublishEncryption;
 }
@@ -43,6 +47,9 @@ export interface ProducerSessionOptions {
 export class ProducerSession {
   private lastSequenceId: number;
   private pendingMessages = 0;
+  private pendingBytes = 0;
+  /** Acks sent while the socket held more than `maxOutboundBytes`, not yet written out. */
+  private acksAwaitingFlush = 0;
   private paused = false;
 
   constructor(
@@ -74,6 +81,7 @@ export class ProducerSession {
           return;
         }
         this.publish(
+          text.length,
           encrypted === undefined ? decoded.message : { ...decoded.message, payload: encrypted.payload },
           encrypted?.encryption,
         );
@@ -81,7 +89,8 @@ export class ProducerSession {
     }
   }
 
-  private publish(request: DecodedPublish, encryption?: MessageEncryption): void {
+  /** `frameBytes`: what the received frame costs while it waits for storage. */
+  private publish(frameBytes: number, request: DecodedPublish, encryption?: MessageEncryption): void {
     const { context } = request;
     if (request.payload.length > this.options.maxMessageSize) {
       this.sendAck(
@@ -114,29 +123,49 @@ export class ProducerSession {
         : { replicationClusters: request.replicationClusters }),
       ...(encryption === undefined ? {} : { encryption }),
     };
-    this.trackPending(+1);
+    this.trackPending(+1, frameBytes);
     this.target.publish(message).then(
       ({ ledgerId, entryId, partition }) => {
-        this.trackPending(-1);
+        this.trackPending(-1, -frameBytes);
         // A duplicate dropped by deduplication is acked with -1:-1 and no partition, as in Pulsar.
         const id = messageIdOf(ledgerId, entryId, ledgerId < 0 ? -1 : partition);
         this.sendAck(okAck(encodeMessageId(id), context));
       },
       (error: unknown) => {
-        this.trackPending(-1);
+        this.trackPending(-1, -frameBytes);
         this.logger.warn({ err: error }, 'publish failed');
         this.sendAck(errorAck(WebSocketErrorCode.UnknownError, (error as Error).message, context));
       },
     );
   }
 
-  /** Bounds memory for a client that pipelines faster than the disk: pause the socket, resume at half. */
-  private trackPending(delta: number): void {
-    this.pendingMessages += delta;
-    if (!this.paused && this.pendingMessages >= this.options.maxPendingMessages) {
+  private trackPending(messages: number, bytes: number): void {
+    this.pendingMessages += messages;
+    this.pendingBytes += bytes;
+    this.applyBackpressure();
+  }
+
+  /**
+   * Bounds what one producer costs, whether it sends faster than the disk stores or never reads its
+   * acks: the socket is not read (TCP pushes back on the client) while too much waits for storage or
+   * too many acks wait for the client, and is read again once half of it is stored and the acks are out.
+   */
+  private applyBackpressure(): void {
+    const { maxPendingMessages, maxPendingBytes } = this.options;
+    if (
+      !this.paused &&
+      (this.pendingMessages >= maxPendingMessages ||
+        this.pendingBytes >= maxPendingBytes ||
+        this.acksAwaitingFlush > 0)
+    ) {
       this.paused = true;
       this.ws.pause();
-    } else if (this.paused && this.pendingMessages <= this.options.maxPendingMessages / 2) {
+    } else if (
+      this.paused &&
+      this.pendingMessages <= maxPendingMessages / 2 &&
+      this.pendingBytes <= maxPendingBytes / 2 &&
+      this.acksAwaitingFlush === 0
+    ) {
       this.paused = false;
       this.ws.resume();
     }
@@ -144,6 +173,13 @@ export class ProducerSession {
 
   private sendAck(ack: ProducerAck): void {
     // As in Pulsar, an ack for a connection that is already gone is dropped.
-    sendText(this.ws, JSON.stringify(ack));
+    const sent = sendWithinBound(this.ws, JSON.stringify(ack), this.options.maxOutboundBytes);
+    if (typeof sent === 'boolean') return;
+    this.acksAwaitingFlush++;
+    this.applyBackpressure();
+    void sent.then(() => {
+      this.acksAwaitingFlush--;
+      this.applyBackpressure();
+    });
   }
 }

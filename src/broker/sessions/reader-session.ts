@@ -19,12 +19,15 @@ export class ReaderSession {
     private readonly source: ReaderSource,
     receiverQueueSize: number,
     private readonly logger: Logger,
+    /** Bytes the socket may hold unread before delivery waits (`maxOutboundBytesPerConnection`). */
+    maxOutboundBytes: number,
     /** Decides what an encrypted message becomes; readers never get `encryptionContext`. */
     crypto?: DeliveryCrypto,
   ) {
     this.loop = socketDeliveryLoop(ws, logger, {
       pullMode: false,
       window: pushWindowSize(receiverQueueSize),
+      maxOutboundBytes,
       next: async () => {
         for (;;) {
           const read = await source.next();

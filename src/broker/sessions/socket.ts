@@ -30,6 +30,34 @@ export function sendText(ws: WebSocket, text: string): boolean {
   return true;
 }
 
+/**
+ * Sends a text frame, then, when the socket holds more than `maxBufferedBytes` not yet handed to the
+ * kernel, waits until this frame is written out: a client that reads slowly (or not at all) holds at
+ * most about `maxBufferedBytes` of the broker's memory, and slows only its own deliveries. Answers
+ * whether the connection is still open; a promise only when it had to wait.
+ */
+export function sendWithinBound(
+  ws: WebSocket,
+  text: string,
+  maxBufferedBytes: number,
+): boolean | Promise<boolean> {
+  if (ws.readyState !== ws.OPEN) return false;
+  // Below the bound (the usual case) the frame goes out without a callback: nothing per message.
+  if (ws.bufferedAmount + Buffer.byteLength(text) <= maxBufferedBytes) {
+    ws.send(text);
+    return true;
+  }
+  return new Promise((resolve) => {
+    const onClose = (): void => resolve(false);
+    ws.once('close', onClose);
+    // Called once the frame is written to the socket, or with an error when the socket is gone.
+    ws.send(text, (error) => {
+      ws.off('close', onClose);
+      resolve(error === undefined || error === null);
+    });
+  });
+}
+
 /** The text of a received frame (`ws` hands over a Buffer, or fragments). */
 export function textOf(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');

@@ -31,6 +31,9 @@ interface BrokerArgs {
   'retention-check-interval-ms': number;
   'topic-idle-timeout-ms': number;
   'max-open-topics': number;
+  'max-outbound-bytes-per-connection': number;
+  'max-inbound-bytes-per-connection': number;
+  'max-pending-messages-per-producer': number;
   'tls-cert-file': string | undefined;
   'tls-key-file': string | undefined;
   'tls-trust-certs-file': string | undefined;
@@ -113,6 +116,24 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         type: 'number',
         default: 256,
         describe: 'Keep at most this many unused topics open (least recently used close first)',
+      })
+      .option('max-outbound-bytes-per-connection', {
+        type: 'number',
+        default: 1024 * 1024,
+        describe:
+          'Bytes a connection may hold that its client has not read; deliveries (and reading a producer) wait above it',
+      })
+      .option('max-inbound-bytes-per-connection', {
+        type: 'number',
+        default: 4 * 1024 * 1024,
+        describe:
+          'Bytes of publishes a producer connection may have waiting for storage before it is not read',
+      })
+      .option('max-pending-messages-per-producer', {
+        type: 'number',
+        default: 10_000,
+        describe:
+          'Publishes a producer connection may have waiting for storage before it is not read (maxPendingPublishRequestsPerConnection)',
       })
       .option('tls-cert-file', {
         type: 'string',
@@ -201,6 +222,9 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         retentionCheckIntervalMillis: args['retention-check-interval-ms'],
         topicIdleTimeoutMillis: args['topic-idle-timeout-ms'],
         maxOpenTopics: args['max-open-topics'],
+        maxOutboundBytesPerConnection: args['max-outbound-bytes-per-connection'],
+        maxInboundBytesPerConnection: args['max-inbound-bytes-per-connection'],
+        maxPendingMessagesPerProducer: args['max-pending-messages-per-producer'],
         ...optionalPath('tlsCertFile', args['tls-cert-file']),
         ...optionalPath('tlsKeyFile', args['tls-key-file']),
         ...optionalPath('tlsTrustCertsFile', args['tls-trust-certs-file']),
