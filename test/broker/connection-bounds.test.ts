@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { EmbeddedBroker } from '../../src/broker/index.js';
+import { textOf } from '../../src/broker/sessions/socket.js';
 import { useEmbeddedBrokers } from '../helpers/embedded.js';
 import { publishAll } from '../helpers/publish.js';
 import { base64 } from '../helpers/ws-client.js';
@@ -65,7 +66,7 @@ describe('outbound bound per connection', () => {
     const other = await open(`${broker.url}/ws/v2/consumer/${TOPIC}/other/sub?subscriptionType=Exclusive`);
     const received: string[] = [];
     other.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { messageId: string; payload: string };
+      const frame = JSON.parse(textOf(data)) as { messageId: string; payload: string };
       received.push(frame.payload);
       other.send(JSON.stringify({ messageId: frame.messageId }));
     });
