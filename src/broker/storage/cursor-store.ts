@@ -21,7 +21,10 @@ export interface Position {
 export interface CursorSnapshot {
   /** Everything up to and including this position is acknowledged; null = nothing yet. */
   readonly markDelete: Position | null;
-  /** Acknowledged positions after `markDelete`. */
+  /** Acknowledged ranges after `markDelete`, each [first, last] (both included), as Pulsar's
+   * individually deleted messages. */
+  readonly ackedRanges?: readonly (readonly [Position, Position])[];
+  /** Single acknowledged positions after `markDelete` (the journal's, and snapshots of old versions). */
   readonly acked: readonly Position[];
 }
 
@@ -127,7 +130,11 @@ export class CursorStore implements CursorPersistence {
       }
     }
     this.journalLines = lines.length;
-    return { markDelete: snapshot.markDelete, acked };
+    return {
+      markDelete: snapshot.markDelete,
+      ...(snapshot.ackedRanges === undefined ? {} : { ackedRanges: snapshot.ackedRanges }),
+      acked,
+    };
   }
 
   /**

@@ -1,17 +1,27 @@
 /**
  * The acknowledged state of a durable subscription: a fully-acked prefix of the log plus individually
- * acked entries after it, persisted through a CursorStore (snapshot + ack journal).
+ * acked entries after it, kept as ranges (as Pulsar's individually deleted messages), persisted
+ * through a CursorStore (snapshot + ack journal).
+ *
+ * Bounds: memory grows with the gaps between acked entries, not with acks; a snapshot holds at most
+ * {@link MAX_PERSISTED_RANGES} ranges (Pulsar's `managedLedgerMaxUnackedRangesToPersist`): acks in
+ * ranges beyond it are not persisted at compaction, so after a restart those messages are delivered
+ * again (at-least-once, as in Pulsar).
  */
 import type { Logger } from 'pino';
 import type { InitialPosition } from '../../protocol/index.js';
 import type { CursorPersistence, CursorSnapshot, Position } from '../storage/cursor-store.js';
 import type { MessageLog } from '../storage/message-log.js';
+import { OrdinalRanges } from './ordinal-ranges.js';
+
+/** Pulsar's `managedLedgerMaxUnackedRangesToPersist`. */
+export const MAX_PERSISTED_RANGES = 10_000;
 
 export class SubscriptionCursor {
   /** Entries with ordinal < ackedPrefix are all acknowledged. */
   private ackedPrefix = 0;
   /** Acknowledged ordinals >= ackedPrefix. */
-  private readonly acked = new Set<number>();
+  private readonly acked = new OrdinalRanges();
   private compacting = false;
 
   private constructor(
@@ -50,6 +60,12 @@ export class SubscriptionCursor {
       this.log.firstOrdinal,
       snapshot.markDelete === null ? 0 : this.log.firstOrdinalAfter(snapshot.markDelete),
     );
+    for (const [first, last] of snapshot.ackedRanges ?? []) {
+      const start = this.log.ordinalOf(first);
+      const end = this.log.ordinalOf(last);
+      if (start === undefined || end === undefined) continue;
+      this.acked.addRange(Math.max(start, this.ackedPrefix), end + 1);
+    }
     for (const position of snapshot.acked) {
       const ordinal = this.log.ordinalOf(position);
       if (ordinal !== undefined && ordinal >= this.ackedPrefix) this.acked.add(ordinal);
@@ -58,14 +74,20 @@ export class SubscriptionCursor {
   }
 
   private snapshot(): CursorSnapshot {
+    const ackedRanges: [Position, Position][] = [];
+    for (const [first, last] of this.acked.closedRanges()) {
+      if (ackedRanges.length >= MAX_PERSISTED_RANGES) break;
+      ackedRanges.push([this.log.positionOf(first), this.log.positionOf(last)]);
+    }
     return {
       markDelete: this.ackedPrefix > 0 ? this.log.positionOf(this.ackedPrefix - 1) : null,
-      acked: [...this.acked].sort((a, b) => a - b).map((ordinal) => this.log.positionOf(ordinal)),
+      ackedRanges,
+      acked: [],
     };
   }
 
   private advancePrefix(): void {
-    while (this.acked.delete(this.ackedPrefix)) this.ackedPrefix++;
+    this.ackedPrefix = this.acked.takeRangeAt(this.ackedPrefix) ?? this.ackedPrefix;
   }
 
   /** The first ordinal that is not acknowledged (or still stored, for a NonDurable cursor). */
@@ -87,7 +109,7 @@ export class SubscriptionCursor {
   private skipDeleted(): void {
     const first = this.log.firstOrdinal;
     if (this.ackedPrefix >= first) return;
-    for (const ordinal of this.acked) if (ordinal < first) this.acked.delete(ordinal);
+    this.acked.deleteBelow(first);
     this.ackedPrefix = first;
     this.advancePrefix();
   }
@@ -96,11 +118,18 @@ export class SubscriptionCursor {
     return ordinal < this.ackedPrefix || ordinal < this.log.firstOrdinal || this.acked.has(ordinal);
   }
 
+  /** Acknowledged entries from `firstUnacked` up to `ordinal` (excluded). */
+  ackedBelow(ordinal: number): number {
+    return this.acked.countBelow(ordinal);
+  }
+
   /** Records an ack; returns the ordinal, or undefined for an unknown or already acked position. */
   acknowledge(position: Position): number | undefined {
     const ordinal = this.log.ordinalOf(position);
     if (ordinal === undefined || this.isAcked(ordinal)) return undefined;
-    this.acked.add(ordinal);
+    // In-order acks (the usual case) only move the prefix on.
+    if (ordinal === this.ackedPrefix) this.ackedPrefix++;
+    else this.acked.add(ordinal);
     this.advancePrefix();
     this.store.recordAck(position);
     if (this.store.wantsCompaction && !this.compacting) this.compact();

@@ -12,13 +12,23 @@
  *   until the messages of it the previous one holds are acknowledged.
  *
  * Consumers of another type than the connected ones are refused (409), as in Pulsar.
+ *
+ * Bounds (docs/broker.md, "Memory"): acknowledged entries are ranges (subscription-cursor.ts); entries
+ * to replay are ranges too; Shared and Key_Shared stop dispatching to a consumer holding
+ * {@link MAX_UNACKED_PER_CONSUMER} unacknowledged messages, and to the subscription at
+ * {@link MAX_UNACKED_PER_SUBSCRIPTION}, until half of them are acknowledged (Pulsar's
+ * `maxUnackedMessagesPerConsumer` and `maxUnackedMessagesPerSubscription`, with their defaults);
+ * Exclusive and Failover keep no per-message state: what was dispatched is the span from the first
+ * unacknowledged entry to the read position.
  */
 import type { Logger } from 'pino';
 import type { InitialPosition, SubscriptionType, TopicName } from '../../protocol/index.js';
 import type { CursorPersistence, Position } from '../storage/cursor-store.js';
 import { EntryDeletedError, type LogEntry, type MessageLog } from '../storage/message-log.js';
+import { DelayedDeliveries } from './delayed-deliveries.js';
 import { failoverActive } from './failover.js';
 import { ConsistentHashRing, messageSlot, PendingSlots } from './key-shared.js';
+import { OrdinalRanges } from './ordinal-ranges.js';
 import { Signal } from './signal.js';
 import { SubscriptionCursor } from './subscription-cursor.js';
 
@@ -42,19 +52,33 @@ export class ConsumerBusyError extends Error {
 /** How far Key_Shared looks past messages whose key belongs to a busy consumer. */
 const KEY_SHARED_LOOKAHEAD = 1000;
 
+/** Pulsar's `maxUnackedMessagesPerConsumer` default (Shared, Key_Shared). */
+export const MAX_UNACKED_PER_CONSUMER = 50_000;
+/** Pulsar's `maxUnackedMessagesPerSubscription` default (Shared, Key_Shared). */
+export const MAX_UNACKED_PER_SUBSCRIPTION = 200_000;
+
 export class Subscription {
   private type: SubscriptionType | undefined;
   private consumers: SubscriptionConsumer[] = [];
   /** Next entry never dispatched since the last rewind. */
   private readPosition: number;
+  /** Exclusive's only consumer, or Failover's active one: computed when consumers join or leave. */
+  private active: SubscriptionConsumer | undefined;
   /** Entries to dispatch again before new ones (Shared, Key_Shared). */
-  private readonly replay = new Set<number>();
-  /** Dispatched, not yet acknowledged: who has them. */
+  private readonly replay = new OrdinalRanges();
+  /** Shared/Key_Shared: dispatched, not yet acknowledged: who has them. */
   private readonly pending = new Map<number, SubscriptionConsumer>();
+  /** Shared/Key_Shared: how many entries each consumer holds unacknowledged. */
+  private readonly unackedBy = new Map<SubscriptionConsumer, number>();
+  /** Shared/Key_Shared: consumers (or, as `this`, the whole subscription) at their unacked limit. */
+  private readonly blocked = new Set<SubscriptionConsumer | Subscription>();
   /** Shared/Key_Shared only: how often an entry was redelivered (negative ack, ack timeout). */
   private readonly redeliveryCounts = new Map<number, number>();
   /** Shared/Key_Shared: entries held back until their `deliverAt` (delayed delivery). */
-  private readonly delayed = new Map<number, NodeJS.Timeout>();
+  private readonly delayed = new DelayedDeliveries((ordinals) => {
+    for (const ordinal of ordinals) this.replay.add(ordinal);
+    this.changed.notify();
+  });
   /** Key_Shared: key slots of entries looked at but not yet acknowledged. */
   private readonly slots = new Map<number, number>();
   /** Key_Shared: which consumer owns which key slot. */
@@ -103,9 +127,14 @@ export class Subscription {
     return this.type === 'Exclusive' || this.type === 'Failover';
   }
 
-  /** Exclusive's only consumer, or Failover's active one as Pulsar picks it (see failover.ts). */
-  private get activeConsumer(): SubscriptionConsumer | undefined {
-    return failoverActive(this.consumers, this.topic.fullName, this.topic.partitionIndex);
+  /**
+   * Exclusive's only consumer, or Failover's active one as Pulsar picks it (see failover.ts). Called
+   * when the consumers change, never per message: the choice sorts the consumers and builds a ring.
+   */
+  private updateActive(): void {
+    this.active = this.isSingleActive
+      ? failoverActive(this.consumers, this.topic.fullName, this.topic.partitionIndex)
+      : undefined;
   }
 
   /**
@@ -122,12 +151,12 @@ export class Subscription {
     if (type === 'Exclusive' && this.consumers.length > 0) {
       throw new ConsumerBusyError('Exclusive consumer is already connected');
     }
-    const activeBefore = this.activeConsumer;
+    const activeBefore = this.active;
     this.type = type;
     this.consumers.push(consumer);
     this.ring.add(consumer);
-    if (type === 'Failover' && activeBefore !== undefined && this.activeConsumer !== activeBefore)
-      this.rewind();
+    this.updateActive();
+    if (type === 'Failover' && activeBefore !== undefined && this.active !== activeBefore) this.rewind();
     this.changed.notify();
   }
 
@@ -137,16 +166,22 @@ export class Subscription {
     if (index < 0) throw new ConsumerBusyError(`Subscription ${this.name} is not held by the handshake`);
     this.consumers[index] = to;
     this.ring.replace(from, to);
+    this.updateActive();
     for (const [ordinal, owner] of this.pending) if (owner === from) this.pending.set(ordinal, to);
+    const unacked = this.unackedBy.get(from);
+    this.unackedBy.delete(from);
+    if (unacked !== undefined) this.unackedBy.set(to, unacked);
+    if (this.blocked.delete(from)) this.blocked.add(to);
   }
 
   /** Detaches a consumer; what it was sent but did not acknowledge is delivered again. */
   detach(consumer: SubscriptionConsumer): void {
     const index = this.consumers.indexOf(consumer);
     if (index < 0) return;
-    const activeBefore = this.activeConsumer;
+    const activeBefore = this.active;
     this.consumers.splice(index, 1);
     this.ring.remove(consumer);
+    this.updateActive();
     if (this.consumers.length === 0 && this.onEmpty !== undefined) {
       this.deleted = true;
       this.stop();
@@ -162,6 +197,8 @@ export class Subscription {
         this.unclaim(ordinal);
         this.replay.add(ordinal);
       }
+      this.unackedBy.delete(consumer);
+      this.blocked.delete(consumer);
     }
     this.changed.notify();
   }
@@ -171,6 +208,8 @@ export class Subscription {
     this.readPosition = this.cursor.firstUnacked;
     this.replay.clear();
     this.pending.clear();
+    this.unackedBy.clear();
+    this.blocked.clear();
     this.pendingSlots.clear();
     this.changed.notify();
   }
@@ -205,19 +244,19 @@ export class Subscription {
     const { deliverAt } = entry.message;
     if (this.isSingleActive || deliverAt === undefined || deliverAt <= Date.now()) return false;
     this.unclaim(entry.ordinal);
-    const timer = setTimeout(() => {
-      this.delayed.delete(entry.ordinal);
-      this.replay.add(entry.ordinal);
-      this.changed.notify();
-    }, deliverAt - Date.now());
-    this.delayed.set(entry.ordinal, timer);
+    this.delayed.hold(entry.ordinal, deliverAt);
     return true;
   }
 
-  /** Marks `ordinal` as dispatched to `consumer`. */
+  /** Marks `ordinal` as dispatched to `consumer` (tracked per entry for Shared and Key_Shared only). */
   private claim(ordinal: number, consumer: SubscriptionConsumer): number {
     this.replay.delete(ordinal);
+    if (this.isSingleActive) return ordinal;
     this.pending.set(ordinal, consumer);
+    const unacked = (this.unackedBy.get(consumer) ?? 0) + 1;
+    this.unackedBy.set(consumer, unacked);
+    if (unacked >= MAX_UNACKED_PER_CONSUMER) this.blocked.add(consumer);
+    if (this.pending.size >= MAX_UNACKED_PER_SUBSCRIPTION) this.blocked.add(this);
     const slot = this.slots.get(ordinal);
     if (slot !== undefined) this.pendingSlots.track(ordinal, slot, consumer);
     return ordinal;
@@ -225,8 +264,22 @@ export class Subscription {
 
   /** `ordinal` is no longer held by a consumer (acked, redelivered, held back). */
   private unclaim(ordinal: number): void {
+    const owner = this.pending.get(ordinal);
+    if (owner === undefined) return;
     this.pending.delete(ordinal);
     this.pendingSlots.untrack(ordinal);
+    const unacked = (this.unackedBy.get(owner) ?? 1) - 1;
+    if (unacked > 0) this.unackedBy.set(owner, unacked);
+    else this.unackedBy.delete(owner);
+    // Pulsar unblocks a consumer (and a subscription) once half of its limit is acknowledged.
+    let unblocked = unacked <= MAX_UNACKED_PER_CONSUMER / 2 && this.blocked.delete(owner);
+    if (this.pending.size <= MAX_UNACKED_PER_SUBSCRIPTION / 2 && this.blocked.delete(this)) unblocked = true;
+    if (unblocked) this.changed.notify();
+  }
+
+  /** Shared/Key_Shared: `consumer` (or the whole subscription) is at its unacknowledged limit. */
+  private isBlocked(consumer: SubscriptionConsumer): boolean {
+    return this.blocked.size > 0 && (this.blocked.has(consumer) || this.blocked.has(this));
   }
 
   private isAvailable(ordinal: number): boolean {
@@ -238,16 +291,34 @@ export class Subscription {
     while (this.readPosition < this.log.length && !this.isAvailable(this.readPosition)) this.readPosition++;
   }
 
-  private replayInOrder(): number[] {
-    for (const ordinal of this.replay) if (this.cursor.isAcked(ordinal)) this.replay.delete(ordinal);
-    return [...this.replay].sort((a, b) => a - b);
+  /** The first entry to replay that is not acknowledged meanwhile. */
+  private firstReplay(): number | undefined {
+    for (let ordinal = this.replay.first(); ordinal !== undefined; ordinal = this.replay.first()) {
+      if (!this.cursor.isAcked(ordinal)) return ordinal;
+      this.replay.delete(ordinal);
+    }
+    return undefined;
+  }
+
+  /** Up to `limit` entries to replay, in order (Key_Shared's candidates). */
+  private replayCandidates(limit: number): number[] {
+    const candidates: number[] = [];
+    for (const ordinal of this.replay.values()) {
+      if (candidates.length >= limit) break;
+      candidates.push(ordinal);
+    }
+    return candidates;
   }
 
   /** Exclusive, Failover, Shared: replayed entries first, then the next new one. */
   private pick(consumer: SubscriptionConsumer): number | undefined {
-    if (this.isSingleActive && this.activeConsumer !== consumer) return undefined;
-    const [replayed] = this.replayInOrder();
-    if (replayed !== undefined) return this.claim(replayed, consumer);
+    if (this.isSingleActive) {
+      if (this.active !== consumer) return undefined;
+    } else {
+      if (this.isBlocked(consumer)) return undefined;
+      const replayed = this.firstReplay();
+      if (replayed !== undefined) return this.claim(replayed, consumer);
+    }
     this.skipDispatched();
     return this.readPosition < this.log.length ? this.claim(this.readPosition++, consumer) : undefined;
   }
@@ -257,9 +328,10 @@ export class Subscription {
    * consumers' keys stay where they are; the scan looks a bounded way ahead.
    */
   private async pickByKey(consumer: SubscriptionConsumer): Promise<number | undefined> {
+    if (this.isBlocked(consumer)) return undefined;
     this.skipDispatched();
     const limit = Math.min(this.log.length, this.readPosition + KEY_SHARED_LOOKAHEAD);
-    const candidates = [...this.replayInOrder()];
+    const candidates = this.replayCandidates(KEY_SHARED_LOOKAHEAD);
     for (let ordinal = this.readPosition; ordinal < limit; ordinal++) candidates.push(ordinal);
     for (const ordinal of candidates) {
       if (!this.isAvailable(ordinal)) continue;
@@ -308,7 +380,7 @@ export class Subscription {
       this.timers.delete(timer);
       if (!this.consumers.includes(consumer)) return;
       if (this.isSingleActive) {
-        if (this.activeConsumer === consumer) this.rewind();
+        if (this.active === consumer) this.rewind();
         return;
       }
       for (const position of positions) {
@@ -338,13 +410,20 @@ export class Subscription {
     unackedMessages: number;
     consumers: { consumerName: string; unackedMessages: number }[];
   } {
-    const unackedBy = new Map<SubscriptionConsumer, number>();
-    for (const owner of this.pending.values()) unackedBy.set(owner, (unackedBy.get(owner) ?? 0) + 1);
+    const unackedBy = new Map(this.unackedBy);
+    if (this.isSingleActive && this.active !== undefined) {
+      // Dispatched since the first unacknowledged entry, less what was acknowledged of it.
+      const first = this.cursor.firstUnacked;
+      const dispatched = Math.max(0, this.readPosition - first);
+      unackedBy.set(this.active, dispatched - this.cursor.ackedBelow(this.readPosition));
+    }
+    let unackedMessages = 0;
+    for (const count of unackedBy.values()) unackedMessages += count;
     return {
       type: this.type,
       isDurable: this.durable,
       msgBacklog: this.cursor.backlog,
-      unackedMessages: this.pending.size,
+      unackedMessages,
       consumers: this.consumers.map((consumer) => ({
         consumerName: consumer.name,
         unackedMessages: unackedBy.get(consumer) ?? 0,
@@ -375,13 +454,14 @@ export class Subscription {
     this.deleted = true;
     this.consumers = [];
     this.ring.clear();
+    this.updateActive();
     this.stop();
     await this.cursor.delete();
   }
 
   /** Stops timers and listeners. */
   private stop(): void {
-    for (const timer of [...this.timers, ...this.delayed.values()]) clearTimeout(timer);
+    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.delayed.clear();
     this.log.off('appended', this.onAppended);
