@@ -89,8 +89,11 @@ export class Subscription {
   private readonly onAppended = (): void => this.changed.notify();
   private readonly timers = new Set<NodeJS.Timeout>();
   private deleted = false;
-  /** Called when the first unacknowledged entry moves on (the topic may trim consumed segments). */
-  onConsumed: () => void = () => undefined;
+  /**
+   * Called with the new first unacknowledged entry when it moves on (the topic may trim consumed
+   * segments).
+   */
+  onConsumed: (firstUnacked: number) => void = () => undefined;
 
   private constructor(
     readonly name: string,
@@ -360,7 +363,7 @@ export class Subscription {
     const consumedBefore = this.cursor.firstUnacked;
     const ordinal = this.cursor.acknowledge(position);
     if (ordinal === undefined) return;
-    if (this.cursor.firstUnacked > consumedBefore) this.onConsumed();
+    if (this.cursor.firstUnacked > consumedBefore) this.onConsumed(this.cursor.firstUnacked);
     const heldSlot = this.pendingSlots.drainingAny(ordinal);
     this.unclaim(ordinal);
     this.replay.delete(ordinal);
