@@ -28,6 +28,17 @@ describe('broker options', () => {
     expect(
       resolveBrokerOptions({ dataDir: 'd', defaultRetentionTimeInMinutes: -1, defaultRetentionSizeInMB: -1 }),
     ).toMatchObject({ defaultRetentionTimeInMinutes: -1, defaultRetentionSizeInMB: -1, maxOpenTopics: 256 });
+    expect(() => resolveBrokerOptions({ dataDir: 'd', maxOutboundBytesPerConnection: 0 })).toThrow(
+      /`maxOutboundBytesPerConnection`.*0 \(number\)/,
+    );
+    expect(() => resolveBrokerOptions({ dataDir: 'd', maxInboundBytesPerConnection: 1.5 })).toThrow(
+      /`maxInboundBytesPerConnection`/,
+    );
+    expect(resolveBrokerOptions({ dataDir: 'd' })).toMatchObject({
+      maxOutboundBytesPerConnection: 1024 * 1024,
+      maxInboundBytesPerConnection: 4 * 1024 * 1024,
+      maxPendingMessagesPerProducer: 10_000,
+    });
   });
 
   it('scenario 8: with auto topic creation off, unknown topics are 404 for producers and consumers, 500 for readers', async () => {

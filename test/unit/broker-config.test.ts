@@ -51,6 +51,23 @@ describe('Pulsar config keys → broker flags', () => {
     expect(configFileNotes()?.ignored).toEqual([]);
   });
 
+  it('maps the per-connection bounds', async () => {
+    expect(
+      await parse([
+        'maxPendingPublishRequestsPerConnection=500',
+        'maxOutboundBytesPerConnection=65536',
+        'maxInboundBytesPerConnection=131072',
+      ]),
+    ).toEqual({
+      'max-pending-messages-per-producer': 500,
+      'max-outbound-bytes-per-connection': 65536,
+      'max-inbound-bytes-per-connection': 131072,
+    });
+    await expect(parse(['maxOutboundBytesPerConnection=lots'])).rejects.toThrow(
+      'maxOutboundBytesPerConnection must be an integer, got "lots"',
+    );
+  });
+
   it('serves TLS on webServicePortTls; client certificates only with tlsRequireTrustedClientCertOnConnect', async () => {
     const tls = [
       'webServicePort=8080',
