@@ -6,13 +6,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AuthenticationError, PermissionFileError, type BrokerAuth } from './auth/index.js';
+import { clientMessage } from './client-message.js';
 import {
   AlreadyExistsError,
   NamespaceNotFoundError,
   TenantNotFoundError,
   type NamespaceRegistry,
 } from './namespaces.js';
-import { formDecode, topicNameOf, type TopicName } from '../protocol/index.js';
+import { formDecode, topicNameOf, TopicNameError, type TopicName } from '../protocol/index.js';
 import { checkRetentionPolicy, RetentionPolicyError } from './storage/retention.js';
 import {
   PartitionedTopicExistsError,
@@ -280,7 +281,13 @@ export class AdminApi {
 
   private topicOf([tenant = '', namespace = '', local = '']: string[]): TopicName {
     this.requireNamespace(tenant, namespace);
-    return topicNameOf('persistent', [tenant, namespace], formDecode(local));
+    try {
+      return topicNameOf('persistent', [tenant, namespace], formDecode(local));
+    } catch (error) {
+      // Pulsar's admin API answers any name its TopicName refuses so.
+      if (error instanceof TopicNameError) throw new AdminRequestError(412, 'Topic name is not valid');
+      throw error;
+    }
   }
 
   private async existingTopic(params: string[]) {
@@ -336,7 +343,7 @@ export class AdminApi {
         (error: unknown) => {
           const status = statusOf(error);
           if (status === 500) this.logger.error({ err: error, path }, 'admin request failed');
-          send(response, status, { reason: (error as Error).message });
+          send(response, status, { reason: clientMessage(error) });
         },
       );
     return true;

@@ -110,6 +110,13 @@ export interface EmbeddedBrokerOptions {
    */
   deduplication?: boolean;
   /**
+   * Deduplication forgets a producer that has not been connected for this long, as Pulsar's
+   * `brokerDeduplicationProducerInactivityTimeoutMinutes`: a resend after that is stored again. At
+   * most 10 000 disconnected producers are remembered per topic (the least recently active go first).
+   * @default 360
+   */
+  deduplicationProducerInactivityTimeoutMinutes?: number;
+  /**
    * Key source for end-to-end encryption: a directory of `public-key.<name>` / `private-key.<name>` PEM
    * files (the role of Pulsar's `cryptoKeyReaderFactoryClassName`). Without it, producers asking for
    * server-side encryption (`encryptionKeys=<names>`) are refused with Pulsar's HTTP 500.
@@ -173,6 +180,7 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
     maxOutboundBytesPerConnection: input.maxOutboundBytesPerConnection ?? 1024 * 1024,
     superUserRoles: input.superUserRoles ?? [],
     deduplication: input.deduplication ?? false,
+    deduplicationProducerInactivityTimeoutMinutes: input.deduplicationProducerInactivityTimeoutMinutes ?? 360,
     clusterName: input.clusterName ?? 'standalone',
     idleTimeoutMillis: input.idleTimeoutMillis ?? 300_000,
     pingIntervalMillis: input.pingIntervalMillis ?? 0,
@@ -217,6 +225,11 @@ export function resolveBrokerOptions(input: EmbeddedBrokerOptions): ResolvedBrok
   checkInteger('maxInboundBytesPerConnection', resolved.maxInboundBytesPerConnection, 1);
   checkInteger('maxOutboundBytesPerConnection', resolved.maxOutboundBytesPerConnection, 1);
   checkInteger('idleTimeoutMillis', resolved.idleTimeoutMillis, 0);
+  checkInteger(
+    'deduplicationProducerInactivityTimeoutMinutes',
+    resolved.deduplicationProducerInactivityTimeoutMinutes,
+    1,
+  );
   if ((resolved.tlsCertFile === undefined) !== (resolved.tlsKeyFile === undefined)) {
     throw new BrokerOptionError('`tlsCertFile` and `tlsKeyFile` go together: give both or neither');
   }

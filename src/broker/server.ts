@@ -10,8 +10,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CloseCode } from '../protocol/index.js';
+import { CloseCode, containsEncodedNul } from '../protocol/index.js';
 import { AdminApi } from './admin.js';
+import { clientMessage } from './client-message.js';
 import { BrokerAuth, PermissionStore, TokenAuthenticator } from './auth/index.js';
 import {
   HandshakeError,
@@ -88,6 +89,8 @@ export class EmbeddedBroker {
         cacheBytesPerTopic: options.cacheBytesPerTopic,
         deduplicationEnabled: (topic) =>
           namespaces.deduplicationOf(`${topic.tenant}/${topic.namespace}`) ?? options.deduplication,
+        deduplicationProducerInactivityTimeoutMillis:
+          options.deduplicationProducerInactivityTimeoutMinutes * 60_000,
         retention: (topic) =>
           namespaces.retentionOf(`${topic.tenant}/${topic.namespace}`) ?? {
             retentionTimeInMinutes: options.defaultRetentionTimeInMinutes,
@@ -156,8 +159,15 @@ export class EmbeddedBroker {
   }
 
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    if (containsEncodedNul(path)) {
+      // Jetty's answer, before any handler.
+      response
+        .writeHead(400, { 'Content-Type': 'text/html;charset=iso-8859-1' })
+        .end('<h1>Bad Message 400</h1><pre>reason: Bad Request</pre>');
+      return;
+    }
     if (this.admin.handle(request, response)) return;
-    const path = (request.url ?? '/').split('?')[0];
     response
       .writeHead(404, { 'Content-Type': 'text/plain' })
       .end(`No endpoint at ${request.method} ${path}\n`);
@@ -167,6 +177,10 @@ export class EmbeddedBroker {
     socket.on('error', (error) => this.options.logger.debug({ err: error }, 'socket error during handshake'));
     if (this.stopping !== undefined) {
       rejectUpgrade(socket, 503, 'Broker is shutting down');
+      return;
+    }
+    if (containsEncodedNul((request.url ?? '/').split('?')[0] ?? '/')) {
+      rejectUpgrade(socket, 400, 'Bad Request');
       return;
     }
     const handshake = this.handshake(request, socket, head)
@@ -192,7 +206,7 @@ export class EmbeddedBroker {
       const status = isOutOfDescriptors(error) ? 503 : error instanceof HandshakeError ? error.status : 500;
       if (!(error instanceof HandshakeError)) this.options.logger.error({ err: error }, 'handshake failed');
       this.options.logger.debug({ status, reason: (error as Error).message }, 'refused handshake');
-      rejectUpgrade(socket, status, (error as Error).message);
+      rejectUpgrade(socket, status, clientMessage(error));
       return;
     }
     try {
@@ -252,7 +266,7 @@ export class EmbeddedBroker {
         session.handleFrame(textOf(data));
       } catch (error) {
         this.options.logger.error({ err: error }, 'unhandled error in frame handler');
-        closeWithInternalError(ws, (error as Error).message);
+        closeWithInternalError(ws, clientMessage(error));
       }
     });
     ws.on('error', (error) => this.options.logger.debug({ err: error }, 'websocket error'));

@@ -90,6 +90,7 @@ const HONOURED = new Set([
   'webSocketPingDurationSeconds',
   'maxMessageSize',
   'brokerDeduplicationEnabled',
+  'brokerDeduplicationProducerInactivityTimeoutMinutes',
   'allowAutoTopicCreation',
   'clusterName',
   'cryptoKeysDir',
@@ -181,6 +182,13 @@ export function parseBrokerConfigFile(file: string): Record<string, unknown> {
   set('ping-interval-seconds', integer('webSocketPingDurationSeconds', get('webSocketPingDurationSeconds')));
   set('max-message-size', integer('maxMessageSize', get('maxMessageSize')));
   set('deduplication', bool(get('brokerDeduplicationEnabled')));
+  set(
+    'deduplication-producer-inactivity-timeout-minutes',
+    integer(
+      'brokerDeduplicationProducerInactivityTimeoutMinutes',
+      get('brokerDeduplicationProducerInactivityTimeoutMinutes'),
+    ),
+  );
   set('allow-auto-topic-creation', bool(get('allowAutoTopicCreation')));
   set('cluster-name', text(get('clusterName')));
   set('crypto-keys-dir', text(get('cryptoKeysDir')));

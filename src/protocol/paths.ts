@@ -2,7 +2,7 @@
  * WebSocket endpoint paths (docs/protocol.md §1.2): building them for clients and parsing them exactly as
  * Pulsar's handlers do, on the raw, still percent-encoded request path.
  */
-import { isTopicDomain, topicNameOf, TopicNameError, type TopicName } from './topic-name.js';
+import { isBlankName, isTopicDomain, topicNameOf, TopicNameError, type TopicName } from './topic-name.js';
 
 export type EndpointKind = 'producer' | 'consumer' | 'reader';
 
@@ -27,6 +27,15 @@ export class EndpointPathError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * Whether Pulsar's HTTP server (Jetty) refuses the raw request path before any handler sees it: an
+ * encoded NUL (`%00`) anywhere in the path is answered `400 Bad Request`, for the WebSocket and the
+ * admin endpoints alike. The query string is not checked.
+ */
+export function containsEncodedNul(rawPath: string): boolean {
+  return rawPath.includes('%00');
 }
 
 /** Java's `URLDecoder.decode(s, UTF-8)`: `+` is a space, `%XX` are UTF-8 bytes. */
@@ -93,6 +102,10 @@ export function parseEndpointPath(rawPath: string): EndpointPath {
   }
   if (subscription.length === 0)
     throw new EndpointPathError('Invalid query params: Empty subscription name', 400);
+  // The Java client's ConsumerBuilder refuses it, inside the handler's try block.
+  if (isBlankName(subscription)) {
+    throw new EndpointPathError('Invalid query params: subscriptionName cannot be blank', 400);
+  }
   return { kind, version: isV2 ? 'v2' : 'v1', topic, subscription };
 }
 

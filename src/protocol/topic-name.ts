@@ -25,6 +25,19 @@ export const DEFAULT_NAMESPACE = 'default';
 const PARTITION_SUFFIX = /-partition-(\d+)$/;
 /** Pulsar's `NamedEntity.checkName` pattern for tenants, clusters and namespaces. */
 const ENTITY_NAME = /^[-=:.\w]+$/;
+/**
+ * What Java's `Character.isWhitespace` accepts: ASCII white space, the separators U+001C to U+001F,
+ * and the Unicode space, line and paragraph separators other than no-break spaces.
+ */
+const JAVA_WHITESPACE = new Set(
+  '\t\n\v\f\r\u001C\u001D\u001E\u001F \u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u2009\u200A\u2028\u2029\u205F\u3000',
+);
+
+/** Java's `StringUtils.isBlank`, with which Pulsar refuses blank local and subscription names. */
+export function isBlankName(text: string): boolean {
+  for (const char of text) if (!JAVA_WHITESPACE.has(char)) return false;
+  return true;
+}
 
 export class TopicNameError extends Error {
   override readonly name = 'TopicNameError';
@@ -37,6 +50,33 @@ export function isTopicDomain(value: string): value is TopicDomain {
 function checkEntity(kind: string, value: string, topic: string): void {
   if (!ENTITY_NAME.test(value)) {
     throw new TopicNameError(`Invalid ${kind} name '${value}' in topic '${topic}'`);
+  }
+}
+
+/**
+ * What Pulsar's `TopicName` refuses in a local name. Pulsar parses the full name again, splitting it at
+ * the first three slashes: a v2 name whose local name has a slash (`t/ns/a/b`) reads as a v1 name
+ * (cluster `ns`, namespace `a`, local name `b`), so `a` must be a valid namespace name and `b` must
+ * not be blank. Everything else is accepted (control characters included; NUL is refused by the HTTP
+ * server before any name is parsed: see `containsEncodedNul`).
+ */
+function checkLocalName(
+  display: string,
+  v2Namespace: readonly string[] | undefined,
+  localName: string,
+): void {
+  let local = localName;
+  const slash = localName.indexOf('/');
+  if (v2Namespace !== undefined && slash >= 0) {
+    const v1Namespace = localName.slice(0, slash);
+    if (v1Namespace.length === 0) {
+      throw new TopicNameError(`Invalid namespace format. namespace: ${v2Namespace.join('/')}/`);
+    }
+    if (!ENTITY_NAME.test(v1Namespace)) throw new TopicNameError(`Invalid named entity: ${v1Namespace}`);
+    local = localName.slice(slash + 1);
+  }
+  if (isBlankName(local)) {
+    throw new TopicNameError(`Invalid topic name: ${display}. Topic local name must not be blank.`);
   }
 }
 
@@ -56,7 +96,7 @@ export function topicNameOf(
   checkEntity('tenant', tenant, display);
   if (cluster !== undefined) checkEntity('cluster', cluster, display);
   checkEntity('namespace', namespace, display);
-  if (localName.length === 0) throw new TopicNameError(`Invalid topic name '${display}': empty local name`);
+  checkLocalName(display, cluster === undefined ? [tenant, namespace] : undefined, localName);
   const partition = PARTITION_SUFFIX.exec(localName);
   return {
     domain,

@@ -22,6 +22,10 @@ describe('broker options', () => {
       resolveBrokerOptions({ dataDir: 'd', defaultRetentionTimeInMinutes: 60, defaultRetentionSizeInMB: 0 }),
     ).toThrow(/0 together or not at all/);
     expect(() => resolveBrokerOptions({ dataDir: 'd', maxOpenTopics: 0 })).toThrow(/`maxOpenTopics`/);
+    expect(() =>
+      resolveBrokerOptions({ dataDir: 'd', deduplicationProducerInactivityTimeoutMinutes: 0 }),
+    ).toThrow(/`deduplicationProducerInactivityTimeoutMinutes`.*0/);
+    expect(resolveBrokerOptions({ dataDir: 'd' }).deduplicationProducerInactivityTimeoutMinutes).toBe(360);
     expect(() => resolveBrokerOptions({ dataDir: 'd', topicIdleTimeoutMillis: -1 })).toThrow(
       /`topicIdleTimeoutMillis`/,
     );

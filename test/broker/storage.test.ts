@@ -86,7 +86,7 @@ describe('message log', () => {
     await reopened.close();
   });
 
-  it('stops at a record whose checksum does not match', async () => {
+  it('cuts a last record whose checksum does not match, as a torn one', async () => {
     const log = await openLog();
     await Promise.all(['a', 'b'].map((t) => log.append(message(t))));
     await log.close();

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { lockDataDir } from '../../src/broker/storage/data-dir-lock.js';
 import { CLI_PATH, startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 
 const run = promisify(execFile);
@@ -50,6 +51,7 @@ describe('pulsar-ws', () => {
       '--default-retention-size-in-mb',
       '--topic-idle-timeout-ms',
       '--max-open-topics',
+      '--deduplication-producer-inactivity-timeout-minutes',
     ]) {
       expect(broker.stdout).toContain(flag);
     }
@@ -80,10 +82,12 @@ describe('pulsar-ws', () => {
     const broker = await startBrokerProcess(['--data-dir', dataDir]);
     running.push(broker);
     expect(broker.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
-    expect(existsSync(join(dataDir, 'LOCK'))).toBe(true);
+    expect(existsSync(join(dataDir, 'broker.lock'))).toBe(true);
     broker.child.kill('SIGTERM');
     expect(await broker.exited).toBe(0);
-    expect(existsSync(join(dataDir, 'LOCK'))).toBe(false);
+    // The lock file stays; the lock itself is free.
+    const unlock = await lockDataDir(dataDir);
+    await unlock();
     expect(broker.stderr()).toMatch(/broker stopped/);
   });
 
@@ -91,7 +95,7 @@ describe('pulsar-ws', () => {
     running.push(await startBrokerProcess(['--data-dir', dataDir]));
     const second = await cli(['broker', '--port', '0', '--data-dir', dataDir]);
     expect(second.code).toBe(2);
-    expect(second.stderr).toMatch(/data directory .* is in use by another broker \(pid \d+/);
+    expect(second.stderr).toMatch(/data directory .* is in use by another broker \(it holds the lock on /);
   });
 
   it('token create-secret-key and token create make a key and a JWT for a role', async () => {

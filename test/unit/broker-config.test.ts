@@ -68,6 +68,13 @@ describe('Pulsar config keys → broker flags', () => {
     );
   });
 
+  it('maps the deduplication producer inactivity timeout', async () => {
+    expect(await parse(['brokerDeduplicationProducerInactivityTimeoutMinutes=30'])).toEqual({
+      'deduplication-producer-inactivity-timeout-minutes': 30,
+    });
+    expect(configFileNotes()?.ignored).toEqual([]);
+  });
+
   it('serves TLS on webServicePortTls; client certificates only with tlsRequireTrustedClientCertOnConnect', async () => {
     const tls = [
       'webServicePort=8080',

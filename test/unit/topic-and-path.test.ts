@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  containsEncodedNul,
   endpointPath,
   EndpointPathError,
   formDecode,
+  isBlankName,
   parseEndpointPath,
   parseTopicName,
+  topicNameOf,
   TopicNameError,
 } from '../../src/protocol/index.js';
 
@@ -102,5 +105,35 @@ describe('endpoint paths', () => {
       topic: { fullName: 'persistent://public/default/odd name+[]é' },
       subscription: 'my sub+',
     });
+  });
+});
+
+describe('names Pulsar refuses', () => {
+  it('blank is Java white space only: not the no-break spaces', () => {
+    for (const blank of ['', ' ', '\t\n', '\u001c', '\u3000', '\u2028'])
+      expect(isBlankName(blank)).toBe(true);
+    for (const name of ['\u00a0', '\u2007', '\u202f', ' x ', '\u0001']) expect(isBlankName(name)).toBe(false);
+  });
+
+  it('a blank local name, and a slashed one Pulsar would read as an invalid v1 name', () => {
+    const of = (local: string) => () => topicNameOf('persistent', ['public', 'default'], local);
+    expect(of(' ')).toThrow(
+      'Invalid topic name: persistent://public/default/ . Topic local name must not be blank.',
+    );
+    expect(of('/x')).toThrow('Invalid namespace format. namespace: public/default/');
+    expect(of('a b/c')).toThrow('Invalid named entity: a b');
+    expect(of('a/ ')).toThrow('Topic local name must not be blank');
+    expect(of('a/b c/d')().fullName).toBe('persistent://public/default/a/b c/d');
+    // v1 names keep everything after the namespace as the local name.
+    expect(topicNameOf('persistent', ['public', 'c', 'ns'], 'a b/c').localName).toBe('a b/c');
+    expect(of('\u0000')).not.toThrow(TopicNameError);
+  });
+
+  it('a blank subscription is a 400; an encoded NUL is seen in the raw path only', () => {
+    expect(() => parseEndpointPath('/ws/v2/consumer/persistent/public/default/t/%20')).toThrow(
+      new EndpointPathError('Invalid query params: subscriptionName cannot be blank', 400),
+    );
+    expect(containsEncodedNul('/ws/v2/producer/persistent/public/default/a%00b')).toBe(true);
+    expect(containsEncodedNul('/ws/v2/producer/persistent/public/default/a%2500b')).toBe(false);
   });
 });

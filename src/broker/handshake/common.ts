@@ -10,6 +10,7 @@ import {
   type TopicName,
 } from '../../protocol/index.js';
 import { AuthenticationError, AuthorizationError, type AuthAction, type BrokerAuth } from '../auth/index.js';
+import { clientMessage } from '../client-message.js';
 import { NamespaceNotFoundError, type NamespaceRegistry } from '../namespaces.js';
 import type { ResolvedBrokerOptions } from '../options.js';
 import { isOutOfDescriptors } from '../storage/out-of-descriptors.js';
@@ -104,7 +105,7 @@ export function parseQuery<T>(parse: (query: URLSearchParams) => T, query: URLSe
 
 /** Maps a failure to open the topic or claim a slot on it to Pulsar's status (docs/protocol.md §8.1). */
 export function creationFailure(prefix: string, error: unknown, logger: Logger): never {
-  const message = `${prefix}${(error as Error).message}`;
+  const message = `${prefix}${clientMessage(error)}`;
   if (error instanceof TopicNotFoundError || error instanceof NamespaceNotFoundError) {
     throw new HandshakeError(404, message);
   }

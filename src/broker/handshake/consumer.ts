@@ -2,6 +2,7 @@
 import {
   formDecode,
   HandshakeMessagePrefix,
+  isBlankName,
   parseConsumerParams,
   parseTopicName,
   type ConsumerParams,
@@ -157,6 +158,9 @@ export async function prepareMultiTopicConsumer(
   }
   if (subscription === '') {
     throw new HandshakeError(400, `${HandshakeMessagePrefix.invalidParams}Empty subscription name`);
+  }
+  if (isBlankName(subscription)) {
+    throw new HandshakeError(400, `${HandshakeMessagePrefix.invalidParams}subscriptionName cannot be blank`);
   }
   const request: SessionRequest = {
     endpoint: { kind: 'consumer', version: 'v3', topic: nominal, subscription },

@@ -1,5 +1,6 @@
 /** The reader handshake; every reader creation failure is a 500, as in Pulsar. */
 import { decodeMessageId, HandshakeMessagePrefix, parseReaderParams } from '../../protocol/index.js';
+import { clientMessage } from '../client-message.js';
 import { deliveryCrypto } from '../crypto/delivery-crypto.js';
 import { brokerKeyStore } from '../crypto/key-store.js';
 import { ReaderSession } from '../sessions/reader-session.js';
@@ -65,7 +66,7 @@ export async function prepareReader(
     }));
   } catch (error) {
     // Out of file descriptors is momentary: 503, as for any producer or consumer.
-    throw new HandshakeError(isOutOfDescriptors(error) ? 503 : 500, `${prefix}${(error as Error).message}`);
+    throw new HandshakeError(isOutOfDescriptors(error) ? 503 : 500, `${prefix}${clientMessage(error)}`);
   }
   const logger = context.logger.child({ component: 'reader', topic: endpoint.topic.fullName });
   return {

@@ -13,6 +13,7 @@ import {
   type EndOfTopicResponse,
 } from '../../protocol/index.js';
 import type { MessageIdData } from '../../protocol/index.js';
+import { clientMessage } from '../client-message.js';
 import type { DeliveryCrypto } from '../crypto/delivery-crypto.js';
 import type { LogEntry } from '../storage/message-log.js';
 import type { SubscriptionConsumer } from '../topics/subscription.js';
@@ -26,6 +27,14 @@ export type DeadLetterSink = (entry: LogEntry) => Promise<void>;
 
 /** Pulsar's client checks ack timeouts once per tick of at most this long. */
 const ACK_TIMEOUT_TICK_MILLIS = 1000;
+
+/**
+ * Deliveries tracked for the ack timeout at most, per connection: a pull-mode client may grant any
+ * number of permits and never acknowledge. Beyond it deliveries are not tracked until tracked ones are
+ * acknowledged; nothing is lost (an Exclusive or Failover timeout rewinds to the first unacknowledged
+ * message anyway, and a reconnect redelivers everything unacknowledged).
+ */
+const MAX_ACK_TIMEOUT_TRACKED = 50_000;
 
 function idKey(id: MessageIdData): string {
   return `${id.ledgerId}:${id.entryId}:${id.partition}`;
@@ -113,7 +122,7 @@ export class ConsumerSession implements SubscriptionConsumer {
   }
 
   private trackForAckTimeout(delivery: SourcedDelivery): void {
-    if (this.ackTimeoutTimer === undefined) return;
+    if (this.ackTimeoutTimer === undefined || this.unacked.size >= MAX_ACK_TIMEOUT_TRACKED) return;
     const id = this.source.idOf(delivery);
     this.unacked.set(idKey(id), { id, deliveredAt: Date.now() });
   }
@@ -165,7 +174,7 @@ export class ConsumerSession implements SubscriptionConsumer {
       case 'isEndOfTopic':
         this.answerEndOfTopic().catch((error: unknown) => {
           this.logger.error({ err: error }, 'isEndOfTopic failed');
-          closeWithInternalError(this.ws, (error as Error).message);
+          closeWithInternalError(this.ws, clientMessage(error));
         });
     }
   }

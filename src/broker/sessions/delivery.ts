@@ -8,6 +8,7 @@ import {
   type DeliveredMessage,
   type EncryptionContext,
 } from '../../protocol/index.js';
+import { clientMessage } from '../client-message.js';
 import type { LogEntry } from '../storage/message-log.js';
 import { DeliveryLoop } from './delivery-loop.js';
 import { closeWithInternalError, sendWithinBound } from './socket.js';
@@ -53,7 +54,7 @@ export function socketDeliveryLoop(
     send: (frame) => sendWithinBound(ws, frame, maxOutboundBytes),
     onError: (error) => {
       logger.error({ err: error }, 'delivery failed; closing the connection');
-      closeWithInternalError(ws, error.message);
+      closeWithInternalError(ws, clientMessage(error));
     },
   });
 }

@@ -16,6 +16,7 @@ import {
   type ProducerAck,
 } from '../../protocol/index.js';
 import type { MessageEncryption } from '../../encryption/index.js';
+import { clientMessage } from '../client-message.js';
 import type { PublishEncryption } from '../crypto/producer-encryption.js';
 import type { StoredMessage } from '../storage/record-codec.js';
 import type { AppendResult } from '../storage/message-log.js';
@@ -134,7 +135,7 @@ export class ProducerSession {
       (error: unknown) => {
         this.trackPending(-1, -frameBytes);
         this.logger.warn({ err: error }, 'publish failed');
-        this.sendAck(errorAck(WebSocketErrorCode.UnknownError, (error as Error).message, context));
+        this.sendAck(errorAck(WebSocketErrorCode.UnknownError, clientMessage(error), context));
       },
     );
   }

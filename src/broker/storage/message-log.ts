@@ -1,11 +1,15 @@
 /**
  * A persistent topic's message log: ledger segments on disk, appended with group commit, read
- * through a bounded cache. Entries are addressed by ordinal (0..length-1 across all segments) and
- * map one-to-one to message ids (ledgerId, entryId).
+ * through a bounded cache (read-cache.ts). Entries are addressed by ordinal (0..length-1 across all
+ * segments) and map one-to-one to message ids (ledgerId, entryId).
  *
  * Durability: an append resolves only after its record is written and, with `fsync: true`,
  * fdatasync'ed. Appends that arrive while a write is in progress share the next write and sync
  * (group commit), so a pipelining producer pays for one sync per batch, not per message.
+ *
+ * Write failures (a full disk above all) fail the batch being written and every append queued behind
+ * it, so nothing is stored after a message that was not; the log stays open, and the next append
+ * tries again. The failed batch is cut from its ledger so it never reappears (see `recoverFromFailedWrite`).
  */
 import { EventEmitter } from 'node:events';
 import { mkdir, readdir } from 'node:fs/promises';
@@ -13,16 +17,16 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { MessageIdData } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from './ledger-ids.js';
-import { isOutOfDescriptors } from './out-of-descriptors.js';
+import { ReadCache } from './read-cache.js';
 import { retentionAllowsDeleting, type RetentionPolicy } from './retention.js';
 import {
-  cachedSize,
   decodeBody,
   encodeRecord,
   RECORD_HEADER_BYTES,
+  stampChecksum,
   type StoredMessage,
 } from './record-codec.js';
-import { Segment } from './segment.js';
+import { Segment, type SegmentRecovery } from './segment.js';
 
 export interface MessageLogOptions {
   readonly fsync: boolean;
@@ -60,14 +64,27 @@ interface PendingAppend {
 const SEGMENT_FILE = /^ledger-(\d+)\.log$/;
 const MAX_BATCH_RECORDS = 4096;
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/** Damaged entries named one by one in the recovery log line; the count gives the rest. */
+const DAMAGED_ENTRIES_LOGGED = 20;
+/** Write errors after which the same ledger takes the next batch once the failed one is cut. */
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
+/** An append that was not stored: its write failed, or one before it did. The client may resend. */
 export class LogFailedError extends Error {
   override readonly name = 'LogFailedError';
 }
 
 /** A read of an entry that retention deleted. */
 export class EntryDeletedError extends Error {
-  override readonly name = 'EntryDeletedError';
+  override readonly name: string = 'EntryDeletedError';
+}
+
+/**
+ * A read of an entry whose record recovery found damaged. It is an EntryDeletedError, so consumers
+ * and readers skip it as they skip a deleted entry (the log reports it, once, as an error).
+ */
+export class CorruptEntryError extends EntryDeletedError {
+  override readonly name = 'CorruptEntryError';
 }
 
 export class MessageLog extends EventEmitter<{ appended: [] }> {
@@ -81,9 +98,13 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   private writable: Segment | undefined;
   private queue: PendingAppend[] = [];
   private flushing = false;
-  private failure: Error | undefined;
-  private readonly cache = new Map<number, StoredMessage>();
-  private cacheUsed = 0;
+  /** True from a failed write until the next one succeeds: repeated failures are logged quietly. */
+  private failing = false;
+  /** Ledgers whose failed write could not be cut and whose seal is not recorded yet. */
+  private unsealed: Segment[] = [];
+  /** Damaged entries already reported at read time (bounded by what recovery found). */
+  private readonly reportedDamage = new Set<number>();
+  private readonly cache: ReadCache;
   private count = 0;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => undefined;
@@ -94,6 +115,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     private readonly options: MessageLogOptions,
   ) {
     super();
+    this.cache = new ReadCache(options.cacheBytes);
   }
 
   /** Opens (or creates) the log in `dir`, recovering every segment found there. */
@@ -112,12 +134,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     for (const ledgerId of ledgers) {
       const path = join(dir, `ledger-${ledgerId}.log`);
       const { segment, recovery } = await Segment.open(path, ledgerId);
-      if (recovery.truncatedBytes > 0) {
-        options.logger.warn(
-          { path, truncatedBytes: recovery.truncatedBytes },
-          'cut a torn record left by a crash',
-        );
-      }
+      reportRecovery(options.logger, segment, recovery);
       log.addSegment(segment);
     }
     // Like a Pulsar topic reloaded by a broker, new messages go to a new ledger.
@@ -141,6 +158,17 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     return this.baseOrdinals[this.firstLive] ?? this.count;
   }
 
+  /**
+   * Where the oldest stored segment ends (the ordinal after its last entry) when it is closed for
+   * writing, so retention could delete it once that much is consumed; undefined when it is the segment
+   * being written (or there is none). A cheap test before a trim, which reads the disk.
+   */
+  get oldestClosedSegmentEnd(): number | undefined {
+    const segment = this.segments[this.firstLive];
+    if (segment === undefined || segment === this.writable) return undefined;
+    return (this.baseOrdinals[this.firstLive] ?? 0) + segment.entryCount;
+  }
+
   /** Bytes of the segment files still on disk. */
   get storedBytes(): number {
     let bytes = 0;
@@ -152,14 +180,10 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
 
   /**
    * Appends a message. Resolves once it is durable, in append order; the entry is readable from then on.
-   * @throws LogFailedError after a write error: the log refuses further appends.
+   * @throws LogFailedError when its write failed, or the write of an append before it (e.g. the disk
+   * is full); appends after that are tried again.
    */
   append(message: StoredMessage): Promise<AppendResult> {
-    if (this.failure !== undefined) {
-      return Promise.reject(
-        new LogFailedError(`topic log is unavailable: ${this.failure.message}`, { cause: this.failure }),
-      );
-    }
     return new Promise((resolve, reject) => {
       this.queue.push({ record: encodeRecord(message), message, resolve, reject });
       if (!this.flushing) this.startFlushing();
@@ -184,7 +208,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
         try {
           await this.writeBatch(batch);
         } catch (error) {
-          this.fail(error as Error, batch);
+          this.failBatch(error as Error, batch);
         }
       }
     } finally {
@@ -234,51 +258,100 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   }
 
   private async writeBatch(batch: readonly PendingAppend[]): Promise<void> {
-    let segment: Segment;
-    try {
-      segment = await this.writableSegment();
-    } catch (error) {
-      // Nothing was written, so the log stays usable: only this batch fails (e.g. EMFILE while the
-      // process is out of descriptors), and the next append tries again.
-      if (!isOutOfDescriptors(error)) throw error;
-      const failed = new LogFailedError(`failed to persist message: ${(error as Error).message}`, {
-        cause: error,
-      });
-      for (const pending of batch) pending.reject(failed);
-      return;
-    }
-    await segment.write(Buffer.concat(batch.map((pending) => pending.record)), this.options.fsync);
+    // Nothing is written before these succeed, so a failure here leaves the ledgers as they were.
+    if (this.unsealed.length > 0) await this.recordSeals();
+    const segment = await this.writableSegment();
     const firstEntryId = segment.entryCount;
+    batch.forEach((pending, index) => stampChecksum(pending.record, firstEntryId + index));
+    try {
+      await segment.write(Buffer.concat(batch.map((pending) => pending.record)), this.options.fsync);
+    } catch (error) {
+      await this.recoverFromFailedWrite(segment, error as Error);
+      throw error;
+    }
     segment.commit(batch.map((pending) => pending.record.length - RECORD_HEADER_BYTES));
     const firstOrdinal = this.count;
     this.count += batch.length;
     batch.forEach((pending, index) => {
       const ordinal = firstOrdinal + index;
-      this.remember(ordinal, pending.message);
+      this.cache.add(ordinal, pending.message);
       pending.resolve({ ordinal, ledgerId: segment.ledgerId, entryId: firstEntryId + index });
     });
+    if (this.failing) {
+      this.failing = false;
+      this.options.logger.info({ ledgerId: segment.ledgerId }, 'topic log writes succeed again');
+    }
     this.emit('appended');
   }
 
-  private fail(error: Error, batch: readonly PendingAppend[]): void {
-    this.failure = error;
-    this.options.logger.error(
-      { err: error, dir: this.dir },
-      'topic log write failed; refusing further appends',
-    );
-    const failed = new LogFailedError(`failed to persist message: ${error.message}`, { cause: error });
-    for (const pending of [...batch, ...this.queue]) pending.reject(failed);
-    this.queue = [];
+  /**
+   * After a failed write, the bytes it left past the ledger's committed length (whole records among
+   * them) must never be read back. They are cut off; after a full disk the same ledger goes on, after
+   * any other error a new one starts, as BookKeeper starts a new ledger after a write error. When the
+   * cut fails too, the ledger is sealed: never written again, and its committed length recorded beside
+   * it for recovery. Until that record is on disk, every append fails (`recordSeals`), so a restart
+   * never brings the failed records back once a later message was acknowledged.
+   */
+  private async recoverFromFailedWrite(segment: Segment, error: Error): Promise<void> {
+    try {
+      await segment.cut();
+      if (!DISK_FULL.has((error as NodeJS.ErrnoException).code ?? '')) this.endWritable(segment);
+      return;
+    } catch (cutError) {
+      this.options.logger.error(
+        { err: cutError, ledgerId: segment.ledgerId, committedBytes: segment.byteSize },
+        'cannot cut a failed write from its ledger; sealing the ledger at its committed length',
+      );
+    }
+    this.endWritable(segment);
+    this.unsealed.push(segment);
+    await this.recordSeals().catch(() => undefined); // retried before the next write, which fails without it
   }
 
-  private remember(ordinal: number, message: StoredMessage): void {
-    this.cache.set(ordinal, message);
-    this.cacheUsed += cachedSize(message);
-    for (const [oldest, cached] of this.cache) {
-      if (this.cacheUsed <= this.options.cacheBytes) break;
-      this.cache.delete(oldest);
-      this.cacheUsed -= cachedSize(cached);
+  private endWritable(segment: Segment): void {
+    if (this.writable === segment) this.writable = undefined;
+  }
+
+  /** Records the seals still pending. @throws the first failure (the others stay pending too). */
+  private async recordSeals(): Promise<void> {
+    while (this.unsealed.length > 0) {
+      const segment = this.unsealed[0];
+      if (segment !== undefined && !segment.deleted) {
+        try {
+          await segment.seal();
+        } catch (error) {
+          throw new Error(
+            `cannot record the end of ledger ${segment.ledgerId} after a failed write: ${describeIoError(error)}`,
+            { cause: error },
+          );
+        }
+        this.options.logger.warn(
+          { ledgerId: segment.ledgerId, committedBytes: segment.byteSize },
+          'ledger sealed after a failed write; new messages go to a new ledger',
+        );
+      }
+      this.unsealed.shift();
     }
+  }
+
+  /** Fails `batch` and everything queued behind it, so nothing is stored after a message that was not. */
+  private failBatch(error: Error, batch: readonly PendingAppend[]): void {
+    const queued = this.queue;
+    this.queue = [];
+    const cause = describeIoError(error);
+    const level = this.failing ? 'debug' : 'error';
+    this.failing = true;
+    this.options.logger[level](
+      { err: error, failed: batch.length, queuedBehind: queued.length },
+      'topic log write failed; the next append tries again',
+    );
+    const failed = new LogFailedError(`failed to persist message: ${cause}`, { cause: error });
+    for (const pending of batch) pending.reject(failed);
+    const behind = new LogFailedError(
+      `message not stored: the write of an earlier message of this topic failed (${cause})`,
+      { cause: error },
+    );
+    for (const pending of queued) pending.reject(behind);
   }
 
   private segmentIndexOf(ordinal: number): number {
@@ -324,7 +397,10 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     return this.count;
   }
 
-  /** @throws EntryDeletedError for an entry retention deleted (below {@link firstOrdinal}). */
+  /**
+   * @throws EntryDeletedError for an entry retention deleted (below {@link firstOrdinal}), and its
+   * subclass CorruptEntryError for one recovery found damaged.
+   */
   async read(ordinal: number): Promise<LogEntry> {
     const { ledgerId, entryId } = this.positionOf(ordinal);
     if (ordinal < this.firstOrdinal) {
@@ -334,9 +410,21 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     if (message === undefined) {
       const segment = this.segments[this.segmentIndexOf(ordinal)];
       if (segment === undefined) throw new RangeError(`no segment for ordinal ${ordinal}`);
+      if (segment.isDamaged(entryId)) throw this.damaged(ordinal, ledgerId, entryId);
       message = decodeBody(await segment.readBody(entryId));
     }
     return { ordinal, ledgerId, entryId, message };
+  }
+
+  private damaged(ordinal: number, ledgerId: number, entryId: number): CorruptEntryError {
+    if (!this.reportedDamage.has(ordinal)) {
+      this.reportedDamage.add(ordinal);
+      this.options.logger.error(
+        { ledgerId, entryId },
+        'skipping a damaged entry: its message cannot be delivered',
+      );
+    }
+    return new CorruptEntryError(`entry ${ledgerId}:${entryId} is damaged on disk`);
   }
 
   /**
@@ -365,7 +453,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
         // Readers see the entries as gone before the file is: a read never hits a closed handle.
         this.firstLive++;
         if (segment === this.writable) this.writable = undefined;
-        this.forgetCachedBefore(base + segment.entryCount);
+        this.cache.forgetBefore(base + segment.entryCount);
         storedBytes -= segment.byteSize;
         deleted += segment.entryCount;
         await segment.delete();
@@ -377,18 +465,63 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     return deleted;
   }
 
-  private forgetCachedBefore(ordinal: number): void {
-    // The cache is filled in append order, so its oldest keys come first.
-    for (const [cachedOrdinal, message] of this.cache) {
-      if (cachedOrdinal >= ordinal) break;
-      this.cache.delete(cachedOrdinal);
-      this.cacheUsed -= cachedSize(message);
-    }
-  }
-
   /** Waits for in-flight appends, then closes the segment files. */
   async close(): Promise<void> {
     await this.drained();
+    await this.recordSeals().catch((error: unknown) => {
+      // Nothing was acknowledged after the failed write, so a restart can at worst bring back
+      // messages whose publishes were answered with an error (which clients resend anyway).
+      this.options.logger.error({ err: error }, 'closing with a ledger seal not recorded');
+    });
     await Promise.all(this.segments.map((segment) => segment.close()));
+  }
+}
+
+/** An I/O error as a client may see it: its code and text, without the file path. */
+function describeIoError(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (code === undefined) return message;
+  const comma = message.indexOf(', ');
+  return comma < 0 ? message : message.slice(0, comma);
+}
+
+function reportRecovery(logger: Logger, segment: Segment, recovery: SegmentRecovery): void {
+  const { ledgerId } = segment;
+  if (recovery.tornBytes > 0) {
+    logger.warn({ ledgerId, tornBytes: recovery.tornBytes }, 'cut a torn record left by a crash');
+  }
+  if (recovery.failedBatchBytes > 0) {
+    logger.warn(
+      { ledgerId, failedBatchBytes: recovery.failedBatchBytes },
+      'cut the records of a failed write past the ledger seal',
+    );
+  }
+  if (recovery.damagedEntries.length > 0) {
+    logger.error(
+      {
+        ledgerId,
+        damagedEntries: recovery.damagedEntries.slice(0, DAMAGED_ENTRIES_LOGGED),
+        damagedCount: recovery.damagedEntries.length,
+        path: segment.path,
+      },
+      'damaged records in the middle of a ledger (bad checksum): those entries are skipped, the records after them are kept',
+    );
+  }
+  if (recovery.unreadableBytes > 0) {
+    logger.error(
+      {
+        ledgerId,
+        entriesRead: segment.entryCount,
+        unreadableBytes: recovery.unreadableBytes,
+        path: segment.path,
+      },
+      'damaged record in a ledger written before checksums named their entries: the bytes after it are kept on disk but not read',
+    );
+  }
+  if (recovery.cutError !== undefined) {
+    logger.warn(
+      { err: recovery.cutError, ledgerId },
+      'cannot cut the ledger file; reading it up to its valid end',
+    );
   }
 }

@@ -1,7 +1,10 @@
 /**
- * On-disk record format of a topic's log: `[u32 bodyLength][u32 crc32(body)][body]`, with
- * `body = [u32 metaLength][meta JSON][payload bytes]`. The CRC lets recovery tell a record torn by a
- * crash from a complete one.
+ * On-disk record format of a topic's log: `[u32 bodyLength][u32 checksum][body]`, with
+ * `body = [u32 metaLength][meta JSON][payload bytes]`. The checksum is the CRC-32 of the body seeded
+ * with the entry id + 1, so a record names its own entry id: recovery tells a record torn by a crash
+ * from a complete one, and after a damaged stretch of a ledger finds the next intact record together
+ * with its entry id (see segment-recovery.ts). Ledgers written before the seed was added hold
+ * unseeded checksums (seed 0); they are still read.
  */
 import { crc32 } from 'node:zlib';
 import type { MessageEncryption } from '../../encryption/message-crypto.js';
@@ -28,6 +31,10 @@ export interface StoredMessage {
 
 type StoredMeta = Omit<StoredMessage, 'payload'>;
 
+/**
+ * Encodes a record without its checksum: the entry id it gets is known only when its batch is
+ * written, and {@link stampChecksum} fills it in then.
+ */
 export function encodeRecord(message: StoredMessage): Buffer {
   const { payload, ...meta } = message;
   const metaBytes = Buffer.from(JSON.stringify(meta satisfies StoredMeta), 'utf8');
@@ -37,17 +44,61 @@ export function encodeRecord(message: StoredMessage): Buffer {
   record.writeUInt32LE(metaBytes.length, RECORD_HEADER_BYTES);
   metaBytes.copy(record, RECORD_HEADER_BYTES + 4);
   payload.copy(record, RECORD_HEADER_BYTES + 4 + metaBytes.length);
-  record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_BYTES)), 4);
   return record;
+}
+
+/** The CRC seed of entry `entryId`; 0 is what ledgers written before seeding hold. */
+function seedOf(entryId: number): number {
+  return (entryId + 1) % 2 ** 32;
+}
+
+/** Writes the checksum of an encoded record that becomes entry `entryId` of its ledger. */
+export function stampChecksum(record: Buffer, entryId: number): void {
+  record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_BYTES), seedOf(entryId)), 4);
 }
 
 export class CorruptRecordError extends Error {
   override readonly name = 'CorruptRecordError';
 }
 
-/** Checks a body against the CRC from its header. */
-export function bodyMatchesChecksum(body: Buffer, expectedCrc: number): boolean {
-  return crc32(body) === expectedCrc;
+/** How a ledger's checksums are seeded: with the entry id, or not at all (written before seeding). */
+export type ChecksumKind = 'seeded' | 'unseeded';
+
+/** Checks a body against the checksum from its header, as entry `entryId` of a ledger of `kind`. */
+export function bodyMatchesChecksum(
+  body: Buffer,
+  checksum: number,
+  entryId: number,
+  kind: ChecksumKind,
+): boolean {
+  return crc32(body, kind === 'seeded' ? seedOf(entryId) : 0) === checksum;
+}
+
+/**
+ * The entry id a seeded record names, when it is one of `firstEntryId..lastEntryId`: what recovery
+ * needs after a damaged stretch, where it cannot count the records it lost. CRC-32 is linear in its
+ * seed (`crc(body, seed) = crc(body, 0) ^ M(seed)`, with `M` fixed by the body's length), so each
+ * candidate costs a few XORs, not a pass over the body.
+ */
+export function entryIdOfSeeded(
+  body: Buffer,
+  checksum: number,
+  firstEntryId: number,
+  lastEntryId: number,
+): number | undefined {
+  const zeros = Buffer.alloc(body.length);
+  const zeroCrc = crc32(zeros);
+  const basis = Array.from({ length: 32 }, (_, bit) => (crc32(zeros, 2 ** bit) ^ zeroCrc) >>> 0);
+  const wanted = (checksum ^ crc32(body)) >>> 0;
+  for (let entryId = firstEntryId; entryId <= lastEntryId; entryId++) {
+    let seed = seedOf(entryId);
+    let image = 0;
+    for (let bit = 0; seed !== 0; bit++, seed = Math.floor(seed / 2)) {
+      if (seed % 2 === 1) image ^= basis[bit] ?? 0;
+    }
+    if (image >>> 0 === wanted) return entryId;
+  }
+  return undefined;
 }
 
 export function decodeBody(body: Buffer): StoredMessage {

@@ -1,24 +1,45 @@
 /**
  * One ledger of a topic: an append-only file of records (see record-codec.ts) plus the in-memory
  * index of where each entry starts. Entry ids are the record's position in the file, from 0.
+ *
+ * A write that fails is cut off again (`cut`), so a failed batch never comes back. When even that
+ * fails, the ledger is sealed: `seal` records its committed length in `ledger-<id>.sealed` beside it,
+ * it is never written again, and recovery reads no further than that length.
  */
-import { open, rm, type FileHandle } from 'node:fs/promises';
-import { bodyMatchesChecksum, RECORD_HEADER_BYTES } from './record-codec.js';
-
-const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
+import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { writeFileAtomic } from '../../fs/atomic-file.js';
+import { RECORD_HEADER_BYTES } from './record-codec.js';
+import { scanLedger } from './segment-recovery.js';
 
 export interface SegmentRecovery {
-  /** Bytes cut from the end because the last record was torn or corrupt (a crash mid-write). */
-  readonly truncatedBytes: number;
+  /** Bytes cut from the end because the last record was torn (a crash mid-write). */
+  readonly tornBytes: number;
+  /** Bytes cut past the length recorded when the ledger was sealed: a batch whose write failed. */
+  readonly failedBatchBytes: number;
+  /** Entries whose records are damaged in the middle of the ledger; they keep their ids. */
+  readonly damagedEntries: readonly number[];
+  /** Bytes after damage left on disk unread because their entry ids cannot be told. */
+  readonly unreadableBytes: number;
+  /** Why cutting the file failed, when it did (the ledger is read-only after recovery anyway). */
+  readonly cutError?: Error;
+}
+
+/** What `ledger-<id>.sealed` holds. */
+interface SealFile {
+  readonly version: 1;
+  /** The file's committed length: anything after it belongs to a write that failed. */
+  readonly committedBytes: number;
+  readonly entries: number;
 }
 
 export class Segment {
-  /** File offset of each entry's record header. */
+  /** File offset of each entry's record header; -1 for a damaged entry found by recovery. */
   private offsets: number[] = [];
   private lengths: number[] = [];
   /** Entries in the ledger; kept after the file is deleted so positions stay known. */
   private count = 0;
   private deletedFile = false;
+  private damaged: ReadonlySet<number> | undefined;
 
   private constructor(
     readonly ledgerId: number,
@@ -34,51 +55,53 @@ export class Segment {
     return new Segment(ledgerId, path, handle, 0, Date.now());
   }
 
-  /** Opens an existing ledger file, indexing its records and cutting off a torn tail. */
+  /**
+   * Opens an existing ledger file: indexes its records, cuts off a torn tail or what lies past its
+   * seal, and keeps the entry ids of records that follow damage in the middle.
+   */
   static async open(
     path: string,
     ledgerId: number,
   ): Promise<{ segment: Segment; recovery: SegmentRecovery }> {
     const handle = await open(path, 'r+');
-    let segment: Segment;
-    let fileSize: number;
     try {
       const stat = await handle.stat();
-      fileSize = stat.size;
-      segment = new Segment(ledgerId, path, handle, 0, stat.mtimeMs);
+      const segment = new Segment(ledgerId, path, handle, 0, stat.mtimeMs);
+      const sealed = await readSeal(segment.sealPath);
+      const end = Math.min(stat.size, sealed?.committedBytes ?? stat.size);
+      const scanned = await scanLedger(handle, end);
+      segment.offsets = scanned.offsets;
+      segment.lengths = scanned.lengths;
+      segment.count = scanned.offsets.length;
+      segment.size = scanned.validEnd;
+      if (scanned.damagedEntries.length > 0) segment.damaged = new Set(scanned.damagedEntries);
+      let cutError: Error | undefined;
+      // Unreadable bytes may hold acknowledged messages: they stay for whoever repairs the file.
+      if (scanned.unreadableBytes === 0 && scanned.validEnd < stat.size) {
+        cutError = await segment.cut().then(
+          () => undefined,
+          (error: unknown) => error as Error,
+        );
+      }
+      return {
+        segment,
+        recovery: {
+          tornBytes: scanned.unreadableBytes === 0 ? end - scanned.validEnd : 0,
+          failedBatchBytes: stat.size - end,
+          damagedEntries: scanned.damagedEntries,
+          unreadableBytes: scanned.unreadableBytes,
+          ...(cutError === undefined ? {} : { cutError }),
+        },
+      };
     } catch (error) {
       await handle.close();
       throw error;
     }
-    const validEnd = await segment.scan(fileSize);
-    if (validEnd < fileSize) {
-      await handle.truncate(validEnd);
-      await handle.sync();
-    }
-    segment.size = validEnd;
-    return { segment, recovery: { truncatedBytes: fileSize - validEnd } };
   }
 
-  /** Indexes complete, checksummed records; returns the offset where valid data ends. */
-  private async scan(fileSize: number): Promise<number> {
-    let position = 0;
-    const header = Buffer.alloc(RECORD_HEADER_BYTES);
-    let body = Buffer.alloc(SCAN_CHUNK_BYTES);
-    while (position + RECORD_HEADER_BYTES <= fileSize) {
-      await this.handle.read(header, 0, RECORD_HEADER_BYTES, position);
-      const bodyLength = header.readUInt32LE(0);
-      const crc = header.readUInt32LE(4);
-      if (position + RECORD_HEADER_BYTES + bodyLength > fileSize) break;
-      if (bodyLength > body.length) body = Buffer.alloc(bodyLength);
-      const view = body.subarray(0, bodyLength);
-      await this.handle.read(view, 0, bodyLength, position + RECORD_HEADER_BYTES);
-      if (!bodyMatchesChecksum(view, crc)) break;
-      this.offsets.push(position);
-      this.lengths.push(bodyLength);
-      this.count++;
-      position += RECORD_HEADER_BYTES + bodyLength;
-    }
-    return position;
+  /** `ledger-<id>.sealed` beside the ledger file. */
+  get sealPath(): string {
+    return `${this.path.replace(/\.log$/, '')}.sealed`;
   }
 
   get entryCount(): number {
@@ -124,11 +147,28 @@ export class Segment {
     this.lastWrite = Date.now();
   }
 
+  /** Cuts the file back to its committed length (after a failed write), durably. */
+  async cut(): Promise<void> {
+    await this.handle.truncate(this.size);
+    await this.handle.sync();
+  }
+
+  /** Records the committed length beside the file: recovery reads no further. Never written again. */
+  async seal(): Promise<void> {
+    const seal: SealFile = { version: 1, committedBytes: this.size, entries: this.count };
+    await writeFileAtomic(this.sealPath, JSON.stringify(seal));
+  }
+
+  /** True for an entry whose record recovery found damaged: it has an id but no data. */
+  isDamaged(entryId: number): boolean {
+    return this.damaged?.has(entryId) === true;
+  }
+
   /** Reads the body of entry `entryId`. */
   async readBody(entryId: number): Promise<Buffer> {
     const offset = this.offsets[entryId];
     const length = this.lengths[entryId];
-    if (offset === undefined || length === undefined) {
+    if (offset === undefined || length === undefined || offset < 0) {
       throw new RangeError(`entry ${entryId} is not in ledger ${this.ledgerId}`);
     }
     const body = Buffer.allocUnsafe(length);
@@ -148,5 +188,22 @@ export class Segment {
     this.lengths = [];
     await this.handle.close();
     await rm(this.path, { force: true });
+    await rm(this.sealPath, { force: true });
   }
+}
+
+async function readSeal(path: string): Promise<SealFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  // Written atomically: unreadable content is outside damage, and guessing a length could drop data.
+  const seal = JSON.parse(text) as SealFile;
+  if (!Number.isSafeInteger(seal.committedBytes) || seal.committedBytes < 0) {
+    throw new Error(`${path}: no committed length in ${JSON.stringify(text)}`);
+  }
+  return seal;
 }

@@ -1,5 +1,7 @@
 /**
- * Opens topics lazily, once each, under `<dataDir>/topics/<url-encoded full name>/`.
+ * Opens topics lazily, once each, under `<dataDir>/topics/<storage name>/`: the URL-encoded full
+ * name, or for a name too long for a directory name a prefix of it and its hash (see storage-names.ts).
+ * The full name is in the topic's `topic.json`, which is where listings read it from.
  */
 import { EventEmitter } from 'node:events';
 import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
@@ -9,6 +11,7 @@ import type { TopicName } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from '../storage/ledger-ids.js';
 import { writeFileAtomic } from '../../fs/atomic-file.js';
 import { MessageLog } from '../storage/message-log.js';
+import { storageName } from '../storage/storage-names.js';
 import type { RetentionPolicy } from '../storage/retention.js';
 import { LoadedTopics } from './loaded-topics.js';
 import { NonPersistentTopic } from './non-persistent-topic.js';
@@ -22,6 +25,8 @@ export interface TopicRegistryOptions {
   readonly cacheBytesPerTopic: number;
   /** Whether message deduplication is on for a topic (namespace policy, else the broker default). */
   readonly deduplicationEnabled: (topic: TopicName) => boolean;
+  /** Deduplication forgets a producer not connected for this long. */
+  readonly deduplicationProducerInactivityTimeoutMillis: number;
   /** The retention of a topic (namespace policy, else the broker defaults). */
   readonly retention: (topic: TopicName) => RetentionPolicy;
   /** An unused topic is closed after this long (0 = never). */
@@ -125,7 +130,7 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
   }
 
   private dirOf(name: TopicName): string {
-    return join(this.options.dataDir, 'topics', encodeURIComponent(name.fullName));
+    return join(this.options.dataDir, 'topics', storageName(name.fullName));
   }
 
   /**
@@ -157,6 +162,8 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
       topic = await Topic.open(name, dir, log, {
         fsync: this.options.fsync,
         deduplicationEnabled: () => this.options.deduplicationEnabled(name),
+        deduplicationProducerInactivityTimeoutMillis:
+          this.options.deduplicationProducerInactivityTimeoutMillis,
         retention: () => this.options.retention(name),
         logger,
       });

@@ -2,16 +2,17 @@
  * A persistent topic: its message log, durable subscriptions, the producer names in use and whether
  * it was terminated. Its metadata (`topic.json`) holds the full name and the termination.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { InitialPosition, TopicName } from '../../protocol/index.js';
 import { writeFileAtomic } from '../../fs/atomic-file.js';
+import { CursorFiles } from '../storage/cursor-files.js';
 import { CursorStore, MemoryCursorStore, type Position } from '../storage/cursor-store.js';
 import type { AppendResult, MessageLog } from '../storage/message-log.js';
 import type { StoredMessage } from '../storage/record-codec.js';
 import type { RetentionPolicy } from '../storage/retention.js';
-import { DeduplicationState } from './deduplication.js';
+import { DeduplicationState, DuplicateUnknownError } from './deduplication.js';
 import { ReaderCursor } from './reader-cursor.js';
 import { Subscription } from './subscription.js';
 
@@ -39,6 +40,8 @@ export interface TopicOptions {
   readonly fsync: boolean;
   /** Asked at every publish: the namespace policy may change while the topic is open. */
   readonly deduplicationEnabled: () => boolean;
+  /** Deduplication forgets a producer not connected for this long (see DeduplicationState). */
+  readonly deduplicationProducerInactivityTimeoutMillis: number;
   /** Asked at every trim: the namespace policy may change while the topic is open. */
   readonly retention: () => RetentionPolicy;
   readonly logger: Logger;
@@ -65,12 +68,16 @@ export class Topic {
   /** The last append, so that a duplicate's ack does not overtake the acks of earlier messages. */
   private lastAppend: Promise<unknown> = Promise.resolve();
 
+  private readonly cursorFiles: CursorFiles;
+
   private constructor(
     readonly name: TopicName,
     private readonly dir: string,
     readonly log: MessageLog,
     private readonly options: TopicOptions,
-  ) {}
+  ) {
+    this.cursorFiles = new CursorFiles(join(dir, SUBSCRIPTIONS_DIR));
+  }
 
   private get logger(): Logger {
     return this.options.logger;
@@ -154,15 +161,8 @@ export class Topic {
   }
 
   /** Names of the durable subscriptions stored for this topic. */
-  async subscriptionNames(): Promise<string[]> {
-    try {
-      return (await readdir(join(this.dir, SUBSCRIPTIONS_DIR)))
-        .filter((file) => file.endsWith('.json'))
-        .map((file) => decodeURIComponent(file.slice(0, -'.json'.length)));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
+  subscriptionNames(): Promise<string[]> {
+    return this.cursorFiles.names();
   }
 
   /**
@@ -174,7 +174,17 @@ export class Topic {
       throw new ProducerBusyError(`Producer with name '${name}' is already connected to topic`);
     }
     this.producerNames.add(name);
-    return () => this.producerNames.delete(name);
+    this.withDeduplication((state) => state.producerConnected(name));
+    return () => {
+      this.producerNames.delete(name);
+      this.withDeduplication((state) => state.producerDisconnected(name));
+    };
+  }
+
+  /** Runs `use` on the deduplication state if it is loaded or loading. */
+  private withDeduplication(use: (state: DeduplicationState) => void): void {
+    // A failed load is reported to the publish that started it; there is no state to update then.
+    void this.deduplication?.then(use, () => undefined);
   }
 
   /**
@@ -201,16 +211,33 @@ export class Topic {
     }
     this.deduplication ??= DeduplicationState.load(
       join(this.dir, SUBSCRIPTIONS_DIR, DEDUPLICATION_SNAPSHOT),
-      this.log,
-      this.logger,
+      {
+        log: this.log,
+        logger: this.logger,
+        producerInactivityTimeoutMillis: this.options.deduplicationProducerInactivityTimeoutMillis,
+        isConnected: (producer) => this.producerNames.has(producer),
+      },
     );
+    const { producerName, sequenceId } = message;
     // Every deduplicated publish goes through the same promise, so they keep their order.
     return this.deduplication.then(async (state) => {
-      if (state.isDuplicate(message.producerName, message.sequenceId)) {
-        return this.lastAppend.then(() => DUPLICATE_RESULT);
+      if (!state.accept(producerName, sequenceId)) {
+        // Answered after the appends before it, so its ack does not overtake theirs; by then a copy
+        // that was still being stored has been stored, or has failed.
+        await this.lastAppend;
+        if (state.isStored(producerName, sequenceId)) return DUPLICATE_RESULT;
+        throw new DuplicateUnknownError(
+          `Cannot determine whether the message is a duplicate at this time: sequence id ${sequenceId} of producer ${producerName} failed to persist; send it again`,
+        );
       }
-      const result = await this.append(message);
-      state.persistedAt(result.ordinal, message.producerName, message.sequenceId);
+      let result: AppendResult;
+      try {
+        result = await this.append(message);
+      } catch (error) {
+        state.failed(producerName);
+        throw error;
+      }
+      state.persistedAt(result.ordinal, producerName, sequenceId);
       return result;
     });
   }
@@ -262,9 +289,13 @@ export class Topic {
   }
 
   private async openSubscription(name: string, initialPosition: InitialPosition): Promise<Subscription> {
-    const dir = join(this.dir, SUBSCRIPTIONS_DIR);
-    await mkdir(dir, { recursive: true });
-    const store = new CursorStore(join(dir, encodeURIComponent(name)), name, this.options.fsync, this.logger);
+    await mkdir(this.cursorFiles.dir, { recursive: true });
+    const store = new CursorStore(
+      await this.cursorFiles.basePath(name),
+      name,
+      this.options.fsync,
+      this.logger,
+    );
     const subscription = await Subscription.open(
       name,
       this.name,
@@ -273,7 +304,12 @@ export class Topic {
       this.logger.child({ subscription: name }),
       initialPosition,
     );
-    subscription.onConsumed = () => this.scheduleTrim();
+    subscription.onConsumed = (firstUnacked) => {
+      // Acks move cursors all the time, but a segment can go only once one is consumed to its end:
+      // the trim (a directory listing, a deduplication snapshot) stays off the per-ack path.
+      const deletableAt = this.log.oldestClosedSegmentEnd;
+      if (deletableAt !== undefined && firstUnacked >= deletableAt) this.scheduleTrim();
+    };
     return subscription;
   }
 

@@ -26,6 +26,7 @@ interface BrokerArgs {
   'per-message-deflate': boolean;
   'idle-timeout-ms': number;
   deduplication: boolean;
+  'deduplication-producer-inactivity-timeout-minutes': number;
   'default-retention-time-in-minutes': number;
   'default-retention-size-in-mb': number;
   'retention-check-interval-ms': number;
@@ -88,6 +89,12 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         type: 'boolean',
         default: false,
         describe: 'Deduplicate by producer name and sequence id (brokerDeduplicationEnabled)',
+      })
+      .option('deduplication-producer-inactivity-timeout-minutes', {
+        type: 'number',
+        default: 360,
+        describe:
+          'Forget the deduplication state of a producer disconnected this long, as brokerDeduplicationProducerInactivityTimeoutMinutes',
       })
       .option('default-retention-time-in-minutes', {
         type: 'number',
@@ -217,6 +224,8 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         superUserRoles: args['auth-superuser-roles'],
         idleTimeoutMillis: args['idle-timeout-ms'],
         deduplication: args.deduplication,
+        deduplicationProducerInactivityTimeoutMinutes:
+          args['deduplication-producer-inactivity-timeout-minutes'],
         defaultRetentionTimeInMinutes: args['default-retention-time-in-minutes'],
         defaultRetentionSizeInMB: args['default-retention-size-in-mb'],
         retentionCheckIntervalMillis: args['retention-check-interval-ms'],
