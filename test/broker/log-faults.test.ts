@@ -462,6 +462,22 @@ describe('a damaged entry, served by the broker', () => {
       expect(consumed.map((m) => fromBase64(m.payload))).toEqual(['m0', 'm1', 'm3', 'm4']);
       await consumer.close();
 
+      // Key_Shared reads each entry's key before dispatch: the damaged one is skipped there too.
+      for (const type of ['Shared', 'Key_Shared']) {
+        const shared = await TestSocket.open(
+          consumerUrl(
+            target(),
+            'damaged',
+            `sub-${type}`,
+            `?subscriptionType=${type}&subscriptionInitialPosition=Earliest`,
+          ),
+        );
+        const got = await shared.take<DeliveredMessage>(4);
+        expect(got.map((m) => fromBase64(m.payload)).sort()).toEqual(['m0', 'm1', 'm3', 'm4']);
+        expect(await shared.drain()).toEqual([]);
+        await shared.close();
+      }
+
       const more = await publishAll(target(), 'damaged', ['m5']);
       expect(decodeMessageId(more[0]?.messageId ?? '').ledgerId).toBeGreaterThan(
         expected[0]?.id.ledgerId ?? 0,

@@ -24,7 +24,12 @@
 import type { Logger } from 'pino';
 import type { InitialPosition, SubscriptionType, TopicName } from '../../protocol/index.js';
 import type { CursorPersistence, Position } from '../storage/cursor-store.js';
-import { EntryDeletedError, type LogEntry, type MessageLog } from '../storage/message-log.js';
+import {
+  CorruptEntryError,
+  EntryDeletedError,
+  type LogEntry,
+  type MessageLog,
+} from '../storage/message-log.js';
 import { DelayedDeliveries } from './delayed-deliveries.js';
 import { failoverActive } from './failover.js';
 import { ConsistentHashRing, messageSlot, PendingSlots } from './key-shared.js';
@@ -79,6 +84,11 @@ export class Subscription {
     for (const ordinal of ordinals) this.replay.add(ordinal);
     this.changed.notify();
   });
+  /**
+   * Entries that cannot be read (damaged on disk, see CorruptEntryError): skipped by dispatch, never
+   * acknowledged. As many as recovery found damaged, which is none on a healthy disk.
+   */
+  private readonly unreadable = new OrdinalRanges();
   /** Key_Shared: key slots of entries looked at but not yet acknowledged. */
   private readonly slots = new Map<number, number>();
   /** Key_Shared: which consumer owns which key slot. */
@@ -227,9 +237,11 @@ export class Subscription {
         try {
           entry = await this.log.read(ordinal);
         } catch (error) {
-          // Retention deleted it meanwhile: only possible for what no durable cursor needs.
+          // Retention deleted it meanwhile (only possible for what no durable cursor needs), or it is
+          // damaged on disk: skipped, and never picked again.
           if (!(error instanceof EntryDeletedError)) throw error;
           this.unclaim(ordinal);
+          if (error instanceof CorruptEntryError) this.unreadable.add(ordinal);
           continue;
         }
         if (this.holdIfDelayed(entry)) continue;
@@ -286,7 +298,12 @@ export class Subscription {
   }
 
   private isAvailable(ordinal: number): boolean {
-    return !this.cursor.isAcked(ordinal) && !this.pending.has(ordinal) && !this.delayed.has(ordinal);
+    return (
+      !this.cursor.isAcked(ordinal) &&
+      !this.pending.has(ordinal) &&
+      !this.delayed.has(ordinal) &&
+      (this.unreadable.size === 0 || !this.unreadable.has(ordinal))
+    );
   }
 
   private skipDispatched(): void {
@@ -338,7 +355,14 @@ export class Subscription {
     for (let ordinal = this.readPosition; ordinal < limit; ordinal++) candidates.push(ordinal);
     for (const ordinal of candidates) {
       if (!this.isAvailable(ordinal)) continue;
-      const slot = await this.slotOf(ordinal);
+      let slot: number;
+      try {
+        slot = await this.slotOf(ordinal);
+      } catch (error) {
+        if (!(error instanceof EntryDeletedError)) throw error;
+        if (error instanceof CorruptEntryError) this.unreadable.add(ordinal);
+        continue;
+      }
       // Re-check after the read: another consumer may have taken it, or this one gone away.
       if (!this.isAvailable(ordinal) || !this.consumers.includes(consumer)) continue;
       if (this.ring.select(slot) === consumer && !this.pendingSlots.drainingFor(slot, consumer)) {
