@@ -1,5 +1,6 @@
 /** A durable cursor's acknowledged ranges: what survives a restart, what a snapshot holds. */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -87,5 +88,48 @@ describe('subscription cursor', () => {
     expect(cursor.backlog).toBe(5);
     await cursor.close();
     await log.close();
+  });
+});
+
+describe.runIf(process.getuid?.() === 0)('subscription cursor on a full disk', () => {
+  it('keeps acks in memory while the journal cannot be written, and writes them once space is freed', async () => {
+    const log = await logWith(100);
+    const mount = join(dir, 'small');
+    await mkdir(mount);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mount]);
+    try {
+      const store = new CursorStore(join(mount, 'sub'), 'sub', true, logger);
+      const cursor = await SubscriptionCursor.open('sub', log, store, logger, 'Earliest');
+      // Fill the disk, then acknowledge: the journal write fails.
+      const filler = join(mount, 'filler');
+      await writeFile(filler, Buffer.alloc(60 * 1024)).catch(() => undefined);
+      await writeFile(join(mount, 'filler2'), Buffer.alloc(64 * 1024)).catch(() => undefined);
+      for (let ordinal = 0; ordinal < 50; ordinal++) cursor.acknowledge(log.positionOf(ordinal));
+      await store.flushed();
+      expect(store.needsSnapshot).toBe(true);
+      expect(cursor.firstUnacked).toBe(50);
+      // Space comes back; the next ack after the retry delay writes the whole cursor.
+      await unlink(filler);
+      await unlink(join(mount, 'filler2')).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      cursor.acknowledge(log.positionOf(50));
+      for (let waited = 0; store.needsSnapshot && waited < 3000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(store.needsSnapshot).toBe(false);
+      await cursor.close();
+      const reopened = await SubscriptionCursor.open(
+        'sub',
+        log,
+        new CursorStore(join(mount, 'sub'), 'sub', true, logger),
+        logger,
+        'Earliest',
+      );
+      expect(reopened.firstUnacked).toBe(51);
+      await reopened.close();
+    } finally {
+      execFileSync('umount', [mount]);
+      await log.close();
+    }
   });
 });

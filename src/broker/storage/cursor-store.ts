@@ -40,11 +40,16 @@ const OPEN_RETRY_MILLIS = 100;
 /** Journal lines beyond which the next load compacts into a new snapshot. */
 const COMPACT_AFTER_LINES = 50_000;
 
+/** After a failed journal write (a full disk, say), how long until a snapshot is tried again. */
+const RETRY_AFTER_FAILURE_MILLIS = 1000;
+
 /** How a subscription cursor is kept: on disk (durable) or nowhere (NonDurable). */
 export interface CursorPersistence {
   load(): Promise<CursorSnapshot | undefined>;
   saveSnapshot(take: () => CursorSnapshot): Promise<void>;
   readonly wantsCompaction: boolean;
+  /** Acks are in memory only (a journal write failed): a snapshot would make them durable again. */
+  readonly needsSnapshot: boolean;
   recordAck(position: Position): void;
   flushed(): Promise<void>;
   close(): Promise<void>;
@@ -54,6 +59,7 @@ export interface CursorPersistence {
 /** A NonDurable subscription's cursor: acks live as long as the subscription, in memory. */
 export class MemoryCursorStore implements CursorPersistence {
   readonly wantsCompaction = false;
+  readonly needsSnapshot = false;
 
   load(): Promise<CursorSnapshot | undefined> {
     return Promise.resolve(undefined);
@@ -85,7 +91,9 @@ export class CursorStore implements CursorPersistence {
   private pending: string[] = [];
   private writing: Promise<void> | undefined;
   private journalLines = 0;
+  /** Set while acks are in memory only, since a journal write failed; a snapshot clears it. */
   private failure: Error | undefined;
+  private retryAt = 0;
   private openRetries = 0;
 
   constructor(
@@ -157,6 +165,13 @@ export class CursorStore implements CursorPersistence {
       this.journal = await open(this.journalPath, 'w');
       if (this.fsync) await this.journal.sync();
       this.journalLines = 0;
+      if (this.failure !== undefined) {
+        this.failure = undefined;
+        this.logger.info({ path: this.journalPath }, 'ack journal written again; acks are on disk');
+      }
+    } catch (error) {
+      this.retryAt = Date.now() + RETRY_AFTER_FAILURE_MILLIS;
+      throw error;
     } finally {
       this.writing = undefined;
       unlock();
@@ -164,9 +179,19 @@ export class CursorStore implements CursorPersistence {
     }
   }
 
-  /** True when the journal has grown enough that a compaction is worth it. */
+  /**
+   * True when the journal has grown enough that a compaction is worth it, or when acks are in memory
+   * only and it is time to try writing them again (as a snapshot of the whole cursor, which also
+   * replaces a journal a failed write may have left a partial line in).
+   */
   get wantsCompaction(): boolean {
-    return this.journalLines >= COMPACT_AFTER_LINES;
+    return (
+      this.journalLines >= COMPACT_AFTER_LINES || (this.failure !== undefined && Date.now() >= this.retryAt)
+    );
+  }
+
+  get needsSnapshot(): boolean {
+    return this.failure !== undefined;
   }
 
   /** Journals an ack; it is written with the other acks of this event-loop turn. */
@@ -205,12 +230,16 @@ export class CursorStore implements CursorPersistence {
             continue;
           }
           // Acks are fire-and-forget in the protocol, so there is no one to report this to but the
-          // log; the messages stay unacknowledged on disk and are redelivered after a restart.
+          // log. They stay in the in-memory cursor, and a snapshot writes them once the disk takes
+          // writes again (see wantsCompaction); until then a restart redelivers them.
+          if (this.failure === undefined) {
+            this.logger.error(
+              { err: error, path: this.journalPath },
+              'ack journal write failed; acks are kept in memory until a snapshot can be written',
+            );
+          }
           this.failure = error as Error;
-          this.logger.error(
-            { err: error, path: this.journalPath },
-            'ack journal write failed; acks are kept in memory only',
-          );
+          this.retryAt = Date.now() + RETRY_AFTER_FAILURE_MILLIS;
         }
       }
     } finally {

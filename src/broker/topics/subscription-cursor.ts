@@ -142,7 +142,9 @@ export class SubscriptionCursor {
       .saveSnapshot(() => this.snapshot())
       .catch((error: unknown) => {
         // The journal still holds every ack, so a failed compaction loses nothing; it is retried later.
-        this.logger.error({ err: error, subscription: this.name }, 'cursor compaction failed');
+        // While the journal itself is failing (a full disk), the store already said so once.
+        const level = this.store.needsSnapshot ? 'debug' : 'error';
+        this.logger[level]({ err: error, subscription: this.name }, 'cursor compaction failed');
       })
       .finally(() => (this.compacting = false));
   }
@@ -152,8 +154,15 @@ export class SubscriptionCursor {
     return this.store.flushed();
   }
 
-  close(): Promise<void> {
-    return this.store.close();
+  /** Flushes the journal; acks held in memory only after a failed write get one more try. */
+  async close(): Promise<void> {
+    if (this.store.needsSnapshot) {
+      await this.store.saveSnapshot(() => this.snapshot()).catch((error: unknown) => {
+        // Nothing more to try: these acks are redelivered after a restart, as the log said.
+        this.logger.error({ err: error, subscription: this.name }, 'cursor snapshot at close failed');
+      });
+    }
+    await this.store.close();
   }
 
   delete(): Promise<void> {
