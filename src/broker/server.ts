@@ -23,7 +23,7 @@ import {
 } from './handshake/index.js';
 import { rejectUpgrade } from './http-response.js';
 import { resolveBrokerOptions, type EmbeddedBrokerOptions, type ResolvedBrokerOptions } from './options.js';
-import { closeWithInternalError, textOf } from './sessions/socket.js';
+import { bytesOf, closeWithInternalError } from './sessions/socket.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
 import { LedgerIdAllocator } from './storage/ledger-ids.js';
 import { isOutOfDescriptors } from './storage/out-of-descriptors.js';
@@ -263,7 +263,7 @@ export class EmbeddedBroker {
       // Pulsar's handlers take text frames only; binary frames are ignored.
       if (isBinary) return;
       try {
-        session.handleFrame(textOf(data));
+        session.handleFrame(bytesOf(data));
       } catch (error) {
         this.options.logger.error({ err: error }, 'unhandled error in frame handler');
         closeWithInternalError(ws, clientMessage(error));

@@ -52,3 +52,48 @@ export function decodeBase64Strict(text: string): Buffer {
 export function encodeBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
+
+/** The value of each base64 alphabet byte, -1 for any other byte. */
+const ALPHABET_VALUES = (() => {
+  const values = new Int8Array(256).fill(-1);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let index = 0; index < alphabet.length; index++) values[alphabet.charCodeAt(index)] = index;
+  return values;
+})();
+
+/**
+ * Decodes `bytes[start, end)` when it is well-formed base64 as {@link decodeBase64Strict} accepts it
+ * (optionally padded), straight from the bytes: no string as large as the payload is made, which for
+ * large messages is memory only a later garbage collection gives back. Undefined for anything else,
+ * so the caller asks decodeBase64Strict for the verdict and its exact wording.
+ */
+export function decodeBase64Bytes(bytes: Uint8Array, start: number, end: number): Buffer | undefined {
+  let dataEnd = end;
+  while (dataEnd > start && end - dataEnd < 2 && bytes[dataEnd - 1] === 0x3d) dataEnd--;
+  const dataLength = dataEnd - start;
+  const padded = end - dataEnd;
+  if (dataLength % 4 === 1 || (padded > 0 && (dataLength + padded) % 4 !== 0)) return undefined;
+  const output = Buffer.allocUnsafe(Math.floor((dataLength * 3) / 4));
+  const whole = start + dataLength - (dataLength % 4);
+  let out = 0;
+  for (let index = start; index < whole; index += 4) {
+    const a = ALPHABET_VALUES[bytes[index] as number] as number;
+    const b = ALPHABET_VALUES[bytes[index + 1] as number] as number;
+    const c = ALPHABET_VALUES[bytes[index + 2] as number] as number;
+    const d = ALPHABET_VALUES[bytes[index + 3] as number] as number;
+    if ((a | b | c | d) < 0) return undefined;
+    output[out++] = (a << 2) | (b >> 4);
+    output[out++] = ((b & 0x0f) << 4) | (c >> 2);
+    output[out++] = ((c & 0x03) << 6) | d;
+  }
+  const tail = dataLength % 4;
+  if (tail > 0) {
+    const a = ALPHABET_VALUES[bytes[whole] as number] as number;
+    const b = ALPHABET_VALUES[bytes[whole + 1] as number] as number;
+    const c = tail === 3 ? (ALPHABET_VALUES[bytes[whole + 2] as number] as number) : 0;
+    if ((a | b | c) < 0) return undefined;
+    output[out++] = (a << 2) | (b >> 4);
+    if (tail === 3) output[out] = ((b & 0x0f) << 4) | (c >> 2);
+  }
+  return output;
+}

@@ -2,7 +2,7 @@
  * The JSON frames of the WebSocket API (docs/protocol.md §3.2, §3.3, §4.2, §4.3, §6.2) with decoders that
  * accept and reject exactly what Pulsar's Jackson-bound DTOs do.
  */
-import { Base64FormatError, decodeBase64Strict } from './base64.js';
+import { Base64FormatError, decodeBase64Bytes, decodeBase64Strict } from './base64.js';
 import { WebSocketErrorCode } from './codes.js';
 import {
   isJsonObject,
@@ -140,9 +140,75 @@ function bindPublish(obj: JsonObject): Omit<DecodedPublish, 'payload' | 'eventTi
   };
 }
 
-/** Decodes one producer text frame into a message or the error answer Pulsar gives for it. */
-export function decodePublishFrame(text: string): PublishDecodeResult {
-  const parsed = parseJson(text);
+/** Frames at least this long get their payload cut out before JSON.parse (see splitPayload). */
+const SPLIT_PAYLOAD_FROM_BYTES = 4096;
+const PAYLOAD_FIELD = Buffer.from('"payload":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Whether `frame[0, end)` leaves a JSON parser inside the top-level object, outside any string. */
+function atTopLevel(frame: Buffer, end: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < end; index++) {
+    const byte = frame[index];
+    if (inString) {
+      if (byte === BACKSLASH) index++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (byte === 0x7b || byte === 0x5b) depth++;
+    else if (byte === 0x7d || byte === 0x5d) depth--;
+  }
+  return depth === 1 && !inString;
+}
+
+/**
+ * Where a large frame's base64 payload is, and the rest of the frame with an empty payload in its
+ * place, for JSON.parse. The payload is then decoded straight from the received bytes: parsing the
+ * whole frame would make two strings as large as the frame (its text, and the payload's copy), which
+ * for large messages is memory only a later garbage collection gives back. Only for a top-level
+ * `"payload":"` whose value holds no escape; otherwise undefined (the whole frame is parsed).
+ */
+function splitPayload(frame: Buffer): { rest: string; start: number; end: number } | undefined {
+  const field = frame.indexOf(PAYLOAD_FIELD);
+  if (field < 0 || !atTopLevel(frame, field)) return undefined;
+  const start = field + PAYLOAD_FIELD.length;
+  const end = frame.indexOf(QUOTE, start);
+  const backslash = frame.indexOf(BACKSLASH, start);
+  if (end < 0 || (backslash >= 0 && backslash < end)) return undefined;
+  return { rest: frame.toString('utf8', 0, start) + frame.toString('utf8', end), start, end };
+}
+
+type ParsedPublish =
+  | { ok: false; message: string }
+  | { ok: true; value: unknown; decodedPayload?: Buffer; payloadText?: string };
+
+/**
+ * JSON.parse of a publish frame; a large one's payload is cut out first (see splitPayload) and comes
+ * back decoded (or as text, when it is not plain base64, for decodeBase64Strict's verdict). When the
+ * rest does not hold that empty payload as its own (a duplicate key, say), the whole frame is parsed.
+ */
+function parsePublishJson(frame: string | Buffer): ParsedPublish {
+  if (typeof frame === 'string') return parseJson(frame);
+  const split = frame.length >= SPLIT_PAYLOAD_FROM_BYTES ? splitPayload(frame) : undefined;
+  if (split !== undefined) {
+    const parsed = parseJson(split.rest);
+    if (parsed.ok && isJsonObject(parsed.value) && parsed.value.payload === '') {
+      const decodedPayload = decodeBase64Bytes(frame, split.start, split.end);
+      return decodedPayload === undefined
+        ? { ...parsed, payloadText: frame.toString('utf8', split.start, split.end) }
+        : { ...parsed, decodedPayload };
+    }
+  }
+  return parseJson(frame.toString('utf8'));
+}
+
+/**
+ * Decodes one producer text frame (its text, or its UTF-8 bytes as received) into a message or the
+ * error answer Pulsar gives for it.
+ */
+export function decodePublishFrame(frame: string | Buffer): PublishDecodeResult {
+  const parsed = parsePublishJson(frame);
   const badJson = (message: string): PublishDecodeResult => ({
     kind: 'error',
     // Pulsar answers bad JSON without a context, even when the frame had one.
@@ -155,6 +221,7 @@ export function decodePublishFrame(text: string): PublishDecodeResult {
   let bound: ReturnType<typeof bindPublish>;
   try {
     bound = bindPublish(parsed.value);
+    if (parsed.payloadText !== undefined) bound = { ...bound, payload: parsed.payloadText };
   } catch (error) {
     if (error instanceof JsonBindError) return badJson(error.message);
     throw error;
@@ -169,7 +236,7 @@ export function decodePublishFrame(text: string): PublishDecodeResult {
     return payloadError('Cannot invoke "String.getBytes(java.nio.charset.Charset)" because "src" is null');
   let payload: Buffer;
   try {
-    payload = decodeBase64Strict(bound.payload);
+    payload = parsed.decodedPayload ?? decodeBase64Strict(bound.payload);
   } catch (error) {
     if (error instanceof Base64FormatError)
       return payloadError(`Invalid Base64 message-payload error=${error.message}`);

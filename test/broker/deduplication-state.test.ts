@@ -64,7 +64,7 @@ async function diskFull(): Promise<() => void> {
   await probe.close();
   const proto = Object.getPrototypeOf(probe) as FileHandle;
   const spy = vi
-    .spyOn(proto, 'write')
+    .spyOn(proto, 'writev')
     .mockImplementation(() =>
       Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })),
     );

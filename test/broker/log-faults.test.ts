@@ -97,7 +97,7 @@ function ioError(code: string, syscall: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: simulated, ${syscall} '/secret/path'`), { code, syscall });
 }
 
-/** The prototype of Node's FileHandle, whose `write` and `truncate` the fault tests replace. */
+/** The prototype of Node's FileHandle, whose `writev` and `truncate` the fault tests replace. */
 async function fileHandlePrototype(): Promise<FileHandle> {
   const probe = await open(join(dir, 'probe'), 'w');
   await probe.close();
@@ -111,14 +111,14 @@ async function fileHandlePrototype(): Promise<FileHandle> {
 async function failWrites(skip: number, partialBytes: number, code = 'ENOSPC'): Promise<() => void> {
   const proto = await fileHandlePrototype();
   // The real method, called with the handle it was called on.
-  const original = Reflect.get(proto, 'write') as (this: FileHandle, ...args: unknown[]) => Promise<never>;
+  const original = Reflect.get(proto, 'writev') as (this: FileHandle, ...args: unknown[]) => Promise<never>;
   let calls = 0;
-  const spy = vi.spyOn(proto, 'write').mockImplementation(function (this: FileHandle, ...args: unknown[]) {
+  const spy = vi.spyOn(proto, 'writev').mockImplementation(function (this: FileHandle, ...args: unknown[]) {
     calls++;
     if (calls <= skip) return original.apply(this, args);
     if (calls === skip + 1 && partialBytes > 0) {
-      const [buffer, offset, length, position] = args as [Buffer, number, number, number];
-      return original.call(this, buffer, offset, Math.min(partialBytes, length), position);
+      const [buffers, position] = args as [Buffer[], number];
+      return original.call(this, [Buffer.concat(buffers).subarray(0, partialBytes)], position);
     }
     return Promise.reject(ioError(code, 'write'));
   });

@@ -1,9 +1,9 @@
 /** The broker's on-disk store: crash recovery of logs and cursors, ledger rollover, locking. */
-import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CursorStore } from '../../src/broker/storage/cursor-store.js';
 import { DataDirLockedError, lockDataDir } from '../../src/broker/storage/data-dir-lock.js';
 import { LedgerIdAllocator } from '../../src/broker/storage/ledger-ids.js';
@@ -41,6 +41,31 @@ async function openLog(
 }
 
 describe('message log', () => {
+  it('completes short writes: every record lands whole', async () => {
+    const probe = await open(join(dir, 'probe'), 'w');
+    await probe.close();
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    const original = Reflect.get(proto, 'writev') as (this: FileHandle, ...args: unknown[]) => Promise<never>;
+    // The kernel takes at most 7 bytes per call.
+    const spy = vi.spyOn(proto, 'writev').mockImplementation(function (this: FileHandle, ...args: unknown[]) {
+      const [buffers, position] = args as [Buffer[], number];
+      return original.call(this, [Buffer.concat(buffers).subarray(0, 7)], position);
+    });
+    try {
+      const log = await openLog();
+      await Promise.all(['alpha', 'beta', 'gamma'].map((text) => log.append(message(text))));
+      await log.close();
+    } finally {
+      spy.mockRestore();
+    }
+    const reopened = await openLog();
+    const texts = await Promise.all(
+      [0, 1, 2].map(async (ordinal) => (await reopened.read(ordinal)).message.payload.toString()),
+    );
+    expect(texts).toEqual(['alpha', 'beta', 'gamma']);
+    await reopened.close();
+  });
+
   it('appends concurrently, in order, and reads back through the cache and from disk', async () => {
     const log = await openLog({ cacheBytes: 0 });
     const results = await Promise.all(

@@ -31,7 +31,8 @@ export class HandshakeError extends Error {
 
 export interface Session {
   start(): void;
-  handleFrame(text: string): void;
+  /** A text frame as received: its UTF-8 bytes (sessions that want text decode it themselves). */
+  handleFrame(frame: Buffer): void;
   close(): void;
 }
 

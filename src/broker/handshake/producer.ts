@@ -85,7 +85,7 @@ export async function prepareProducer(
         },
         logger,
       );
-      return { start: () => undefined, handleFrame: (text) => session.handleFrame(text), close: release };
+      return { start: () => undefined, handleFrame: (frame) => session.handleFrame(frame), close: release };
     },
     abandon: release,
   };

@@ -20,7 +20,7 @@ import type { SubscriptionConsumer } from '../topics/subscription.js';
 import type { DeliveryLoop } from './delivery-loop.js';
 import type { ConsumerSource, SourcedDelivery } from './sources.js';
 import { deliveredFrame, socketDeliveryLoop } from './delivery.js';
-import { closeWithInternalError, dropConnection, sendText } from './socket.js';
+import { closeWithInternalError, dropConnection, sendText, textOf } from './socket.js';
 
 /** Moves a message that was redelivered too often to the dead-letter topic. */
 export type DeadLetterSink = (entry: LogEntry) => Promise<void>;
@@ -142,8 +142,8 @@ export class ConsumerSession implements SubscriptionConsumer {
     this.loop.start();
   }
 
-  handleFrame(text: string): void {
-    const command = decodeConsumerCommand(text);
+  handleFrame(frame: Buffer): void {
+    const command = decodeConsumerCommand(textOf(frame));
     switch (command.type) {
       case 'failure':
         this.logger.debug({ reason: command.reason, close: command.close }, 'bad consumer command');

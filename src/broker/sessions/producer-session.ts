@@ -20,6 +20,7 @@ import { clientMessage } from '../client-message.js';
 import type { PublishEncryption } from '../crypto/producer-encryption.js';
 import type { StoredMessage } from '../storage/record-codec.js';
 import type { AppendResult } from '../storage/message-log.js';
+import { paceCollection } from './collection-pacing.js';
 import { closeWithInternalError, sendWithinBound } from './socket.js';
 
 /** Where a producer's messages go: one topic, or a partitioned topic's router. */
@@ -62,8 +63,11 @@ export class ProducerSession {
     this.lastSequenceId = options.initialSequenceId;
   }
 
-  handleFrame(text: string): void {
-    const decoded = decodePublishFrame(text);
+  handleFrame(frame: Buffer): void {
+    // Client-side encryption reads more fields of the frame's text; otherwise the decoder works on the
+    // bytes, which spares large messages their copies as strings.
+    const text = this.options.encryption === undefined ? undefined : frame.toString('utf8');
+    const decoded = decodePublishFrame(text ?? frame);
     switch (decoded.kind) {
       case 'fatal':
         closeWithInternalError(this.ws, decoded.reason);
@@ -76,13 +80,13 @@ export class ProducerSession {
         this.sendAck(decoded.ack);
         return;
       case 'message': {
-        const encrypted = this.options.encryption?.(text, decoded.message);
+        const encrypted = text === undefined ? undefined : this.options.encryption?.(text, decoded.message);
         if (encrypted !== undefined && 'ack' in encrypted) {
           this.sendAck(encrypted.ack);
           return;
         }
         this.publish(
-          text.length,
+          frame.length,
           encrypted === undefined ? decoded.message : { ...decoded.message, payload: encrypted.payload },
           encrypted?.encryption,
         );
@@ -141,6 +145,7 @@ export class ProducerSession {
   }
 
   private trackPending(messages: number, bytes: number): void {
+    if (bytes > 0) paceCollection(bytes);
     this.pendingMessages += messages;
     this.pendingBytes += bytes;
     this.applyBackpressure();

@@ -9,7 +9,7 @@ import type { DeliveryCrypto } from '../crypto/delivery-crypto.js';
 import type { ReaderSource } from './sources.js';
 import { deliveredFrame, socketDeliveryLoop } from './delivery.js';
 import type { DeliveryLoop } from './delivery-loop.js';
-import { dropConnection, sendText } from './socket.js';
+import { dropConnection, sendText, textOf } from './socket.js';
 
 export class ReaderSession {
   private readonly loop: DeliveryLoop<string>;
@@ -46,8 +46,8 @@ export class ReaderSession {
     this.loop.start();
   }
 
-  handleFrame(text: string): void {
-    const command = decodeReaderCommand(text);
+  handleFrame(frame: Buffer): void {
+    const command = decodeReaderCommand(textOf(frame));
     if (command.type === 'isEndOfTopic') {
       const response: EndOfTopicResponse = { endOfTopic: this.source.atEndOfTopic };
       sendText(this.ws, JSON.stringify(response));

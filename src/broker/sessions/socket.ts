@@ -58,6 +58,13 @@ export function sendWithinBound(
   });
 }
 
+/** The bytes of a received frame (`ws` hands over a Buffer, or fragments). */
+export function bytesOf(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
 /** The text of a received frame (`ws` hands over a Buffer, or fragments). */
 export function textOf(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');

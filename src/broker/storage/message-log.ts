@@ -22,6 +22,7 @@ import { retentionAllowsDeleting, type RetentionPolicy } from './retention.js';
 import {
   decodeBody,
   encodeRecord,
+  payloadOfRecord,
   RECORD_HEADER_BYTES,
   stampChecksum,
   type StoredMessage,
@@ -264,7 +265,10 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     const firstEntryId = segment.entryCount;
     batch.forEach((pending, index) => stampChecksum(pending.record, firstEntryId + index));
     try {
-      await segment.write(Buffer.concat(batch.map((pending) => pending.record)), this.options.fsync);
+      await segment.write(
+        batch.map((pending) => pending.record),
+        this.options.fsync,
+      );
     } catch (error) {
       await this.recoverFromFailedWrite(segment, error as Error);
       throw error;
@@ -274,7 +278,8 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     this.count += batch.length;
     batch.forEach((pending, index) => {
       const ordinal = firstOrdinal + index;
-      this.cache.add(ordinal, pending.message);
+      // The cache keeps the payload as a view into the record (memory of its own, see encodeRecord).
+      this.cache.add(ordinal, { ...pending.message, payload: payloadOfRecord(pending.record) });
       pending.resolve({ ordinal, ledgerId: segment.ledgerId, entryId: firstEntryId + index });
     });
     if (this.failing) {

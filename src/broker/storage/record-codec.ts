@@ -34,17 +34,27 @@ type StoredMeta = Omit<StoredMessage, 'payload'>;
 /**
  * Encodes a record without its checksum: the entry id it gets is known only when its batch is
  * written, and {@link stampChecksum} fills it in then.
+ *
+ * The record has memory of its own (never a slice of Node's shared 8 KiB pool), so the read cache
+ * can keep its payload as a view into it ({@link payloadOfRecord}): a cached small message pinning a
+ * pool slab full of garbage would cost several times what the cache counts.
  */
 export function encodeRecord(message: StoredMessage): Buffer {
   const { payload, ...meta } = message;
   const metaBytes = Buffer.from(JSON.stringify(meta satisfies StoredMeta), 'utf8');
   const bodyLength = 4 + metaBytes.length + payload.length;
-  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + bodyLength);
+  const record = Buffer.allocUnsafeSlow(RECORD_HEADER_BYTES + bodyLength);
   record.writeUInt32LE(bodyLength, 0);
   record.writeUInt32LE(metaBytes.length, RECORD_HEADER_BYTES);
   metaBytes.copy(record, RECORD_HEADER_BYTES + 4);
   payload.copy(record, RECORD_HEADER_BYTES + 4 + metaBytes.length);
   return record;
+}
+
+/** The payload of an encoded record, as a view into it (no copy). */
+export function payloadOfRecord(record: Buffer): Buffer {
+  const metaLength = record.readUInt32LE(RECORD_HEADER_BYTES);
+  return record.subarray(RECORD_HEADER_BYTES + 4 + metaLength);
 }
 
 /** The CRC seed of entry `entryId`; 0 is what ledgers written before seeding hold. */

@@ -121,17 +121,17 @@ export class Segment {
     return this.size;
   }
 
-  /** Writes complete records at the end of the file; they become readable entries only via `commit`. */
-  async write(records: Buffer, fsync: boolean): Promise<void> {
-    let written = 0;
-    while (written < records.length) {
-      const { bytesWritten } = await this.handle.write(
-        records,
-        written,
-        records.length - written,
-        this.size + written,
-      );
-      written += bytesWritten;
+  /**
+   * Writes complete records at the end of the file; they become readable entries only via `commit`.
+   * One gathered write (no copy of the batch into one buffer), completed when the kernel writes less.
+   */
+  async write(records: readonly Buffer[], fsync: boolean): Promise<void> {
+    let remaining = records;
+    let position = this.size;
+    while (remaining.length > 0) {
+      const { bytesWritten } = await this.handle.writev(remaining, position);
+      position += bytesWritten;
+      remaining = afterBytes(remaining, bytesWritten);
     }
     if (fsync) await this.handle.datasync();
   }
@@ -206,4 +206,18 @@ async function readSeal(path: string): Promise<SealFile | undefined> {
     throw new Error(`${path}: no committed length in ${JSON.stringify(text)}`);
   }
   return seal;
+}
+
+/** What is left of `buffers` once their first `bytes` were written (after a short write). */
+function afterBytes(buffers: readonly Buffer[], bytes: number): readonly Buffer[] {
+  let skipped = bytes;
+  let index = 0;
+  while (index < buffers.length && skipped >= (buffers[index]?.length ?? 0)) {
+    skipped -= buffers[index]?.length ?? 0;
+    index++;
+  }
+  const rest = buffers.slice(index);
+  const first = rest[0];
+  if (first !== undefined && skipped > 0) rest[0] = first.subarray(skipped);
+  return rest;
 }

@@ -157,10 +157,12 @@ export class SubscriptionCursor {
   /** Flushes the journal; acks held in memory only after a failed write get one more try. */
   async close(): Promise<void> {
     if (this.store.needsSnapshot) {
-      await this.store.saveSnapshot(() => this.snapshot()).catch((error: unknown) => {
-        // Nothing more to try: these acks are redelivered after a restart, as the log said.
-        this.logger.error({ err: error, subscription: this.name }, 'cursor snapshot at close failed');
-      });
+      await this.store
+        .saveSnapshot(() => this.snapshot())
+        .catch((error: unknown) => {
+          // Nothing more to try: these acks are redelivered after a restart, as the log said.
+          this.logger.error({ err: error, subscription: this.name }, 'cursor snapshot at close failed');
+        });
     }
     await this.store.close();
   }
