@@ -67,6 +67,37 @@ describe('deduplication', () => {
     expect(await reader.drain()).toEqual([]);
   });
 
+  it('a producer reopened under its name without initialSequenceId goes on from its stored sequence ids', async () => {
+    const namespace = await dedupNamespace();
+    const path = `${target.wsUrl}/ws/v2/producer/persistent/${namespace}/again?producerName=p2`;
+    const first = await pool.open(path);
+    for (let i = 0; i < 3; i++) {
+      first.send({ payload: base64(`m${i}`), context: `a${i}` });
+      expect(await first.next()).toMatchObject({ result: 'ok' });
+    }
+    await first.close();
+    let second;
+    for (let attempt = 0; attempt < 20 && second === undefined; attempt++) {
+      second = await pool.open(path).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        return undefined;
+      });
+    }
+    if (second === undefined) throw new Error('could not reopen producer p2');
+    // Starting again at sequence id 0 would have these dropped as duplicates of m0 and m1 (-1:-1).
+    for (let i = 3; i < 5; i++) {
+      second.send({ payload: base64(`m${i}`), context: `b${i}` });
+      const ack = await second.next<{ result: string; messageId: string }>();
+      expect(ack.result).toBe('ok');
+      expect(decodeMessageId(ack.messageId).entryId).toBeGreaterThanOrEqual(0);
+    }
+    const reader = await pool.open(
+      `${target.wsUrl}/ws/v2/reader/persistent/${namespace}/again?messageId=earliest`,
+    );
+    const read = await reader.take<DeliveredMessage>(5);
+    expect(read.map((m) => fromBase64(m.payload))).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+  });
+
   it('without the policy, the same resend is stored twice', async () => {
     const topic = uniqueTopic();
     const path = `${target.wsUrl}/ws/v2/producer/persistent/public/default/${topic}`;

@@ -38,6 +38,7 @@ export async function prepareProducer(
   const releases: (() => void)[] = [];
   const release = (): void => releases.splice(0).forEach((releaseOne) => releaseOne());
   let target: PublishTarget;
+  let storedSequenceId = -1;
   try {
     if (endpoint.topic.domain === 'non-persistent') {
       checkNamespace(endpoint.topic, context);
@@ -58,6 +59,10 @@ export async function prepareProducer(
         releases.push(topic.claimProducerName(producerName));
       }
       target = publishTarget(endpoint.topic, topics, partitioned, params);
+      if (params.initialSequenceId === undefined) {
+        const stored = await Promise.all(topics.map((topic) => topic.lastSequenceIdOf(producerName)));
+        storedSequenceId = Math.max(-1, ...stored);
+      }
     }
   } catch (error) {
     release();
@@ -76,7 +81,8 @@ export async function prepareProducer(
         target,
         {
           producerName,
-          initialSequenceId: params.initialSequenceId ?? -1,
+          // As Pulsar's client does: the given initialSequenceId, else where the stored ones end.
+          initialSequenceId: params.initialSequenceId ?? storedSequenceId,
           maxMessageSize: context.options.maxMessageSize,
           maxPendingMessages: context.options.maxPendingMessagesPerProducer,
           maxPendingBytes: context.options.maxInboundBytesPerConnection,

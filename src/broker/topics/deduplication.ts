@@ -165,6 +165,11 @@ export class DeduplicationState {
     return true;
   }
 
+  /** The highest sequence id stored for `producer` (-1: none, or forgotten after inactivity). */
+  lastSequenceId(producer: string): number {
+    return this.producers.get(producer)?.persisted ?? -1;
+  }
+
   /** True once a message of this producer with this sequence id (or a later one) is stored. */
   isStored(producer: string, sequenceId: number): boolean {
     return sequenceId <= (this.producers.get(producer)?.persisted ?? -1);

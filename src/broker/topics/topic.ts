@@ -203,12 +203,8 @@ export class Topic {
     return stored;
   }
 
-  private store(message: StoredMessage): Promise<AppendResult> {
-    if (!this.options.deduplicationEnabled()) {
-      // Stored ids are not tracked while off; the next enabled publish reloads them from the log.
-      this.deduplication = undefined;
-      return this.append(message);
-    }
+  /** The deduplication state, loaded on first use. */
+  private deduplicationState(): Promise<DeduplicationState> {
     this.deduplication ??= DeduplicationState.load(
       join(this.dir, SUBSCRIPTIONS_DIR, DEDUPLICATION_SNAPSHOT),
       {
@@ -218,9 +214,29 @@ export class Topic {
         isConnected: (producer) => this.producerNames.has(producer),
       },
     );
+    return this.deduplication;
+  }
+
+  /**
+   * With deduplication on, the highest sequence id stored for `producerName`, which Pulsar hands a
+   * producer that connects without `initialSequenceId` so that it goes on from there (-1 otherwise):
+   * a producer that comes back under the same name, generated names included (they start again at
+   * `<cluster>-0-0` after a restart), is not taken for its own duplicates.
+   */
+  async lastSequenceIdOf(producerName: string): Promise<number> {
+    if (!this.options.deduplicationEnabled()) return -1;
+    return (await this.deduplicationState()).lastSequenceId(producerName);
+  }
+
+  private store(message: StoredMessage): Promise<AppendResult> {
+    if (!this.options.deduplicationEnabled()) {
+      // Stored ids are not tracked while off; the next enabled publish reloads them from the log.
+      this.deduplication = undefined;
+      return this.append(message);
+    }
     const { producerName, sequenceId } = message;
     // Every deduplicated publish goes through the same promise, so they keep their order.
-    return this.deduplication.then(async (state) => {
+    return this.deduplicationState().then(async (state) => {
       if (!state.accept(producerName, sequenceId)) {
         // Answered after the appends before it, so its ack does not overtake theirs; by then a copy
         // that was still being stored has been stored, or has failed.
