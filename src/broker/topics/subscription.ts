@@ -89,6 +89,8 @@ export class Subscription {
    * acknowledged. As many as recovery found damaged, which is none on a healthy disk.
    */
   private readonly unreadable = new OrdinalRanges();
+  /** Key_Shared: the last entry read for its key, handed to its delivery if it is the one picked. */
+  private readForSlot: LogEntry | undefined;
   /** Key_Shared: key slots of entries looked at but not yet acknowledged. */
   private readonly slots = new Map<number, number>();
   /** Key_Shared: which consumer owns which key slot. */
@@ -235,7 +237,9 @@ export class Subscription {
       if (ordinal !== undefined) {
         let entry: LogEntry;
         try {
-          entry = await this.log.read(ordinal);
+          const read = this.readForSlot;
+          this.readForSlot = undefined;
+          entry = read?.ordinal === ordinal ? read : await this.log.read(ordinal);
         } catch (error) {
           // Retention deleted it meanwhile (only possible for what no durable cursor needs), or it is
           // damaged on disk: skipped, and never picked again.
@@ -350,10 +354,7 @@ export class Subscription {
   private async pickByKey(consumer: SubscriptionConsumer): Promise<number | undefined> {
     if (this.isBlocked(consumer)) return undefined;
     this.skipDispatched();
-    const limit = Math.min(this.log.length, this.readPosition + KEY_SHARED_LOOKAHEAD);
-    const candidates = this.replayCandidates(KEY_SHARED_LOOKAHEAD);
-    for (let ordinal = this.readPosition; ordinal < limit; ordinal++) candidates.push(ordinal);
-    for (const ordinal of candidates) {
+    for (const ordinal of this.keySharedCandidates()) {
       if (!this.isAvailable(ordinal)) continue;
       let slot: number;
       try {
@@ -372,10 +373,25 @@ export class Subscription {
     return undefined;
   }
 
+  /**
+   * Key_Shared's candidates in order: entries to replay, then new ones up to the look-ahead. Generated
+   * one at a time, so a pick that finds one early costs no more than that.
+   */
+  private *keySharedCandidates(): Generator<number> {
+    // Copied first: the replay set changes while a candidate's key is read.
+    yield* this.replayCandidates(KEY_SHARED_LOOKAHEAD);
+    const start = this.readPosition;
+    const limit = Math.min(this.log.length, start + KEY_SHARED_LOOKAHEAD);
+    for (let ordinal = start; ordinal < limit; ordinal++) yield ordinal;
+  }
+
+  /** The key slot of an entry; an entry read for it is kept for its delivery (one read, not two). */
   private async slotOf(ordinal: number): Promise<number> {
     let slot = this.slots.get(ordinal);
     if (slot === undefined) {
-      slot = messageSlot((await this.log.read(ordinal)).message.key, ordinal);
+      const entry = await this.log.read(ordinal);
+      this.readForSlot = entry;
+      slot = messageSlot(entry.message.key, ordinal);
       this.slots.set(ordinal, slot);
     }
     return slot;
