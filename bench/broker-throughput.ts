@@ -11,7 +11,8 @@
  * code, each version's ratios), not the msg/s.
  *
  * Options (env): BENCH_MESSAGES (default 100000), BENCH_IN_FLIGHT (1000), BENCH_SIZES (100,1024),
- * BENCH_TYPES (Exclusive,Failover,Shared,Key_Shared), BENCH_FSYNC (never). BENCH_CHECK=1 exits 1 when
+ * BENCH_TYPES (Exclusive,Failover,Shared,Key_Shared), BENCH_FSYNC (never); BENCH_URL measures a
+ * server already running there instead (Apache Pulsar's WebSocket service, say). BENCH_CHECK=1 exits 1 when
  * a consume / produce ratio falls below BENCH_MIN_CONSUME_RATIO (0.5): the CI guard (a per-message
  * cost on the consume path, such as the Failover ring once computed per message, shows there).
  */
@@ -127,7 +128,10 @@ function rate(value: number): string {
 console.log(
   `broker throughput: ${MESSAGES} messages per run, ${IN_FLIGHT} in flight, --fsync ${FSYNC}, broker in its own process`,
 );
-const broker = await startBroker();
+const broker =
+  process.env.BENCH_URL === undefined
+    ? await startBroker()
+    : { url: process.env.BENCH_URL, stop: () => Promise.resolve() };
 const lowRatios: string[] = [];
 try {
   // Warm-up: the broker's JIT and the first topic's files.
@@ -135,7 +139,7 @@ try {
   await consume(broker.url, 'warm-up', 'Exclusive');
   for (const size of SIZES) {
     for (const type of TYPES) {
-      const topic = `bench-${type}-${size}-${Date.now()}`;
+      const topic = `bench-${type}-${size}-${Date.now()}-${process.pid}`;
       const produced = await produce(broker.url, topic, size);
       const consumed = await consume(broker.url, topic, type);
       const ratio = consumed / produced;

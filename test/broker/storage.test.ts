@@ -41,6 +41,21 @@ async function openLog(
 }
 
 describe('message log', () => {
+  it('reads entries behind the cache in runs, in any order, each its own', async () => {
+    const log = await openLog({ cacheBytes: 0, maxEntriesPerSegment: 300 });
+    const texts = Array.from({ length: 700 }, (_, index) => `m${index}-${'x'.repeat(index % 50)}`);
+    await Promise.all(texts.map((text) => log.append(message(text))));
+    const inOrder = [];
+    for (let ordinal = 0; ordinal < texts.length; ordinal++) {
+      inOrder.push((await log.read(ordinal)).message.payload.toString());
+    }
+    expect(inOrder).toEqual(texts);
+    for (const ordinal of [699, 0, 350, 299, 300, 5, 698]) {
+      expect((await log.read(ordinal)).message.payload.toString()).toBe(texts[ordinal]);
+    }
+    await log.close();
+  });
+
   it('completes short writes: every record lands whole', async () => {
     const probe = await open(join(dir, 'probe'), 'w');
     await probe.close();

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { MessageIdData } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from './ledger-ids.js';
+import { ReadAhead, RUN_BYTES, RUN_ENTRIES } from './read-ahead.js';
 import { ReadCache } from './read-cache.js';
 import { retentionAllowsDeleting, type RetentionPolicy } from './retention.js';
 import {
@@ -106,6 +107,8 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   /** Damaged entries already reported at read time (bounded by what recovery found). */
   private readonly reportedDamage = new Set<number>();
   private readonly cache: ReadCache;
+  /** Runs of entries read from disk ahead of the one asked for (bounded, see read-ahead.ts). */
+  private readonly readAhead = new ReadAhead();
   private count = 0;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => undefined;
@@ -411,12 +414,17 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     if (ordinal < this.firstOrdinal) {
       throw new EntryDeletedError(`entry ${ledgerId}:${entryId} was deleted by retention`);
     }
-    let message = this.cache.get(ordinal);
+    let message = this.cache.get(ordinal) ?? this.readAhead.get(ordinal);
     if (message === undefined) {
       const segment = this.segments[this.segmentIndexOf(ordinal)];
       if (segment === undefined) throw new RangeError(`no segment for ordinal ${ordinal}`);
       if (segment.isDamaged(entryId)) throw this.damaged(ordinal, ledgerId, entryId);
-      message = decodeBody(await segment.readBody(entryId));
+      // Readers behind the cache read in order: one read serves the next deliveries too.
+      const messages = (await segment.readBodies(entryId, RUN_ENTRIES, RUN_BYTES)).map(decodeBody);
+      this.readAhead.add(ordinal, messages);
+      const [first] = messages;
+      if (first === undefined) throw new RangeError(`no entry ${ledgerId}:${entryId}`);
+      message = first;
     }
     return { ordinal, ledgerId, entryId, message };
   }
@@ -459,6 +467,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
         this.firstLive++;
         if (segment === this.writable) this.writable = undefined;
         this.cache.forgetBefore(base + segment.entryCount);
+        this.readAhead.forgetBefore(base + segment.entryCount);
         storedBytes -= segment.byteSize;
         deleted += segment.entryCount;
         await segment.delete();

@@ -164,6 +164,35 @@ export class Segment {
     return this.damaged?.has(entryId) === true;
   }
 
+  /**
+   * Reads the bodies of entries `entryId` on, in one read: as many as follow it up to `maxEntries` and
+   * `maxBytes` (at least the first), stopping before a damaged one. Each body is a view into the read.
+   */
+  async readBodies(entryId: number, maxEntries: number, maxBytes: number): Promise<Buffer[]> {
+    const offset = this.offsets[entryId];
+    if (offset === undefined || offset < 0 || this.isDamaged(entryId)) return [await this.readBody(entryId)];
+    let last = entryId;
+    let end = offset + RECORD_HEADER_BYTES + (this.lengths[entryId] ?? 0);
+    for (let next = entryId + 1; next < this.count && next - entryId < maxEntries; next++) {
+      const nextOffset = this.offsets[next];
+      const nextLength = this.lengths[next];
+      if (nextOffset === undefined || nextLength === undefined || nextOffset !== end || this.isDamaged(next))
+        break;
+      if (nextOffset + RECORD_HEADER_BYTES + nextLength - offset > maxBytes) break;
+      last = next;
+      end = nextOffset + RECORD_HEADER_BYTES + nextLength;
+    }
+    const run = Buffer.allocUnsafe(end - offset);
+    const { bytesRead } = await this.handle.read(run, 0, run.length, offset);
+    if (bytesRead < run.length) throw new RangeError(`ledger ${this.ledgerId} ends inside entry ${last}`);
+    const bodies: Buffer[] = [];
+    for (let id = entryId; id <= last; id++) {
+      const start = (this.offsets[id] ?? 0) - offset + RECORD_HEADER_BYTES;
+      bodies.push(run.subarray(start, start + (this.lengths[id] ?? 0)));
+    }
+    return bodies;
+  }
+
   /** Reads the body of entry `entryId`. */
   async readBody(entryId: number): Promise<Buffer> {
     const offset = this.offsets[entryId];
