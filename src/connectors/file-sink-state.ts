@@ -1,15 +1,17 @@
 /**
  * The exactly-once state of a file sink: how many bytes of the output file are complete and durable,
  * and the id of the last message in them, written atomically and durably (src/fs/atomic-file.ts)
- * after each fsync of the output and before the messages it covers are acknowledged.
+ * when the sink opens (before it writes anything), after each fsync of the output (before the
+ * messages it covers are acknowledged) and for each new file a rotation starts.
  *
  * File: `<output>.state.json` next to the output file, JSON:
- * `{ "version": 1, "topic": "…", "subscription": "…", "dev": <n>, "ino": <n>, "offset": <bytes>, "lastMessageId": "<base64 id>" }`.
+ * `{ "version": 1, "topic": "…", "subscription": "…", "dev": <n>, "ino": <n>, "offset": <bytes>, "lastMessageId": "<base64 id>" }`
+ * (`lastMessageId` absent until a first message was written).
  * On start the output is cut back to `offset` (what was written after it was never acknowledged and
  * comes again; a file other than `dev`/`ino`, made by a rotation after the state was saved, is cut
- * to 0 for the same reason), and redelivered messages at or before `lastMessageId` are acknowledged without being
- * written again. That is only sound when messages come in id order: one non-partitioned topic on an
- * Exclusive or Failover subscription.
+ * to 0 for the same reason), and redelivered messages at or before `lastMessageId` are acknowledged
+ * without being written again. That is only sound when messages come in id order: one
+ * non-partitioned topic on an Exclusive or Failover subscription.
  */
 import { readFile } from 'node:fs/promises';
 import { ConnectorError } from '../errors.js';
@@ -27,8 +29,8 @@ export interface SinkState {
   readonly ino: number;
   /** Bytes of the output file that are complete, fsynced, and hold every message up to `lastMessageId`. */
   readonly offset: number;
-  /** Base64 id of the last message written before `offset`. */
-  readonly lastMessageId: string;
+  /** Base64 id of the last message written before `offset`; absent when none was written yet. */
+  readonly lastMessageId?: string;
 }
 
 /** Which subscription the output is exactly-once for. */
@@ -61,7 +63,7 @@ export async function readSinkState(
     state = JSON.parse(text) as SinkState;
     if (state.version !== 1 || !Number.isSafeInteger(state.offset) || state.offset < 0)
       throw new Error('bad fields');
-    decodeMessageId(state.lastMessageId);
+    if (state.lastMessageId !== undefined) decodeMessageId(state.lastMessageId);
   } catch (error) {
     throw new ConnectorError('file', `state file ${path} is malformed; remove it to start the output over`, {
       cause: error,
@@ -74,6 +76,11 @@ export async function readSinkState(
     );
   }
   return state;
+}
+
+/** Where the exactly-once state of the output `path` is kept. */
+export function statePathOf(path: string, settings: ExactlyOnceOptions): string {
+  return settings.statePath ?? `${path}${STATE_SUFFIX}`;
 }
 
 export function writeSinkState(path: string, state: SinkState): Promise<void> {

@@ -1,36 +1,38 @@
 /**
  * File sink: messages appended to a file as `lines` or `ndjson` records, acknowledged only once the
  * data is on disk (fsync at an interval, on rotation and on close), never before. Rotation by size
- * and by time renames the file to `<path>.<UTC time>-<n>` and starts a new one. On open, a torn last
+ * and by time renames the file (file-sink-rotation.ts) and starts a new one. On open, a torn last
  * record left by a crash (no final newline) is cut off: its message was never acknowledged, so it
  * comes again, instead of being glued to new data.
  *
- * With `exactlyOnce` (one non-partitioned topic on an Exclusive or Failover subscription), each fsync
- * is followed by a durable state file (offset + last message id, see file-sink-state.ts) before the
- * acknowledgements: on open the file is cut back to the recorded offset and redelivered messages up
- * to the recorded id are acknowledged without being written again, so after any number of crashes
- * the file holds each message once, in order. Messages from a partitioned topic (ids with a
- * partition) have no single order: the sink then says so, removes the state file and goes on
- * at-least-once.
+ * Write errors: a batch is written whole (short writes are completed, src/fs/record-file.ts). A write
+ * that fails (`ENOSPC`, `EDQUOT`, `EIO`, …) cuts the file back to the end of its last complete record,
+ * makes what is complete durable (and recorded, with exactly-once) and acknowledges that, never the
+ * batch that failed; then the sink fails with an error naming the file. A failed fsync or state save
+ * fails it too, acknowledging nothing it would have covered.
+ *
+ * With `exactlyOnce` (one non-partitioned topic on an Exclusive or Failover subscription), a state
+ * file (offset + last message id, file-sink-exactly-once.ts) describes the output from before its
+ * first byte and moves on after each fsync, before the acknowledgements: on open the file is cut back
+ * to the recorded offset and redelivered messages up to the recorded id are acknowledged without
+ * being written again, so after any number of crashes, at any moment, the file holds each message
+ * once, in order. Messages from a partitioned topic (ids with a partition) have no single order: the
+ * sink then says so, removes the state file and goes on at-least-once.
  */
-import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { ConnectorError, InvalidArgumentError } from '../errors.js';
 import { syncDirectory } from '../fs/atomic-file.js';
+import { appendAll, cutTornTail } from '../fs/record-file.js';
 import type { ConsumerMessage } from '../streams/consumer-message.js';
-import { decodeMessageId, type MessageIdData } from '../protocol/index.js';
+import { decodeMessageId } from '../protocol/index.js';
 import { settlementOf, type Tracked } from '../streams/tracked.js';
-import {
-  isAtOrBefore,
-  readSinkState,
-  STATE_SUFFIX,
-  writeSinkState,
-  type ExactlyOnceOptions,
-  type SinkState,
-} from './file-sink-state.js';
+import { ExactlyOnceOutput } from './file-sink-exactly-once.js';
+import { Rotations } from './file-sink-rotation.js';
+import type { ExactlyOnceOptions } from './file-sink-state.js';
 import { checkSinkFormat, encodeRecord, type SinkFormat } from './sink-format.js';
 
 export interface FileSinkOptions {
@@ -49,45 +51,15 @@ export interface FileSinkOptions {
   readonly logger?: Logger;
 }
 
-/** The exactly-once bookkeeping of an open sink. */
-interface ExactlyOnce {
-  readonly statePath: string;
-  readonly topic: string;
-  readonly subscription: string;
-  /** The last message durably written (from the state file, then from each sync). */
-  last: { readonly text: string; readonly id: MessageIdData } | undefined;
-  /** The last message written to the file and not yet covered by a state file. */
-  pending: { readonly text: string; readonly id: MessageIdData } | undefined;
-  /** The newest message taken in (written, or queued to be): what redeliveries are compared with. */
-  seen: { readonly text: string; readonly id: MessageIdData } | undefined;
-}
-
 function positive(name: string, value: number | undefined): void {
   if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
     throw new InvalidArgumentError(`expected \`${name}\` to be a positive number, got ${value}`);
   }
 }
 
-/** Cuts an unterminated last record; returns the bytes removed. */
-async function repairTornTail(handle: FileHandle): Promise<number> {
-  const { size } = await handle.stat();
-  if (size === 0) return 0;
-  const window = Buffer.alloc(64 * 1024);
-  let end = size;
-  while (end > 0) {
-    const start = Math.max(0, end - window.length);
-    const { bytesRead } = await handle.read(window, 0, end - start, start);
-    const slice = window.subarray(0, bytesRead);
-    const newline = slice.lastIndexOf(0x0a);
-    if (newline >= 0) {
-      const keep = start + newline + 1;
-      if (keep < size) await handle.truncate(keep);
-      return size - keep;
-    }
-    end = start;
-  }
-  await handle.truncate(0);
-  return size;
+/** A ConnectorError naming the file and what failed on it; the system error (its code) is the cause. */
+function fileError(what: string, error: unknown): ConnectorError {
+  return new ConnectorError('file', `${what}: ${(error as Error).message}`, { cause: error });
 }
 
 export class FileSink extends Writable {
@@ -95,18 +67,19 @@ export class FileSink extends Writable {
   private readonly logger: Logger;
   /** Acknowledgements of what was written since the last fsync. */
   private unsynced: (() => void)[] = [];
+  /** Bytes in the file, all of them complete records (written whole). */
   private bytesInFile: number;
   private io: Promise<void> = Promise.resolve();
   private readonly fsyncTimer: NodeJS.Timeout;
   private readonly rotateTimer: NodeJS.Timeout | undefined;
-  private rotations = 0;
 
   private constructor(
     readonly path: string,
     private handle: FileHandle,
     size: number,
     private readonly options: FileSinkOptions,
-    private exactly: ExactlyOnce | undefined,
+    private exactly: ExactlyOnceOutput | undefined,
+    private readonly rotations: Rotations,
   ) {
     super({ objectMode: true, highWaterMark: 256 });
     this.format = options.format ?? 'lines';
@@ -122,7 +95,11 @@ export class FileSink extends Writable {
         : setInterval(() => void this.schedule(() => this.rotateIfNotEmpty()), options.rotateIntervalMs);
   }
 
-  /** Opens (appends to) `path`, repairing a torn last record first. @throws ConnectorError when it cannot. */
+  /**
+   * Opens (appends to) `path`, brought back to its last consistent state first: cut to the state
+   * file's offset, whose state is then recorded before anything is written (exactly-once), or a torn
+   * last record cut (at-least-once). @throws ConnectorError when it cannot.
+   */
   static async open(path: string, options: FileSinkOptions = {}): Promise<FileSink> {
     checkSinkFormat(options.format ?? 'lines');
     positive('rotateBytes', options.rotateBytes);
@@ -133,68 +110,29 @@ export class FileSink extends Writable {
     try {
       handle = await open(path, 'a+');
     } catch (error) {
-      throw new ConnectorError('file', `cannot open ${path} for writing: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw fileError(`cannot open ${path} for writing`, error);
     }
     const logger = options.logger ?? pino({ enabled: false });
     try {
-      const exactly = await FileSink.resume(path, handle, options, logger);
+      let exactly: ExactlyOnceOutput | undefined;
+      if (options.exactlyOnce === undefined) {
+        const removed = await cutTornTail(handle);
+        if (removed > 0) {
+          logger.warn(
+            { path, bytes: removed },
+            'cut a torn last record left by a crash (its message was not acknowledged and comes again)',
+          );
+        }
+      } else {
+        exactly = await ExactlyOnceOutput.resume(path, handle, options.exactlyOnce, logger);
+      }
       const { size } = await handle.stat();
-      const sink = new FileSink(path, handle, size, options, exactly);
-      sink.rotations = await lastRotation(path);
-      return sink;
+      return new FileSink(path, handle, size, options, exactly, await Rotations.open(path));
     } catch (error) {
       await handle.close();
-      throw error;
+      if (error instanceof ConnectorError) throw error;
+      throw fileError(`cannot open ${path}`, error);
     }
-  }
-
-  /**
-   * Brings the file back to its last consistent state: cut to the state file's offset (exactly-once)
-   * or cut a torn last record (at-least-once).
-   */
-  private static async resume(
-    path: string,
-    handle: FileHandle,
-    options: FileSinkOptions,
-    logger: Logger,
-  ): Promise<ExactlyOnce | undefined> {
-    const settings = options.exactlyOnce;
-    const state =
-      settings === undefined ? undefined : await readSinkState(statePathOf(path, settings), settings);
-    if (state === undefined) {
-      const removed = await repairTornTail(handle);
-      if (removed > 0) {
-        logger.warn(
-          { path, bytes: removed },
-          'cut a torn last record left by a crash (its message was not acknowledged and comes again)',
-        );
-      }
-    } else {
-      const { size, dev, ino } = await handle.stat();
-      const sameFile = dev === state.dev && ino === state.ino;
-      // Another file: made by a rotation after the state was saved, everything in it came later.
-      const keep = sameFile ? Math.min(size, state.offset) : 0;
-      if (size > keep) {
-        // Written after the last state file: never acknowledged, it comes again.
-        await handle.truncate(keep);
-        await handle.sync();
-        logger.info({ path, bytes: size - keep, offset: keep }, 'cut back to the recorded offset');
-      }
-    }
-    if (settings === undefined) return undefined;
-    return {
-      statePath: statePathOf(path, settings),
-      topic: settings.topic,
-      subscription: settings.subscription,
-      last:
-        state === undefined
-          ? undefined
-          : { text: state.lastMessageId, id: decodeMessageId(state.lastMessageId) },
-      pending: undefined,
-      seen: undefined,
-    };
   }
 
   /** Runs file operations one after another; a failure destroys the sink. */
@@ -230,11 +168,10 @@ export class FileSink extends Writable {
     }
     const data = Buffer.concat(parts);
     // The newest message in `data`: the state may name it only once `data` is in the file.
-    const newest = this.exactly?.seen;
+    const newest = this.exactly?.newest;
     this.schedule(async () => {
-      await this.handle.write(data);
-      if (this.exactly !== undefined && newest !== undefined) this.exactly.pending = newest;
-      this.bytesInFile += data.length;
+      await this.append(data);
+      this.exactly?.wrote(newest);
       this.unsynced.push(...acks);
       if (this.options.rotateBytes !== undefined && this.bytesInFile >= this.options.rotateBytes)
         await this.rotate();
@@ -260,13 +197,45 @@ export class FileSink extends Writable {
         { path: this.path, statePath: exactly.statePath },
         'messages from a partitioned topic have no single order: exactly-once is off, at-least-once from here (state file removed)',
       );
-      void this.schedule(() => rm(exactly.statePath, { force: true }));
+      void this.schedule(() => exactly.remove());
       return false;
     }
-    const newest = exactly.seen ?? exactly.last;
-    if (newest !== undefined && isAtOrBefore(id, newest.id)) return true;
-    exactly.seen = { text: message.messageId, id };
-    return false;
+    return exactly.alreadyWritten(message.messageId, id);
+  }
+
+  /**
+   * Appends `data` (whole records) to the file. When that fails, the file is cut back to its last
+   * complete record and what is complete is made durable and acknowledged; the batch that failed is
+   * not acknowledged. @throws ConnectorError naming the file, with the system error (`ENOSPC`, …).
+   */
+  private async append(data: Buffer): Promise<void> {
+    try {
+      await appendAll(this.handle, data);
+    } catch (error) {
+      const failure = fileError(`cannot write ${this.path}`, error);
+      await this.cutBack(failure);
+      throw failure;
+    }
+    this.bytesInFile += data.length;
+  }
+
+  /** After a failed write: the file back to its complete records, the state (and acks) to match them. */
+  private async cutBack(failure: ConnectorError): Promise<void> {
+    try {
+      await this.handle.truncate(this.bytesInFile);
+      await this.sync();
+      this.logger.warn(
+        { path: this.path, offset: this.bytesInFile },
+        'write failed: cut the file back to its last complete record',
+      );
+    } catch (error) {
+      // Reported with the write's error (the one that stops the sink); the state file on disk still
+      // covers no more than the file's complete records, so a restart cuts the rest.
+      this.logger.warn(
+        { path: this.path, err: error as Error, failure: failure.message },
+        'write failed, and so did cutting the file back; a restart cuts it back to the state file',
+      );
+    }
   }
 
   /** fsync, record the exactly-once state, then acknowledge everything it covers. */
@@ -274,30 +243,13 @@ export class FileSink extends Writable {
     if (this.unsynced.length === 0) return;
     const acks = this.unsynced;
     this.unsynced = [];
-    await this.handle.sync();
-    await this.saveState();
+    try {
+      await this.handle.sync();
+    } catch (error) {
+      throw fileError(`cannot fsync ${this.path}`, error);
+    }
+    await this.exactly?.save(this.bytesInFile);
     for (const ack of acks) ack();
-  }
-
-  /** Exactly-once: the state file now covers everything written (call after an fsync only). */
-  private async saveState(): Promise<void> {
-    const exactly = this.exactly;
-    if (exactly === undefined) return;
-    const last = exactly.pending ?? exactly.last;
-    if (last === undefined) return;
-    const { dev, ino } = await this.handle.stat();
-    const state: SinkState = {
-      version: 1,
-      topic: exactly.topic,
-      subscription: exactly.subscription,
-      dev,
-      ino,
-      offset: this.bytesInFile,
-      lastMessageId: last.text,
-    };
-    await writeSinkState(exactly.statePath, state);
-    exactly.last = last;
-    exactly.pending = undefined;
   }
 
   private async rotateIfNotEmpty(): Promise<void> {
@@ -307,22 +259,21 @@ export class FileSink extends Writable {
   private async rotate(): Promise<void> {
     await this.sync();
     await this.handle.close();
-    const stamp = new Date()
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z');
-    // Numbered on from the rotated files already there (lastRotation); never over an existing one.
-    let target = `${this.path}.${stamp}-${++this.rotations}`;
-    while (await exists(target)) target = `${this.path}.${stamp}-${++this.rotations}`;
-    await rename(this.path, target);
-    this.logger.info({ path: this.path, rotatedTo: target, bytes: this.bytesInFile }, 'rotated');
-    this.handle = await open(this.path, 'a+');
-    // The rename and the new file are durable only once the directory is synced.
-    await syncDirectory(dirname(this.path));
-    this.bytesInFile = (await stat(this.path)).size;
+    const bytes = this.bytesInFile;
+    let target: string;
+    try {
+      target = await this.rotations.rotate();
+      this.handle = await open(this.path, 'a+');
+      // The rename and the new file are durable only once the directory is synced.
+      await syncDirectory(dirname(this.path));
+      this.bytesInFile = (await this.handle.stat()).size;
+    } catch (error) {
+      throw fileError(`cannot rotate ${this.path}`, error);
+    }
+    this.logger.info({ path: this.path, rotatedTo: target, bytes }, 'rotated');
     // The state now describes the new file (a crash before this leaves a state naming the rotated
     // file: open() then cuts the new one to 0, its messages were not acknowledged).
-    await this.saveState();
+    await this.exactly?.newFile(this.handle, this.bytesInFile);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -355,34 +306,4 @@ export class FileSink extends Writable {
         () => callback(error),
       );
   }
-}
-
-/**
- * The highest `<n>` among the rotated files of `path` (`<path>.<UTC time>-<n>`): a new run numbers on
- * from there, so that rotated names sort in the order they were made even within one second.
- */
-async function lastRotation(path: string): Promise<number> {
-  const prefix = `${basename(path)}.`;
-  let last = 0;
-  for (const name of await readdir(dirname(path))) {
-    if (!name.startsWith(prefix)) continue;
-    const match = /^\d{8}T\d{6}Z-(\d+)$/.exec(name.slice(prefix.length));
-    if (match !== null) last = Math.max(last, Number(match[1]));
-  }
-  return last;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
-      throw error;
-    },
-  );
-}
-
-/** Where the exactly-once state of the output `path` is kept. */
-export function statePathOf(path: string, settings: ExactlyOnceOptions): string {
-  return settings.statePath ?? `${path}${STATE_SUFFIX}`;
 }

@@ -1,5 +1,19 @@
-/** File source and sink: checkpoint resume, follow (append, rotation, truncation), fsync-then-ack, torn tails, rotation. */
-import { appendFile, mkdtemp, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+/**
+ * File source and sink: checkpoint resume, follow (append, rotation, truncation), fsync-then-ack, torn
+ * tails, rotation, the exactly-once state recorded before the first write.
+ */
+import { once } from 'node:events';
+import {
+  appendFile,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,7 +22,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/connectors/checkpoint.js';
 import { FileSink } from '../../src/connectors/file-sink.js';
 import { FileSource } from '../../src/connectors/file-source.js';
-import type { ConsumerMessage, ProducerMessageObject } from '../../src/index.js';
+import { encodeMessageId, type ConsumerMessage, type ProducerMessageObject } from '../../src/index.js';
+import { messageIdOf } from '../../src/protocol/index.js';
 import { Tracked } from '../../src/streams/tracked.js';
 
 const dirs: string[] = [];
@@ -181,6 +196,44 @@ describe('file sink', () => {
       messageId: 'id',
       encoding: 'utf8',
       publishTime: '1970-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('exactly-once: the state is recorded on open, before anything is written; what is written and not fsynced is cut on reopen', async () => {
+    const dir = await tempDir();
+    const output = join(dir, 'out.txt');
+    await writeFile(output, 'earlier\ntorn');
+    const exactlyOnce = { topic: 'persistent://public/default/t', subscription: 's' };
+    const sink = await FileSink.open(output, { exactlyOnce, fsyncIntervalMs: 60_000 });
+    const { dev, ino } = await stat(output);
+    // The size at open (the torn record cut), which file it is, and no message yet.
+    expect(JSON.parse(await readFile(`${output}.state.json`, 'utf8'))).toEqual({
+      version: 1,
+      ...exactlyOnce,
+      dev,
+      ino,
+      offset: 8,
+    });
+    const acked: number[] = [];
+    const written = Array.from({ length: 3 }, (_, i) => ({
+      ...message(`new-${i}`),
+      messageId: encodeMessageId(messageIdOf(5, i)),
+    }));
+    written.forEach((m, i) => sink.write(new Tracked(m, () => acked.push(i))));
+    while ((await readFile(output, 'utf8')) !== 'earlier\nnew-0\nnew-1\nnew-2\n')
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    // A crash before the first fsync: nothing acknowledged, the state still says 8 bytes.
+    sink.destroy();
+    await once(sink, 'close');
+    expect(acked).toEqual([]);
+    const reopened = await FileSink.open(output, { exactlyOnce });
+    expect(await readFile(output, 'utf8')).toBe('earlier\n');
+    await pipeline(Readable.from(written.map((m, i) => new Tracked(m, () => acked.push(i)))), reopened);
+    expect(acked).toEqual([0, 1, 2]);
+    expect(await readFile(output, 'utf8')).toBe('earlier\nnew-0\nnew-1\nnew-2\n');
+    expect(JSON.parse(await readFile(`${output}.state.json`, 'utf8'))).toMatchObject({
+      offset: 26,
+      lastMessageId: written[2]?.messageId,
     });
   });
 });

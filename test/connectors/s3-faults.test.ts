@@ -1,12 +1,12 @@
 /**
  * The S3 sink on the worst day, against VersityGW (started here) and the embedded broker: an
  * interval flush racing 20,000 × 10 KB messages (it used to hang), the S3 server stopped
- * mid-stream, a spool folder that is read-only or full. Each time: the command exits with a clear
+ * mid-stream, a spool folder that is read-only or fills up mid-run. Each time: the command exits with a clear
  * message, nothing that was not uploaded is acknowledged (what the subscription redelivers is
  * exactly what is missing from the bucket), and no spool file stays open or on disk.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -145,6 +145,31 @@ async function openFilesUnder(dir: string): Promise<string[]> {
   return targets.filter((target) => target.startsWith(dir));
 }
 
+/** Fills the disk `dir` is on: a file takes every free block, so the next write fails with ENOSPC. */
+async function fill(dir: string): Promise<string> {
+  const filler = join(dir, 'filler');
+  const handle = await open(filler, 'w');
+  const block = Buffer.alloc(64 * 1024);
+  try {
+    for (;;) await handle.write(block);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    await handle.close();
+  }
+  return filler;
+}
+
+/** Waits until the sink's spool folder under `dir` holds no file (every object uploaded and removed). */
+async function spoolEmptied(dir: string): Promise<void> {
+  for (;;) {
+    const folders = await readdir(dir);
+    const files = await Promise.all(folders.map((folder) => readdir(join(dir, folder)).catch(() => [])));
+    if (files.every((names) => names.length === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe.skipIf(s3Missing !== undefined)(titled('topic-to-s3 on the worst day', s3Missing), () => {
   it('--batch-interval 1 while 20,000 × 10 KB messages stream in: uploads every message, exits 0', async () => {
     const bucket = await newBucket();
@@ -231,6 +256,56 @@ describe.skipIf(s3Missing !== undefined)(titled('topic-to-s3 on the worst day', 
       await rm(spool, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it.skipIf(tmpfsUnavailable !== undefined)(
+    `spool folder fills up mid-run (ENOSPC): exits 1 naming the spool file, acknowledges only what was uploaded; a rerun once space is freed uploads the rest${tmpfsUnavailable === undefined ? '' : ` (skipped: ${tmpfsUnavailable})`}`,
+    async () => {
+      const bucket = await newBucket();
+      const topic = `spool-full-${++counter}`;
+      const mount = await mountTmpfs(1024 * 1024);
+      try {
+        await publish(topic, 0, 1000, 1024);
+        const args = [
+          ...['--topic', topic, '--subscription', 's', '--bucket', bucket, '--spool-dir', mount.dir],
+          ...['--batch-count', '500', '--log-level', 'info'],
+        ];
+        let filled: Promise<string> | undefined;
+        let published: Promise<void> | undefined;
+        const running = topicToS3(args, (stderr) => {
+          // Both batches of the first 1000 are uploaded: once their spool files are gone, fill the
+          // spool's disk, then publish more.
+          if (filled === undefined && stderr.split('object uploaded').length - 1 >= 2) {
+            filled = spoolEmptied(mount.dir).then(() => fill(mount.dir));
+            published = filled.then(() => publish(topic, 1000, 2000, 1024));
+          }
+        });
+        // It fails on its own; should it not, the test fails instead of waiting forever.
+        const stuck = setTimeout(() => running.kill('SIGKILL'), 60_000);
+        const run = await running.finally(() => clearTimeout(stuck));
+        await published;
+        expect(run.code).toBe(1);
+        expect(run.stderr).toMatch(
+          new RegExp(
+            `cannot write spool file ${mount.dir}/pulsar-ws-s3-\\w+/object-\\d+: ENOSPC.*\\(PWS_ERR_CONNECTOR\\)`,
+          ),
+        );
+        expect(run.stderr).not.toMatch(/unhandled/i);
+        // The spool folder is gone with its files; only the filler is left.
+        expect(await readdir(mount.dir)).toEqual(['filler']);
+        expect([...(await uploadedIds(bucket))].sort()).toEqual(ids(0, 1000));
+        // What was not uploaded was not acknowledged: the subscription delivers exactly that.
+        expect((await unacknowledged(topic, 's')).sort()).toEqual(ids(1000, 2000));
+        await rm(await (filled ?? Promise.resolve(join(mount.dir, 'filler'))));
+        const rerun = await topicToS3([...args, '--idle-exit', '2']);
+        expect(rerun.code, rerun.stderr).toBe(0);
+        expect([...(await uploadedIds(bucket))].sort()).toEqual(ids(0, 2000));
+        expect(await unacknowledged(topic, 's')).toEqual([]);
+      } finally {
+        await mount.remove();
+      }
+    },
+    120_000,
+  );
 
   it.skipIf(tmpfsUnavailable !== undefined)(
     `spool folder read-only: exits 1 naming the folder, acknowledges nothing${tmpfsUnavailable === undefined ? '' : ` (skipped: ${tmpfsUnavailable})`}`,
