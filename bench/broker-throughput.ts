@@ -121,6 +121,24 @@ async function consume(url: string, topic: string, type: string): Promise<number
   return MESSAGES / seconds;
 }
 
+/** A phase that takes longer than this has hung (or regressed past any use): it fails. */
+const PHASE_TIMEOUT_MS = Number(process.env.BENCH_PHASE_TIMEOUT_MS ?? 120_000);
+
+async function withDeadline<T>(what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} took more than ${PHASE_TIMEOUT_MS} ms`)),
+      PHASE_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function rate(value: number): string {
   return `${Math.round(value).toLocaleString('en-US')} msg/s`.padStart(14);
 }
@@ -140,8 +158,8 @@ try {
   for (const size of SIZES) {
     for (const type of TYPES) {
       const topic = `bench-${type}-${size}-${Date.now()}-${process.pid}`;
-      const produced = await produce(broker.url, topic, size);
-      const consumed = await consume(broker.url, topic, type);
+      const produced = await withDeadline(`produce ${type} ${size} B`, produce(broker.url, topic, size));
+      const consumed = await withDeadline(`consume ${type} ${size} B`, consume(broker.url, topic, type));
       const ratio = consumed / produced;
       console.log(
         `${`${size} B`.padStart(7)} ${type.padEnd(10)} produce ${rate(produced)}  consume ${rate(consumed)}  consume/produce ${ratio.toFixed(2)}`,

@@ -31,8 +31,11 @@ const LINE_BYTES = 1024;
 
 type Way = 'relay' | 'broker' | 'cli';
 
+/** A run that takes longer than this has hung: it fails instead of holding CI until its limit. */
+const RUN_TIMEOUT_MS = Number(process.env.BENCH_RUN_TIMEOUT_MS ?? 600_000);
+
 function run(command: string, args: readonly string[]): { child: ChildProcess; exited: Promise<void> } {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: RUN_TIMEOUT_MS });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve, reject) =>
@@ -161,7 +164,9 @@ const rates: Record<Way, number[]> = { relay: [], broker: [], cli: [] };
 try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const way of ['relay', 'broker', 'cli'] as const) {
-      rates[way].push(await moveOnce(way, input, lines, inputHash));
+      const rate = await moveOnce(way, input, lines, inputHash);
+      console.log(`  round ${round + 1}, ${way}: ${rate.toFixed(1)} MB/s`);
+      rates[way].push(rate);
     }
   }
 } finally {
