@@ -3,9 +3,10 @@
  * with the flags), the broker and the sidecar none, and a flag the user gave Node is never overridden.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { heapFlagsFor } from '../../src/cli/heap-flags.js';
 import { CLI_PATH, startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
@@ -83,5 +84,49 @@ describe.runIf(process.platform === 'linux')('the pulsar-ws bin', () => {
     expect(args).toContain('--max-semi-space-size=4');
     // NODE_OPTIONS set the old-space size: the bin leaves it to the user.
     expect(args.some((arg) => arg.startsWith('--max-old-space-size'))).toBe(false);
+  });
+});
+
+/** BusyBox's `env`, as on Alpine images; the CI machine installs Debian's `busybox` package. */
+const busybox = ['/usr/bin/busybox', '/bin/busybox'].find((path) => existsSync(path));
+
+describe.runIf(process.platform === 'linux' && busybox !== undefined)('the bin under BusyBox env', () => {
+  it('has a #! line BusyBox env runs, and each command gets its flags through it', async () => {
+    const firstLine = (await readFile(CLI_PATH, 'utf8')).split('\n')[0];
+    // BusyBox's env has no -S: the line must name the interpreter alone.
+    expect(firstLine).toBe('#!/usr/bin/env node');
+    // What the kernel runs for that line, with BusyBox's env in place of GNU's.
+    const bin = (args: string[]): ReturnType<typeof spawn> =>
+      spawn(busybox ?? 'busybox', ['env', 'node', CLI_PATH, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+      });
+    const version = bin(['--version']);
+    let printed = '';
+    version.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    expect(await new Promise((resolve) => version.once('exit', resolve))).toBe(0);
+    expect(printed.trim()).toMatch(/^\d+\.\d+\.\d+/);
+
+    const port = await deadPort();
+    for (const [args, expected] of [
+      [
+        ['consume', 't', '--subscription', 's', '--url', `ws://127.0.0.1:${port}`],
+        '--max-old-space-size=256',
+      ],
+      [['broker', '--port', '0', '--data-dir', await mkdtemp(join(tmpdir(), 'pws-busybox-'))], '--expose-gc'],
+    ] as const) {
+      const child = bin([...args]);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      let seen: string[] = [];
+      for (let attempt = 0; attempt < 100 && !seen.includes(expected); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        seen = await commandLine(child.pid ?? 0).catch(() => []);
+      }
+      child.kill('SIGKILL');
+      await exited;
+      expect(seen).toContain(expected);
+      // Only connector commands get a heap cap.
+      expect(seen.some((arg) => arg.startsWith('--max-old-space-size'))).toBe(args[0] !== 'broker');
+    }
   });
 });
