@@ -120,6 +120,8 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   ) {
     super();
     this.cache = new ReadCache(options.cacheBytes);
+    // Every subscription and reader of the topic listens for appends: as many as it has, by design.
+    this.setMaxListeners(0);
   }
 
   /** Opens (or creates) the log in `dir`, recovering every segment found there. */
