@@ -1,6 +1,7 @@
 /**
  * What the consuming commands (`consume`, `topic-to-file`, `topic-to-s3`) share: their flags, the
- * --count / --idle-exit limits, and the pipeline from a subscription into a sink.
+ * --count / --idle-exit limits, the --receiver-queue-size window (`read` takes it too), and the
+ * pipeline from a subscription into a sink.
  */
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,6 +21,7 @@ import {
   withDecryptOptions,
   type DecryptArgs,
 } from './encryption-flags.js';
+import { PIPE_RECEIVER_QUEUE_SIZE } from '../streams/consumer-stream.js';
 import { CliError } from './cli-error.js';
 import { clientFromArgs, connectionWatch, withConnectionOptions, type ConnectionArgs } from './connection.js';
 import { limit, type LimitOptions } from './limit.js';
@@ -32,11 +34,42 @@ export interface ConsumeArgs extends ConnectionArgs, DecryptArgs {
   format: SinkFormat;
   count: number | undefined;
   'idle-exit': number | undefined;
+  'receiver-queue-size': number;
+}
+
+/**
+ * Checks --receiver-queue-size: an integer >= 1 (and at most `max`, a reader's cap).
+ * @throws CliError (exit 2) naming the flag and the value.
+ */
+export function checkReceiverQueueSize(value: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!(Number.isSafeInteger(value) && value >= 1 && value <= max)) {
+    const range = max === Number.MAX_SAFE_INTEGER ? '>= 1' : `from 1 to ${max}`;
+    throw new CliError(`--receiver-queue-size must be an integer ${range}, got ${value}`, 2);
+  }
+}
+
+/**
+ * `--receiver-queue-size N`: the consumer's permit window (messages buffered plus asked of the
+ * server), or a reader's `receiverQueueSize` (at most `max`). Checked as argv is parsed, so a bad
+ * value exits 2 before anything is opened. Memory: up to N messages.
+ */
+export function withReceiverQueueSize<T>(yargs: Argv<T>, fallback: number, max?: number) {
+  return yargs
+    .option('receiver-queue-size', {
+      type: 'number',
+      default: fallback,
+      describe: `Messages buffered plus asked of the server (the window that keeps the pipe full${max === undefined ? '' : `; at most ${max}`}); costs up to N x message size of memory`,
+    })
+    .check((argv) => {
+      // A CliError thrown here reaches the program's fail handler: exit 2 with this message.
+      checkReceiverQueueSize(argv['receiver-queue-size'], max);
+      return true;
+    });
 }
 
 /** The flags every consuming command takes. */
 export function consumeOptions<T>(yargs: Argv<T>) {
-  return withDecryptOptions(withConnectionOptions(yargs))
+  return withReceiverQueueSize(withDecryptOptions(withConnectionOptions(yargs)), PIPE_RECEIVER_QUEUE_SIZE)
     .option('subscription', { type: 'string', demandOption: true, describe: 'Subscription name' })
     .option('subscription-type', {
       type: 'string',
@@ -104,6 +137,7 @@ export async function consumeInto(
   try {
     const source = keyErrorAsUsage(() =>
       client.consumer(args.topic, args.subscription, {
+        highWaterMark: args['receiver-queue-size'],
         subscriptionType: args['subscription-type'],
         subscriptionInitialPosition: args['initial-position'],
         ...consumerDecryptionFromArgs(args),

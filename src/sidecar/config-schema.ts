@@ -8,7 +8,9 @@ import * as z from 'zod';
 import { FRAMINGS, type Framing } from '../connectors/framing.js';
 import { DEFAULT_KEY_TEMPLATE } from '../connectors/s3-sink.js';
 import { SINK_FORMATS, type SinkFormat } from '../connectors/sink-format.js';
-import { INITIAL_POSITIONS, SUBSCRIPTION_TYPES } from '../protocol/index.js';
+import { INITIAL_POSITIONS, MAX_RECEIVER_QUEUE_SIZE, SUBSCRIPTION_TYPES } from '../protocol/index.js';
+import { PIPE_RECEIVER_QUEUE_SIZE } from '../streams/consumer-stream.js';
+import { PIPE_READER_QUEUE_SIZE } from '../streams/reader-stream.js';
 import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -67,6 +69,22 @@ function url(description: string, protocols: readonly string[]) {
 }
 
 const positiveInt = (description: string) => z.number().int().positive().describe(description);
+/**
+ * A consumer's permit window or a reader's `receiverQueueSize`: an integer from 1 (to `max`), the
+ * error naming the value.
+ */
+function receiverQueueSize(max: number | undefined, fallback: number) {
+  const range = max === undefined ? '>= 1' : `from 1 to ${max}`;
+  const error = (issue: { readonly input: unknown }) =>
+    `expected an integer ${range}, got ${JSON.stringify(issue.input)}`;
+  const atLeastOne = z.number().int({ error }).min(1, { error });
+  return (max === undefined ? atLeastOne : atLeastOne.max(max, { error }))
+    .default(fallback)
+    .describe(
+      `Messages buffered plus asked of the broker (the window that keeps the pipe full${max === undefined ? '' : `; at most ${max}`}); holds up to this many messages in memory`,
+    );
+}
+
 const port = (description: string) => z.number().int().min(0).max(65_535).describe(description);
 
 /** `host:port` (or `[v6]:port`) to listen on. */
@@ -148,6 +166,7 @@ const topicSource = z.strictObject({
   subscription: z.string().min(1).describe('Subscription name'),
   subscriptionType: z.enum(SUBSCRIPTION_TYPES).default('Exclusive').describe('Subscription type'),
   initialPosition: z.enum(INITIAL_POSITIONS).default('Earliest').describe('Where a new subscription starts'),
+  receiverQueueSize: receiverQueueSize(undefined, PIPE_RECEIVER_QUEUE_SIZE),
 });
 
 const readerSource = z.strictObject({
@@ -155,6 +174,7 @@ const readerSource = z.strictObject({
   topic: z.string().min(1).describe('Topic (short or full name)'),
   start: z.string().default('earliest').describe('earliest, latest or a message id (exclusive)'),
   untilEnd: z.boolean().default(false).describe('Complete at the last message as of the start'),
+  receiverQueueSize: receiverQueueSize(MAX_RECEIVER_QUEUE_SIZE, PIPE_READER_QUEUE_SIZE),
 });
 
 const topicSink = z.strictObject({

@@ -315,6 +315,7 @@ export class PipelineRun {
         const consumer = this.client.consumer(source.topic, source.subscription, {
           subscriptionType: source.subscriptionType,
           subscriptionInitialPosition: source.initialPosition,
+          highWaterMark: source.receiverQueueSize,
           // The drain waits for the sink itself; a torn-down run closes at once.
           closeGraceMs: 0,
         });
@@ -326,6 +327,7 @@ export class PipelineRun {
           this.client.reader(source.topic, {
             startMessageId: this.options.readerStart ?? source.start,
             stopAtEnd: source.untilEnd,
+            highWaterMark: source.receiverQueueSize,
           }),
         );
       }

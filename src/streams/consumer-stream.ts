@@ -45,6 +45,15 @@ const MAX_TRACKED_HANDED_OUT = 100_000;
  */
 const MAX_REMEMBERED_ACKS = 10_000;
 
+/**
+ * The window the CLI's consuming commands and the sidecar's topic and reader sources open with
+ * (`--receiver-queue-size`, `receiverQueueSize`), where one consumer has the process to itself and
+ * a late permit frame must not drain the pipe. The stream's own default stays 100: a library user may
+ * hold many consumers in one process, and each window costs up to that many messages of memory.
+ * Why this number: BENCHMARKS.md, "Consumer window (`--receiver-queue-size`)".
+ */
+export const PIPE_RECEIVER_QUEUE_SIZE = 1000;
+
 export interface ConsumerStreamOptions {
   /** Messages buffered plus messages asked for, at most. @default 100 */
   readonly highWaterMark?: number;

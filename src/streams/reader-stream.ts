@@ -19,6 +19,7 @@ import {
   type MessageIdData,
 } from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage, type ConsumerMessage } from './consumer-message.js';
+import { PIPE_RECEIVER_QUEUE_SIZE } from './consumer-stream.js';
 import {
   bindSession,
   closeSession,
@@ -36,6 +37,9 @@ export interface ReaderStreamOptions {
    */
   readonly until?: () => Promise<MessageIdData | null>;
 }
+
+/** A reader's `PIPE_RECEIVER_QUEUE_SIZE`: Pulsar caps a reader's `receiverQueueSize` at 1000. */
+export const PIPE_READER_QUEUE_SIZE = Math.min(PIPE_RECEIVER_QUEUE_SIZE, MAX_RECEIVER_QUEUE_SIZE);
 
 export function resolveReaderHighWaterMark(value: number | undefined): number {
   const highWaterMark = value ?? 100;

@@ -1,11 +1,14 @@
 /**
  * Sidecar config: the issue's example parses; each broken config (unknown key, wrong type, missing
  * field, bad URL, bad duration, undefined ${VAR}) is reported with its key path and line; env and
- * flags override the file; durations and sizes parse.
+ * flags override the file; durations and sizes parse; a topic or reader source's receiverQueueSize
+ * is checked.
  */
 import { describe, expect, it } from 'vitest';
 import { formatProblems, parseConfig } from '../../src/sidecar/config.js';
 import { parseDuration, parseSize } from '../../src/sidecar/units.js';
+import { PIPE_RECEIVER_QUEUE_SIZE } from '../../src/streams/consumer-stream.js';
+import { PIPE_READER_QUEUE_SIZE } from '../../src/streams/reader-stream.js';
 
 const EXAMPLE = `connection:
   url: \${PULSAR_WS_URL:ws://127.0.0.1:8080}
@@ -169,6 +172,37 @@ describe('sidecar config', () => {
       'pipelines.app-log.sink.type',
       'pipelines.hooks.sink.dedup',
     ]);
+  });
+
+  it('receiverQueueSize: defaults to the pipe window, takes an integer >= 1 (a reader: up to 1000), reports the value', () => {
+    const config = (source: string) =>
+      `pipelines:\n  a:\n    source: ${source}\n    sink: { type: stdout }\n`;
+    const window = (text: string) => {
+      const result = parseConfig(text);
+      if (!result.ok) throw new Error(JSON.stringify(result.problems));
+      return (result.config.pipelines.a?.source as { receiverQueueSize?: number }).receiverQueueSize;
+    };
+    expect(window(config('{ type: topic, topic: t, subscription: s }'))).toBe(PIPE_RECEIVER_QUEUE_SIZE);
+    expect(window(config('{ type: reader, topic: t }'))).toBe(PIPE_READER_QUEUE_SIZE);
+    expect(window(config('{ type: topic, topic: t, subscription: s, receiverQueueSize: 5000 }'))).toBe(5000);
+    expect(window(config('{ type: reader, topic: t, receiverQueueSize: 10 }'))).toBe(10);
+    const bad: [string, string][] = [
+      ['{ type: topic, topic: t, subscription: s, receiverQueueSize: 0 }', 'expected an integer >= 1, got 0'],
+      [
+        '{ type: topic, topic: t, subscription: s, receiverQueueSize: 2.5 }',
+        'expected an integer >= 1, got 2.5',
+      ],
+      [
+        '{ type: topic, topic: t, subscription: s, receiverQueueSize: lots }',
+        'expected number, got string "lots"',
+      ],
+      ['{ type: reader, topic: t, receiverQueueSize: 1001 }', 'expected an integer from 1 to 1000, got 1001'],
+    ];
+    for (const [source, message] of bad) {
+      expect(problemsOf(config(source))).toEqual([
+        { path: 'pipelines.a.source.receiverQueueSize', line: 3, message },
+      ]);
+    }
   });
 });
 

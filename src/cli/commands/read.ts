@@ -16,7 +16,9 @@ import {
 } from '../connection.js';
 import { limit } from '../limit.js';
 import { runCommand } from '../run.js';
-import { checkLimits } from '../consuming.js';
+import { checkLimits, withReceiverQueueSize } from '../consuming.js';
+import { MAX_RECEIVER_QUEUE_SIZE } from '../../protocol/index.js';
+import { PIPE_READER_QUEUE_SIZE } from '../../streams/reader-stream.js';
 
 interface ReadArgs extends ConnectionArgs {
   topic: string;
@@ -24,13 +26,14 @@ interface ReadArgs extends ConnectionArgs {
   count: number | undefined;
   'until-end': boolean;
   format: SinkFormat;
+  'receiver-queue-size': number;
 }
 
 export const readCommand: CommandModule<object, ReadArgs> = {
   command: 'read <topic>',
   describe: 'Print a topic from a position to stdout (no subscription)',
   builder: (yargs) =>
-    withConnectionOptions(yargs)
+    withReceiverQueueSize(withConnectionOptions(yargs), PIPE_READER_QUEUE_SIZE, MAX_RECEIVER_QUEUE_SIZE)
       .positional('topic', { type: 'string', demandOption: true, describe: 'Topic (short or full name)' })
       .option('start', {
         type: 'string',
@@ -57,6 +60,7 @@ export const readCommand: CommandModule<object, ReadArgs> = {
       try {
         const source = client.reader(args.topic, {
           startMessageId: args.start,
+          highWaterMark: args['receiver-queue-size'],
           stopAtEnd: args['until-end'],
         });
         const watch = connectionWatch(source, args.url);
