@@ -7,13 +7,13 @@
  * checkpoint saved before is intact: a restart resumes from it and, with --dedup, every line is on
  * the topic once.
  */
-import { appendFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI_PATH } from '../helpers/broker-process.js';
 import { startNode, waitFor, type RunningNode } from '../helpers/child-process.js';
-import { mountTmpfs, tmpfsUnavailable, type Tmpfs } from '../helpers/mounts.js';
+import { fillDisk, mountTmpfs, type Tmpfs, tmpfsUnavailable } from '../helpers/mounts.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 import { createDedupNamespace, topicPayloads } from '../helpers/topics.js';
 
@@ -50,21 +50,6 @@ function lines(from: number, to: number): string {
 async function savedMessages(checkpoint: string): Promise<number> {
   const match = /"messages": (\d+)/.exec(await readFile(checkpoint, 'utf8').catch(() => ''));
   return match === null ? 0 : Number(match[1]);
-}
-
-/** Fills the disk `dir` is on: a file takes every free block, so the next write fails with ENOSPC. */
-async function fill(dir: string): Promise<string> {
-  const filler = join(dir, 'filler');
-  const handle = await open(filler, 'w');
-  const block = Buffer.alloc(64 * 1024);
-  try {
-    for (;;) await handle.write(block);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  } finally {
-    await handle.close();
-  }
-  return filler;
 }
 
 const skipReason = tmpfsUnavailable === undefined ? '' : ` (skipped: ${tmpfsUnavailable})`;
@@ -129,7 +114,7 @@ describe.skipIf(tmpfsUnavailable !== undefined)(
         ...['--checkpoint', checkpoint, '--follow', '--quiet', '--log-level', 'warn'],
       ]);
       await waitFor('the first checkpoint', async () => (await savedMessages(checkpoint)) >= 100, running);
-      const filler = await fill(mount.dir);
+      const filler = await fillDisk(mount.dir);
       await appendFile(input, lines(100, 200));
       const retries = () => running.output().stderr.split('checkpoint save failed; retrying').length - 1;
       await waitFor('two failed saves', () => retries() >= 2, running);
@@ -158,7 +143,7 @@ describe.skipIf(tmpfsUnavailable !== undefined)(
       ];
       const running = start([...args, '--follow']);
       await waitFor('the first checkpoint', async () => (await savedMessages(checkpoint)) >= 100, running);
-      const filler = await fill(mount.dir);
+      const filler = await fillDisk(mount.dir);
       await appendFile(input, lines(100, 200));
       const run = await running.exited;
       expect(run.code).toBe(1);

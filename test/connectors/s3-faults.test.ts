@@ -6,7 +6,7 @@
  * exactly what is missing from the bucket), and no spool file stays open or on disk.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,7 +20,7 @@ import { PulsarWsClient, encodeMessageId, type ConsumerMessage } from '../../src
 import { messageIdOf } from '../../src/protocol/index.js';
 import { Tracked } from '../../src/streams/tracked.js';
 import { CLI_PATH } from '../helpers/broker-process.js';
-import { mountTmpfs, tmpfsUnavailable } from '../helpers/mounts.js';
+import { fillDisk, mountTmpfs, tmpfsUnavailable } from '../helpers/mounts.js';
 import { titled, versitygwMissing } from '../helpers/prerequisites.js';
 import { useS3Server } from '../helpers/s3-server.js';
 
@@ -145,21 +145,6 @@ async function openFilesUnder(dir: string): Promise<string[]> {
   return targets.filter((target) => target.startsWith(dir));
 }
 
-/** Fills the disk `dir` is on: a file takes every free block, so the next write fails with ENOSPC. */
-async function fill(dir: string): Promise<string> {
-  const filler = join(dir, 'filler');
-  const handle = await open(filler, 'w');
-  const block = Buffer.alloc(64 * 1024);
-  try {
-    for (;;) await handle.write(block);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  } finally {
-    await handle.close();
-  }
-  return filler;
-}
-
 /** Waits until the sink's spool folder under `dir` holds no file (every object uploaded and removed). */
 async function spoolEmptied(dir: string): Promise<void> {
   for (;;) {
@@ -275,7 +260,7 @@ describe.skipIf(s3Missing !== undefined)(titled('topic-to-s3 on the worst day', 
           // Both batches of the first 1000 are uploaded: once their spool files are gone, fill the
           // spool's disk, then publish more.
           if (filled === undefined && stderr.split('object uploaded').length - 1 >= 2) {
-            filled = spoolEmptied(mount.dir).then(() => fill(mount.dir));
+            filled = spoolEmptied(mount.dir).then(() => fillDisk(mount.dir));
             published = filled.then(() => publish(topic, 1000, 2000, 1024));
           }
         });

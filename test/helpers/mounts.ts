@@ -6,7 +6,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmdirSync } from 'node:fs';
-import { mkdtemp, rmdir } from 'node:fs/promises';
+import { mkdtemp, open, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -53,4 +53,19 @@ export async function mountTmpfs(bytes: number): Promise<Tmpfs> {
       await rmdir(dir);
     },
   };
+}
+
+/** Fills the disk `dir` is on: a file takes every free block, so the next write fails with ENOSPC. */
+export async function fillDisk(dir: string): Promise<string> {
+  const filler = join(dir, 'filler');
+  const handle = await open(filler, 'w');
+  const block = Buffer.alloc(64 * 1024);
+  try {
+    for (;;) await handle.write(block);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    await handle.close();
+  }
+  return filler;
 }

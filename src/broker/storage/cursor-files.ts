@@ -4,8 +4,9 @@
  * name too long for a file name a prefix and hash of it (storage-names.ts). A hashed file's
  * subscription name is the `subscription` field of its snapshot.
  */
-import { access, readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathExists, readTextIfExists } from '../../fs/missing-ok.js';
 import { isHashedStorageName, legacyStorageName, nameOfStorageName, storageName } from './storage-names.js';
 
 const SNAPSHOT_SUFFIX = '.json';
@@ -29,7 +30,7 @@ export class CursorFiles {
     if (
       legacy !== undefined &&
       legacy !== storage &&
-      (await exists(join(this.dir, legacy + SNAPSHOT_SUFFIX)))
+      (await pathExists(join(this.dir, legacy + SNAPSHOT_SUFFIX)))
     ) {
       return join(this.dir, legacy);
     }
@@ -60,27 +61,12 @@ export class CursorFiles {
   private async hashedName(storage: string): Promise<string | undefined> {
     const known = this.hashedNames.get(storage);
     if (known !== undefined) return known;
-    let text: string;
-    try {
-      text = await readFile(join(this.dir, storage + SNAPSHOT_SUFFIX), 'utf8');
-    } catch (error) {
-      // Deleted (unsubscribed) since the directory was listed.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const text = await readTextIfExists(join(this.dir, storage + SNAPSHOT_SUFFIX));
+    // Deleted (unsubscribed) since the directory was listed.
+    if (text === undefined) return undefined;
     const { subscription } = JSON.parse(text) as { subscription?: unknown };
     if (typeof subscription !== 'string') throw new Error(`cursor snapshot ${storage} names no subscription`);
     this.hashedNames.set(storage, subscription);
     return subscription;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
   }
 }

@@ -6,8 +6,9 @@
  * fails, the ledger is sealed: `seal` records its committed length in `ledger-<id>.sealed` beside it,
  * it is never written again, and recovery reads no further than that length.
  */
-import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { writeFileAtomic } from '../../fs/atomic-file.js';
+import { readTextIfExists } from '../../fs/missing-ok.js';
 import { RECORD_HEADER_BYTES } from './record-codec.js';
 import { scanLedger } from './segment-recovery.js';
 
@@ -222,13 +223,8 @@ export class Segment {
 }
 
 async function readSeal(path: string): Promise<SealFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   // Written atomically: unreadable content is outside damage, and guessing a length could drop data.
   const seal = JSON.parse(text) as SealFile;
   if (!Number.isSafeInteger(seal.committedBytes) || seal.committedBytes < 0) {

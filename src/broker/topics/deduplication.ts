@@ -17,11 +17,12 @@
  * recently active go first). Connected producers are always kept. The time a producer went idle is
  * snapshotted too, so a topic that unloads and reloads does not restart the clock.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../fs/atomic-file.js';
+import { readTextIfExists } from '../../fs/missing-ok.js';
 import type { Position } from '../storage/cursor-store.js';
 import { EntryDeletedError, type MessageLog } from '../storage/message-log.js';
 import type { StoredMessage } from '../storage/record-codec.js';
@@ -277,13 +278,8 @@ export class DeduplicationState {
 }
 
 async function readSnapshot(path: string, logger: Logger): Promise<SnapshotFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as SnapshotFile;
   } catch (error) {

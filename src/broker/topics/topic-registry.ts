@@ -4,8 +4,9 @@
  * The full name is in the topic's `topic.json`, which is where listings read it from.
  */
 import { EventEmitter } from 'node:events';
-import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathExists } from '../../fs/missing-ok.js';
 import type { Logger } from 'pino';
 import type { TopicName } from '../../protocol/index.js';
 import type { LedgerIdAllocator } from '../storage/ledger-ids.js';
@@ -139,7 +140,7 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
    */
   async get(name: TopicName, create: boolean): Promise<Topic> {
     const dir = this.dirOf(name);
-    if (!create && !this.topics.has(name.fullName) && !(await exists(dir))) {
+    if (!create && !this.topics.has(name.fullName) && !(await pathExists(dir))) {
       throw new TopicNotFoundError(`Topic ${name.fullName} does not exist`);
     }
     // Another connection may have opened it while we looked at the disk: `get` shares that one.
@@ -147,7 +148,7 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
   }
 
   private async open(name: TopicName, dir: string): Promise<Topic> {
-    const created = !(await exists(join(dir, 'topic.json')));
+    const created = !(await pathExists(join(dir, 'topic.json')));
     await mkdir(dir, { recursive: true });
     const logger = this.options.logger.child({ topic: name.fullName });
     const log = await MessageLog.open(dir, this.ledgerIds, {
@@ -178,7 +179,7 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
 
   /** Whether the topic exists (loaded or on disk). */
   async exists(name: TopicName): Promise<boolean> {
-    return this.topics.has(name.fullName) || exists(this.dirOf(name));
+    return this.topics.has(name.fullName) || pathExists(this.dirOf(name));
   }
 
   /** Full names of the stored topics of a namespace (`tenant/namespace`). */
@@ -223,15 +224,5 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
   async close(): Promise<void> {
     clearInterval(this.nonPersistentSweep);
     await this.topics.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
   }
 }
