@@ -65,9 +65,7 @@ export function bytesOf(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
-/** The text of a received frame (`ws` hands over a Buffer, or fragments). */
+/** The text of a received frame. */
 export function textOf(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
+  return bytesOf(data).toString('utf8');
 }
