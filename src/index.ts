@@ -11,16 +11,35 @@ export {
   type ReaderOptions,
 } from './streams/pulsar-ws-client.js';
 export { ProducerStream, type ProducerAckEvent } from './streams/producer-stream.js';
+export { EffectivelyOnceProducerStream } from './streams/effectively-once-producer.js';
 export { ConsumerStream, ACK_MODES, type AckMode } from './streams/consumer-stream.js';
 export { ReaderStream } from './streams/reader-stream.js';
+export type { ReaderStart } from './streams/reader-parts.js';
+export {
+  MultiTopicConsumerStream,
+  DEFAULT_PATTERN_DISCOVERY_PERIOD_MS,
+} from './streams/multi-topic-consumer.js';
+export {
+  baseTopicOf,
+  MAX_CONSUMER_TOPICS,
+  parseTopicPattern,
+  type TopicPattern,
+  type TopicSelection,
+} from './streams/topic-selection.js';
 // Also brings the typed-event declarations (declaration merging) into every importer's program.
-export type { MessageStreamEvents, ProducerStreamEvents, StateEventArgs } from './streams/stream-events.js';
+export type {
+  MessageStreamEvents,
+  MultiTopicStreamEvents,
+  ProducerStreamEvents,
+  StateEventArgs,
+} from './streams/stream-events.js';
 export { isConsumerMessage, type ConsumerMessage } from './streams/consumer-message.js';
 export type { ProducerMessage, ProducerMessageObject } from './streams/producer-message.js';
 export { Tracked, settlementOf, type Settlement, type WriteReceipt } from './streams/tracked.js';
 export { ackable, ackableBatch, ackableTransform, type AckableResult } from './streams/ackable.js';
 export { ackingSink, type AckingSinkOptions } from './streams/acking-sink.js';
 export type { SessionState, TlsOptions } from './client/session.js';
+export type { TokenOptions, TokenProvider } from './client/token.js';
 export type { BackoffOptions } from './client/backoff.js';
 export type {
   ConsumerParamOptions,

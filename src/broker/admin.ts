@@ -1,6 +1,6 @@
 /**
  * The small admin REST surface of the embedded broker, on Pulsar's paths: broker health, tenants,
- * namespaces and namespace permissions. Errors are JSON `{"reason": "..."}` with Pulsar's statuses.
+ * namespaces and namespace permissions, and the topics of a namespace (all, and partitioned). Errors are JSON `{"reason": "..."}` with Pulsar's statuses.
  * With auth enabled every admin call needs a super-user token; like Pulsar, anything less is a 401.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,7 +13,13 @@ import {
   TenantNotFoundError,
   type NamespaceRegistry,
 } from './namespaces.js';
-import { formDecode, topicNameOf, TopicNameError, type TopicName } from '../protocol/index.js';
+import {
+  formDecode,
+  parseTopicName,
+  topicNameOf,
+  TopicNameError,
+  type TopicName,
+} from '../protocol/index.js';
 import { checkRetentionPolicy, RetentionPolicyError } from './storage/retention.js';
 import {
   PartitionedTopicExistsError,
@@ -146,11 +152,26 @@ export class AdminApi {
       },
       ...this.retentionRoutes(),
       {
+        // Like Pulsar, which creates a partitioned topic's partitions with it: every partition is
+        // listed (`<name>-partition-<n>`), not the partitioned topic's base name.
         method: 'GET',
         pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}$`),
         handler: async ([tenant = '', namespace = '']) => {
           this.requireNamespace(tenant, namespace);
-          return { status: 200, body: await topics.list('persistent', `${tenant}/${namespace}`) };
+          const names = new Set(await topics.list('persistent', `${tenant}/${namespace}`));
+          for (const base of topics.listPartitioned('persistent', `${tenant}/${namespace}`)) {
+            const count = topics.partitionsOf(parseTopicName(base));
+            for (let index = 0; index < count; index++) names.add(`${base}-partition-${index}`);
+          }
+          return { status: 200, body: [...names].sort() };
+        },
+      },
+      {
+        method: 'GET',
+        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/partitioned$`),
+        handler: ([tenant = '', namespace = '']) => {
+          this.requireNamespace(tenant, namespace);
+          return { status: 200, body: topics.listPartitioned('persistent', `${tenant}/${namespace}`) };
         },
       },
       {
@@ -211,7 +232,9 @@ export class AdminApi {
           // Pulsar 4.0 answers a partitioned topic's base name as an unknown topic.
           if (topics.partitionsOf(name) > 0) throw new TopicNotFoundError(`Topic ${name.fullName} not found`);
           const last = await (await this.existingTopic(params)).lastMessageId();
-          return { status: 200, body: { ...last, partitionIndex: -1, batchIndex: -1, batchSize: 0 } };
+          // A partition's id names it (Pulsar's `partitionIndex`); -1 for a non-partitioned topic.
+          const partitionIndex = name.partitionIndex;
+          return { status: 200, body: { ...last, partitionIndex, batchIndex: -1, batchSize: 0 } };
         },
       },
       {

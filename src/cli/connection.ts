@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Argv } from 'yargs';
+import { checkedToken } from '../client/token.js';
 import { PulsarWsClient, type TlsOptions } from '../index.js';
 import { CliError } from './cli-error.js';
 import { createCliLogger, LOG_LEVELS } from './logger.js';
@@ -32,7 +33,10 @@ export function withConnectionOptions<T>(yargs: Argv<T>): Argv<T & ConnectionArg
       describe: 'WebSocket service URL',
     })
     .option('token', { type: 'string', describe: 'JWT for token auth (default: $PULSAR_TOKEN)' })
-    .option('token-file', { type: 'string', describe: 'Read the JWT from this file' })
+    .option('token-file', {
+      type: 'string',
+      describe: 'Read the JWT from this file, again at every (re)connect (for rotated tokens)',
+    })
     .option('tls-ca', { type: 'string', describe: 'PEM file of trusted CA certificates (wss://)' })
     .option('tls-cert', { type: 'string', describe: 'PEM client certificate (wss:// with client auth)' })
     .option('tls-key', { type: 'string', describe: 'PEM client key' })
@@ -79,11 +83,28 @@ export function cliLogger(args: ConnectionArgs): Logger {
   return createCliLogger(args['log-level'] as Parameters<typeof createCliLogger>[0]);
 }
 
+/**
+ * The token settings: a token file is read now, so that a missing or empty one is refused at once
+ * (exit 2), and handed to the client as a file, which reads it again before every connection attempt
+ * (a rotated token is used from the next reconnect on; a read that fails then is retried with backoff).
+ */
+function tokenOptions(args: ConnectionArgs): { token: string } | { tokenFile: string } | undefined {
+  const file = args['token-file'];
+  if (file !== undefined) {
+    try {
+      checkedToken(readSecretFile('--token-file', file), `--token-file ${file}`);
+    } catch (error) {
+      if (error instanceof CliError) throw error;
+      throw new CliError((error as Error).message, 2, { cause: error });
+    }
+    return { tokenFile: file };
+  }
+  const token = args.token ?? (process.env.PULSAR_TOKEN === '' ? undefined : process.env.PULSAR_TOKEN);
+  return token === undefined ? undefined : { token };
+}
+
 export function clientFromArgs(args: ConnectionArgs, logger: Logger): PulsarWsClient {
-  const token =
-    args['token-file'] !== undefined
-      ? readSecretFile('--token-file', args['token-file'])
-      : (args.token ?? (process.env.PULSAR_TOKEN === '' ? undefined : process.env.PULSAR_TOKEN));
+  const token = tokenOptions(args);
   const tls = tlsOptions(args);
   const connectTimeout = args['connect-timeout'];
   if (!(Number.isFinite(connectTimeout) && connectTimeout >= 0)) {
@@ -93,7 +114,7 @@ export function clientFromArgs(args: ConnectionArgs, logger: Logger): PulsarWsCl
     return new PulsarWsClient({
       url: args.url,
       connectTimeoutMs: connectTimeout === 0 ? Infinity : connectTimeout * 1000,
-      ...(token === undefined ? {} : { token }),
+      ...token,
       ...(tls === undefined ? {} : { tls }),
       logger,
     });

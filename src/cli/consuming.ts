@@ -1,14 +1,14 @@
 /**
- * What the consuming commands (`consume`, `topic-to-file`, `topic-to-s3`) share: their flags, the
- * --count / --idle-exit limits, the --receiver-queue-size window (`read` takes it too), and the
- * pipeline from a subscription into a sink.
+ * What the consuming commands (`consume`, `topic-to-file`, `topic-to-s3`) share: their flags (the
+ * topics: --topic, repeatable, or --topics-pattern), the --count / --idle-exit limits, the
+ * --receiver-queue-size window (`read` takes it too), and the pipeline from a subscription into a sink.
  */
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Argv } from 'yargs';
 import { SINK_FORMATS, type SinkFormat } from '../connectors/sink-format.js';
-import type { ConsumerMessage } from '../index.js';
+import { InvalidArgumentError, type ConsumerMessage } from '../index.js';
 import {
   INITIAL_POSITIONS,
   SUBSCRIPTION_TYPES,
@@ -22,12 +22,20 @@ import {
   type DecryptArgs,
 } from './encryption-flags.js';
 import { PIPE_RECEIVER_QUEUE_SIZE } from '../streams/consumer-stream.js';
+import {
+  DEFAULT_PATTERN_DISCOVERY_PERIOD_MS,
+  MultiTopicConsumerStream,
+} from '../streams/multi-topic-consumer.js';
+import { parseTopicPattern, type TopicSelection } from '../streams/topic-selection.js';
 import { CliError } from './cli-error.js';
 import { clientFromArgs, connectionWatch, withConnectionOptions, type ConnectionArgs } from './connection.js';
 import { limit, type LimitOptions } from './limit.js';
 
 export interface ConsumeArgs extends ConnectionArgs, DecryptArgs {
-  topic: string;
+  /** --topic, repeatable (and `consume`'s positional topics). */
+  topic: string[] | undefined;
+  'topics-pattern': string | undefined;
+  'pattern-discovery-period': number;
   subscription: string;
   'subscription-type': SubscriptionType;
   'initial-position': InitialPosition;
@@ -70,6 +78,21 @@ export function withReceiverQueueSize<T>(yargs: Argv<T>, fallback: number, max?:
 /** The flags every consuming command takes. */
 export function consumeOptions<T>(yargs: Argv<T>) {
   return withReceiverQueueSize(withDecryptOptions(withConnectionOptions(yargs)), PIPE_RECEIVER_QUEUE_SIZE)
+    .option('topic', {
+      type: 'string',
+      array: true,
+      describe: 'Topic (short or full name); repeat for several topics, one session each',
+    })
+    .option('topics-pattern', {
+      type: 'string',
+      describe:
+        'Every persistent topic matching this regex: persistent://<tenant>/<namespace>/<regex of local names> (or <regex> in public/default); new topics are picked up',
+    })
+    .option('pattern-discovery-period', {
+      type: 'number',
+      default: DEFAULT_PATTERN_DISCOVERY_PERIOD_MS / 1000,
+      describe: 'With --topics-pattern: list the namespace again every this many seconds',
+    })
     .option('subscription', { type: 'string', demandOption: true, describe: 'Subscription name' })
     .option('subscription-type', {
       type: 'string',
@@ -112,6 +135,39 @@ export function checkLimits(args: {
   };
 }
 
+/**
+ * The topics to consume: the --topic values (one topic, or a list), or --topics-pattern.
+ * @throws CliError (exit 2) for neither or both, an empty topic, or a bad pattern (naming it).
+ */
+export function topicSelectionOf(
+  args: Pick<ConsumeArgs, 'topic' | 'topics-pattern' | 'pattern-discovery-period'>,
+): TopicSelection {
+  const topics = (args.topic ?? []).map(String);
+  const pattern = args['topics-pattern'];
+  if (pattern !== undefined && topics.length > 0) {
+    throw new CliError('give topics (--topic, repeatable) or --topics-pattern, not both', 2);
+  }
+  if (pattern !== undefined) {
+    try {
+      parseTopicPattern(pattern);
+    } catch (error) {
+      if (error instanceof InvalidArgumentError) throw new CliError(`--topics-pattern: ${error.message}`, 2);
+      throw error;
+    }
+    const period = args['pattern-discovery-period'];
+    if (!(Number.isFinite(period) && period > 0)) {
+      throw new CliError(`--pattern-discovery-period must be a number of seconds > 0, got ${period}`, 2);
+    }
+    return { topicsPattern: pattern };
+  }
+  const empty = topics.find((topic) => topic.trim() === '');
+  if (empty !== undefined)
+    throw new CliError(`--topic must be a non-empty topic name, got ${JSON.stringify(empty)}`, 2);
+  const [first] = topics;
+  if (first === undefined) throw new CliError('give a topic (--topic, repeatable) or --topics-pattern', 2);
+  return topics.length === 1 ? first : topics;
+}
+
 /** How a consuming command's pipeline ends. */
 export interface ConsumeEnding {
   /** How long the consumer stays open for the acks of messages the sink still holds, in ms. @default 2000 */
@@ -135,29 +191,32 @@ export async function consumeInto(
 ): Promise<void> {
   const client = clientFromArgs(args, logger);
   try {
+    const selection = topicSelectionOf(args);
     const source = keyErrorAsUsage(() =>
-      client.consumer(args.topic, args.subscription, {
+      client.consumer(selection, args.subscription, {
         highWaterMark: args['receiver-queue-size'],
         subscriptionType: args['subscription-type'],
         subscriptionInitialPosition: args['initial-position'],
         ...consumerDecryptionFromArgs(args),
         ...(ending.closeGraceMs === undefined ? {} : { closeGraceMs: ending.closeGraceMs }),
+        ...(typeof selection === 'object' && 'topicsPattern' in selection
+          ? { patternAutoDiscoveryPeriodMs: Math.ceil(args['pattern-discovery-period'] * 1000) }
+          : {}),
       }),
     );
     const watch = connectionWatch(source, args.url);
     await pipeline(
       source,
-      limit<ConsumerMessage>(ending.finishOnSignal === true ? { ...limits, stop: signal } : limits),
-      async function* (messages: AsyncIterable<ConsumerMessage>) {
-        for await (const message of messages) {
-          onMessage(message);
-          yield message;
-        }
-      },
+      limit<ConsumerMessage>({
+        ...limits,
+        ...(ending.finishOnSignal === true ? { stop: signal } : {}),
+        onMessage,
+      }),
       sink,
       ...(ending.finishOnSignal === true ? [] : [{ signal }]),
     );
-    watch.check();
+    // A pattern that matched no topic had no session to connect: nothing to report.
+    if (!(source instanceof MultiTopicConsumerStream && source.topics.length === 0)) watch.check();
   } finally {
     await client.close();
   }

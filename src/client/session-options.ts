@@ -1,10 +1,11 @@
 /**
- * The options of one WebSocket session (token, TLS, liveness, time bounds, reconnection) and their
+ * The options of one WebSocket session (token or token file, TLS, liveness, time bounds, reconnection) and their
  * resolver, which checks every timing before anything connects.
  */
 import type { Logger } from 'pino';
 import type { BackoffOptions } from './backoff.js';
 import { checkDuration } from './duration.js';
+import type { TokenOptions } from './token.js';
 
 export interface TlsOptions {
   /** Trusted CA certificates (PEM). */
@@ -16,14 +17,12 @@ export interface TlsOptions {
   readonly rejectUnauthorized?: boolean;
 }
 
-export interface SessionOptions {
+export interface SessionOptions extends TokenOptions {
   /**
    * The endpoint URL with its query parameters (not the token); a function is called before every
    * connection attempt, for streams whose resume point moves (a reader's start, a producer's sequence).
    */
   readonly url: string | (() => string);
-  /** JWT for token authentication. */
-  readonly token?: string;
   /** `header`: `Authorization: Bearer`; `query`: the `token` parameter (browsers' way). @default 'header' */
   readonly tokenTransport?: 'header' | 'query';
   readonly tls?: TlsOptions;

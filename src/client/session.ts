@@ -1,19 +1,22 @@
 /**
  * One WebSocket session to one endpoint (a producer, consumer or reader), with what every stream
- * needs underneath: token authentication (header or query), TLS options, a heartbeat that drops a
- * connection gone silent, refused handshakes mapped to typed errors (their sockets released), time
- * bounds on each handshake and on the first connection, and reconnection with full-jitter backoff
- * after a connection that was up is lost. Every state change is an event and a log line; nothing
- * happens silently, and nothing waits for ever.
+ * needs underneath: token authentication (header or query; the token, or its file, asked for again
+ * at every connection attempt), TLS options, a heartbeat that drops a connection gone silent,
+ * refused handshakes mapped to typed errors (their sockets released), time bounds on each handshake
+ * and on the first connection, and reconnection with full-jitter backoff after a connection that was
+ * up is lost. Every state change is an event and a log line; nothing happens silently, and nothing
+ * waits for ever.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { ClosedError, ConnectError, handshakeError, PulsarWsError, TimeoutError } from '../errors.js';
+import { ClosedError, ConnectError, PulsarWsError, TimeoutError } from '../errors.js';
 import { backoffDelay, resolveBackoffOptions, type ResolvedBackoff } from './backoff.js';
+import { readRefusal } from './handshake-refusal.js';
 import { Heartbeat } from './heartbeat.js';
 import { safeUrl } from './safe-url.js';
+import { currentToken } from './token.js';
 import { resolveSessionTimings, type SessionOptions, type SessionTimings } from './session-options.js';
 import type { SessionState, StreamSession } from './stream-session.js';
 
@@ -32,8 +35,6 @@ const CLOSE_HANDSHAKE_TIMEOUT_MS = 2_000;
 const FLAP_WINDOW_MS = 5_000;
 /** The least time worth a connection attempt before the first-connect bound. */
 const MIN_ATTEMPT_MS = 100;
-/** How much of a refused handshake's body is read for its error message. */
-const MAX_REFUSAL_BODY_BYTES = 16 * 1024;
 
 interface SessionEvents {
   /** A state change, with the error that caused it when there is one. */
@@ -194,8 +195,8 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
     return typeof url === 'string' ? url : url();
   }
 
-  private url(endpoint: string): string {
-    const { token, tokenTransport = 'header' } = this.options;
+  private url(endpoint: string, token: string | undefined): string {
+    const { tokenTransport = 'header' } = this.options;
     if (token === undefined || tokenTransport === 'header') return endpoint;
     const url = new URL(endpoint);
     url.searchParams.set('token', token);
@@ -203,14 +204,25 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
   }
 
   /**
-   * One connection attempt, bounded by `timeoutMs`. Every way out releases the socket: a refused
+   * One connection attempt, bounded by `timeoutMs`: the token is asked for first (a token file is
+   * read again, so a rotated token is used from the next connection on), then the socket opens.
+   */
+  private async open(timeoutMs: number): Promise<void> {
+    if (this.closedOnPurpose) throw new ClosedError('the session was closed');
+    const started = Date.now();
+    const token = await currentToken(this.options, timeoutMs);
+    if (this.closedOnPurpose) throw new ClosedError('the session was closed');
+    await this.openSocket(token, Math.max(1, timeoutMs - (Date.now() - started)));
+  }
+
+  /**
+   * Opens the socket, bounded by `timeoutMs`. Every way out releases the socket: a refused
    * handshake's response is read (bounded) and its request destroyed, a timeout terminates it.
    */
-  private open(timeoutMs: number): Promise<void> {
-    if (this.closedOnPurpose) return Promise.reject(new ClosedError('the session was closed'));
-    const { token, tokenTransport = 'header', tls } = this.options;
+  private openSocket(token: string | undefined, timeoutMs: number): Promise<void> {
+    const { tokenTransport = 'header', tls } = this.options;
     const endpoint = this.endpointUrl();
-    const ws = new WebSocket(this.url(endpoint), {
+    const ws = new WebSocket(this.url(endpoint, token), {
       perMessageDeflate: false,
       ...(token !== undefined && tokenTransport === 'header'
         ? { headers: { Authorization: `Bearer ${token}` } }
@@ -243,21 +255,7 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
         timeoutMs,
       );
       ws.once('unexpected-response', (_request, response) => {
-        const chunks: Buffer[] = [];
-        let length = 0;
-        const refused = (): void => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          const title = /<title>(?:Error \d+ )?(.*?)<\/title>/s.exec(body)?.[1] ?? body.slice(0, 200);
-          settle(handshakeError(response.statusCode ?? 0, title.trim(), safeUrl(endpoint)));
-        };
-        response.on('data', (chunk: Buffer) => {
-          if (length >= MAX_REFUSAL_BODY_BYTES) return;
-          chunks.push(chunk);
-          length += chunk.length;
-          if (length >= MAX_REFUSAL_BODY_BYTES) refused();
-        });
-        response.once('end', refused);
-        response.once('error', refused);
+        void readRefusal(response, safeUrl(endpoint)).then(settle);
       });
       // `on`, not `once`: a terminated handshake emits a second 'error', which must not go unheard.
       ws.on('error', (error) =>

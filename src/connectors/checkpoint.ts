@@ -1,7 +1,8 @@
 /**
  * Checkpoints for file sources: per input path, the file's identity (device + inode) and how far the
  * broker has acknowledged it (byte offset, and the count of messages made from it, which dedup uses
- * as sequence ids). Saved atomically and durably (src/fs/atomic-file.ts), at most every `intervalMs`
+ * as sequence ids; into a partitioned topic, dedup also keeps each partition's last sequence id,
+ * since each partition numbers its own messages). Saved atomically and durably (src/fs/atomic-file.ts), at most every `intervalMs`
  * and on `flush()`, so a crash leaves either the old or the new checkpoint, never a torn one.
  *
  * A save that fails (read-only or full disk) is logged and retried with backoff; progress keeps being
@@ -23,6 +24,22 @@ export interface FilePosition {
   readonly offset: number;
   /** Messages made from this path before `offset` (across rotations): the next message's ordinal. */
   readonly messages: number;
+  /**
+   * Effectively-once into a partitioned topic: per partition, the sequence id of the last message
+   * before `offset` that went to it (-1: none). Absent otherwise (and in checkpoints written before
+   * it existed).
+   */
+  readonly sequenceIds?: readonly number[];
+}
+
+/** A checkpoint entry's `sequenceIds`, if present, is an array of integers from -1. */
+function validSequenceIds(position: unknown): boolean {
+  if (typeof position !== 'object' || position === null) return false;
+  const ids: unknown = (position as { sequenceIds?: unknown }).sequenceIds;
+  return (
+    ids === undefined ||
+    (Array.isArray(ids) && ids.every((id) => Number.isSafeInteger(id) && (id as number) >= -1))
+  );
 }
 
 interface CheckpointFile {
@@ -87,11 +104,19 @@ export class CheckpointStore {
         cause: error,
       });
     }
-    if (parsed.version !== 1 || typeof parsed.files !== 'object') {
+    if (parsed.version !== 1 || typeof parsed.files !== 'object' || parsed.files === null) {
       throw new ConnectorError(
         'checkpoint',
         `checkpoint ${path} has an unknown format; remove it to start over`,
       );
+    }
+    for (const [file, position] of Object.entries(parsed.files)) {
+      if (!validSequenceIds(position)) {
+        throw new ConnectorError(
+          'checkpoint',
+          `checkpoint ${path}: the entry of ${file} is malformed (sequenceIds must be integers >= -1); remove the checkpoint to start over`,
+        );
+      }
     }
     return new CheckpointStore(path, parsed.files, resolved);
   }

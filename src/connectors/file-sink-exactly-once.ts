@@ -1,5 +1,6 @@
 /**
- * The exactly-once bookkeeping of a file sink (the state file's format is in file-sink-state.ts).
+ * The exactly-once bookkeeping of a file sink (the state file's format is in file-sink-state.ts):
+ * one position per topic-partition, since only within one does the subscription deliver in order.
  *
  * The state on disk always describes the output file the sink writes to, from before its first
  * byte: on open the output is cut back to what the state covers and the state is recorded for the
@@ -8,13 +9,14 @@
  * back to, and every message after it was never acknowledged and comes again.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { ConnectorError } from '../errors.js';
 import { decodeMessageId, type MessageIdData } from '../protocol/index.js';
 import { cutTornTail } from '../fs/record-file.js';
+import { messageTopicOf } from '../streams/topic-selection.js';
 import {
   isAtOrBefore,
+  MAX_STATE_POSITIONS,
   readSinkState,
   statePathOf,
   writeSinkState,
@@ -28,19 +30,22 @@ export interface Written {
   readonly id: MessageIdData;
 }
 
+/** The newest message of each topic-partition (full name) in a batch, or in the file. */
+export type Positions = Map<string, Written>;
+
 export class ExactlyOnceOutput {
-  /** The newest message taken in (written, or queued to be): what redeliveries are compared with. */
-  private seen: Written | undefined;
-  /** The last message written to the file and not yet covered by the state file. */
-  private pending: Written | undefined;
+  /** The newest message of each topic-partition taken in (written, or queued to be): what redeliveries are compared with. */
+  private readonly seen: Positions = new Map();
+  /** The last message of each topic-partition written to the file and not yet covered by the state file. */
+  private readonly pending: Positions = new Map();
 
   private constructor(
     readonly statePath: string,
     private readonly settings: ExactlyOnceOptions,
     /** The output file the state describes. */
     private file: { readonly dev: number; readonly ino: number },
-    /** The last message durably written (from the state file, then from each save). */
-    private last: Written | undefined,
+    /** The last message of each topic-partition durably written (from the state file, then from each save). */
+    private last: Positions,
   ) {}
 
   /**
@@ -80,35 +85,63 @@ export class ExactlyOnceOutput {
       }
       size = keep;
     }
-    const last =
-      state?.lastMessageId === undefined
-        ? undefined
-        : { text: state.lastMessageId, id: decodeMessageId(state.lastMessageId) };
+    const last: Positions = new Map(
+      Object.entries(state?.positions ?? {}).map(([topic, text]) => [
+        topic,
+        { text, id: decodeMessageId(text) },
+      ]),
+    );
     const output = new ExactlyOnceOutput(statePath, settings, { dev, ino }, last);
-    if (state === undefined || state.dev !== dev || state.ino !== ino || state.offset !== size)
+    // A version 1 state is rewritten as version 2 too, before anything is written.
+    if (
+      state === undefined ||
+      state.upgraded ||
+      state.dev !== dev ||
+      state.ino !== ino ||
+      state.offset !== size
+    )
       await output.save(size);
     return output;
   }
 
   /**
-   * Whether the message `text` (decoded: `id`) is at or before the last one written (a redelivery
-   * after a restart); records it as the newest taken in otherwise.
+   * The topic-partition a message is positioned under: the message's `topic` (a partition's name
+   * for a partitioned topic), else the configured topic with the id's partition.
+   * @throws ConnectorError when neither says.
    */
-  alreadyWritten(text: string, id: MessageIdData): boolean {
-    const newest = this.seen ?? this.last;
+  topicOf(topic: string | undefined, id: MessageIdData): string {
+    if (topic !== undefined) return messageTopicOf(topic, id.partition);
+    if (this.settings.topic !== undefined) return messageTopicOf(this.settings.topic, id.partition);
+    throw new ConnectorError(
+      'file',
+      `exactly-once output ${this.statePath} needs each message's topic (consumer streams set it) or \`exactlyOnce.topic\``,
+    );
+  }
+
+  /**
+   * Whether the message `text` (decoded: `id`) of `topic` is at or before the last one written of
+   * that topic-partition (a redelivery after a restart); records it as the newest taken in otherwise.
+   * @throws ConnectorError when a new topic-partition would pass MAX_STATE_POSITIONS.
+   */
+  alreadyWritten(topic: string, text: string, id: MessageIdData): boolean {
+    const newest = this.seen.get(topic) ?? this.last.get(topic);
     if (newest !== undefined && isAtOrBefore(id, newest.id)) return true;
-    this.seen = { text, id };
+    if (newest === undefined && this.last.size + this.seen.size >= MAX_STATE_POSITIONS) {
+      const known = new Set([...this.last.keys(), ...this.seen.keys()]);
+      if (known.size >= MAX_STATE_POSITIONS) {
+        throw new ConnectorError(
+          'file',
+          `exactly-once output ${this.statePath} would track more than ${MAX_STATE_POSITIONS} topic-partitions (new: ${topic}); split the topics over several outputs`,
+        );
+      }
+    }
+    this.seen.set(topic, { text, id });
     return false;
   }
 
-  /** The newest message taken in so far: once a batch holding it is in the file, pass it to `wrote`. */
-  get newest(): Written | undefined {
-    return this.seen;
-  }
-
-  /** Everything up to `newest` is in the file (not durable yet). */
-  wrote(newest: Written | undefined): void {
-    if (newest !== undefined) this.pending = newest;
+  /** Everything up to `newest` (of each topic-partition) is in the file (not durable yet). */
+  wrote(newest: Positions): void {
+    for (const [topic, written] of newest) this.pending.set(topic, written);
   }
 
   /**
@@ -117,15 +150,17 @@ export class ExactlyOnceOutput {
    * @throws ConnectorError naming the state file when it cannot be written.
    */
   async save(offset: number): Promise<void> {
-    const last = this.pending ?? this.last;
+    const positions = new Map(this.last);
+    for (const [topic, written] of this.pending) positions.set(topic, written);
     const state: SinkState = {
-      version: 1,
-      topic: this.settings.topic,
+      version: 2,
       subscription: this.settings.subscription,
       dev: this.file.dev,
       ino: this.file.ino,
       offset,
-      ...(last === undefined ? {} : { lastMessageId: last.text }),
+      positions: Object.fromEntries(
+        [...positions].sort(([a], [b]) => (a < b ? -1 : 1)).map(([topic, { text }]) => [topic, text]),
+      ),
     };
     try {
       await writeSinkState(this.statePath, state);
@@ -136,8 +171,8 @@ export class ExactlyOnceOutput {
         { cause: error },
       );
     }
-    this.last = last;
-    this.pending = undefined;
+    this.last = positions;
+    this.pending.clear();
   }
 
   /** A rotation started a new file on `handle`: the state describes it from here (call after the old one was saved). */
@@ -145,10 +180,5 @@ export class ExactlyOnceOutput {
     const { dev, ino } = await handle.stat();
     this.file = { dev, ino };
     await this.save(offset);
-  }
-
-  /** Exactly-once is over (partitioned topic): the state file goes. */
-  remove(): Promise<void> {
-    return rm(this.statePath, { force: true });
   }
 }

@@ -11,13 +11,13 @@
  * batch that failed; then the sink fails with an error naming the file. A failed fsync or state save
  * fails it too, acknowledging nothing it would have covered.
  *
- * With `exactlyOnce` (one non-partitioned topic on an Exclusive or Failover subscription), a state
- * file (offset + last message id, file-sink-exactly-once.ts) describes the output from before its
- * first byte and moves on after each fsync, before the acknowledgements: on open the file is cut back
- * to the recorded offset and redelivered messages up to the recorded id are acknowledged without
- * being written again, so after any number of crashes, at any moment, the file holds each message
- * once, in order. Messages from a partitioned topic (ids with a partition) have no single order: the
- * sink then says so, removes the state file and goes on at-least-once.
+ * With `exactlyOnce` (Exclusive or Failover subscriptions, of any topics and partitions), a state
+ * file (offset + the last message id of each topic-partition, file-sink-exactly-once.ts) describes
+ * the output from before its first byte and moves on after each fsync, before the
+ * acknowledgements: on open the file is cut back to the recorded offset and redelivered messages up
+ * to their topic-partition's recorded id are acknowledged without being written again, so after any
+ * number of crashes, at any moment, the file holds each message once, and each topic-partition's
+ * messages in order (the order across topic-partitions is the order they arrived in).
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -30,7 +30,7 @@ import { appendAll, cutTornTail } from '../fs/record-file.js';
 import type { ConsumerMessage } from '../streams/consumer-message.js';
 import { decodeMessageId } from '../protocol/index.js';
 import { settlementOf, type Tracked } from '../streams/tracked.js';
-import { ExactlyOnceOutput } from './file-sink-exactly-once.js';
+import { ExactlyOnceOutput, type Positions } from './file-sink-exactly-once.js';
 import { Rotations } from './file-sink-rotation.js';
 import type { ExactlyOnceOptions } from './file-sink-state.js';
 import { checkSinkFormat, encodeRecord, type SinkFormat } from './sink-format.js';
@@ -78,7 +78,7 @@ export class FileSink extends Writable {
     private handle: FileHandle,
     size: number,
     private readonly options: FileSinkOptions,
-    private exactly: ExactlyOnceOutput | undefined,
+    private readonly exactly: ExactlyOnceOutput | undefined,
     private readonly rotations: Rotations,
   ) {
     super({ objectMode: true, highWaterMark: 256 });
@@ -156,19 +156,23 @@ export class FileSink extends Writable {
   ): void {
     const parts: Buffer[] = [];
     const acks: (() => void)[] = [];
+    // The newest message of each topic-partition in `data`: the state may name them only once `data` is in the file.
+    const newest: Positions = new Map();
     for (const { chunk } of chunks) {
       const { value, written } = settlementOf(chunk);
-      if (this.exactly !== undefined && this.alreadyWritten(value)) {
-        // In the file and covered by the state file: acknowledge, do not write it again.
-        written();
-        continue;
+      let taken: boolean;
+      try {
+        taken = this.takeIn(value, newest);
+      } catch (error) {
+        callback(error as Error);
+        return;
       }
-      parts.push(encodeRecord(value, this.format));
+      // Not taken: in the file already (queued, or covered by the state file). Acknowledged with
+      // the next fsync, which makes sure the copy in the file is durable first.
+      if (taken) parts.push(encodeRecord(value, this.format));
       acks.push(written);
     }
     const data = Buffer.concat(parts);
-    // The newest message in `data`: the state may name it only once `data` is in the file.
-    const newest = this.exactly?.newest;
     this.schedule(async () => {
       await this.append(data);
       this.exactly?.wrote(newest);
@@ -183,24 +187,19 @@ export class FileSink extends Writable {
   }
 
   /**
-   * Exactly-once: whether `message` is at or before the last message written (a redelivery after a
-   * restart); records it as the latest otherwise. A message from a partitioned topic turns
-   * exactly-once off.
+   * Whether `message` is to be written: always at-least-once; with exactly-once, unless it is at or
+   * before the last message of its topic-partition taken in (a redelivery), else it becomes that
+   * topic-partition's newest (in `newest` too).
+   * @throws ConnectorError for a message whose topic is unknown, or past the state's bound.
    */
-  private alreadyWritten(message: ConsumerMessage): boolean {
+  private takeIn(message: ConsumerMessage, newest: Positions): boolean {
     const exactly = this.exactly;
-    if (exactly === undefined) return false;
+    if (exactly === undefined) return true;
     const id = decodeMessageId(message.messageId);
-    if (id.partition >= 0) {
-      this.exactly = undefined;
-      this.logger.warn(
-        { path: this.path, statePath: exactly.statePath },
-        'messages from a partitioned topic have no single order: exactly-once is off, at-least-once from here (state file removed)',
-      );
-      void this.schedule(() => exactly.remove());
-      return false;
-    }
-    return exactly.alreadyWritten(message.messageId, id);
+    const topic = exactly.topicOf(message.topic, id);
+    if (exactly.alreadyWritten(topic, message.messageId, id)) return false;
+    newest.set(topic, { text: message.messageId, id });
+    return true;
   }
 
   /**

@@ -17,7 +17,8 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectorError, InvalidArgumentError } from '../errors.js';
 import type { ProducerMessageObject } from '../streams/producer-message.js';
-import { Tracked } from '../streams/tracked.js';
+import { AckedPrefix } from '../streams/acked-prefix.js';
+import { Tracked, type WriteReceipt } from '../streams/tracked.js';
 import type { CheckpointStore, FilePosition } from './checkpoint.js';
 import {
   createFramer,
@@ -53,27 +54,48 @@ interface Identity {
   readonly ino: number;
 }
 
-/** Acknowledgements can come out of order (partitioned topics): the checkpoint follows their contiguous prefix. */
-class AckedPrefix {
-  private next: number;
-  private readonly done = new Map<number, { identity: Identity; end: number }>();
+/** One acknowledged message: where it ended in which file, and where an effectively-once producer put it. */
+interface AckedMessage {
+  readonly identity: Identity;
+  readonly end: number;
+  readonly receipt: WriteReceipt | undefined;
+}
+
+/**
+ * Acknowledgements can come out of order (partitioned topics): the checkpoint follows their
+ * contiguous prefix, and with it each partition's last sequence id within that prefix. The
+ * producer bounds how far past a gap acknowledgements can run (its `maxInFlight`).
+ */
+class CheckpointedPrefix {
+  private readonly prefix: AckedPrefix<AckedMessage>;
+  /** Per partition, the last sequence id within the prefix; undefined until a partition is seen. */
+  private sequenceIds: number[] | undefined;
 
   constructor(
-    first: number,
+    start: FilePosition | undefined,
     private readonly onAdvance: (position: FilePosition) => void,
   ) {
-    this.next = first;
+    this.prefix = new AckedPrefix(start?.messages ?? 0);
+    this.sequenceIds = start?.sequenceIds === undefined ? undefined : [...start.sequenceIds];
   }
 
-  acked(ordinal: number, identity: Identity, end: number): void {
-    this.done.set(ordinal, { identity, end });
-    let last: { identity: Identity; end: number } | undefined;
-    for (let entry = this.done.get(this.next); entry !== undefined; entry = this.done.get(this.next)) {
-      this.done.delete(this.next);
-      this.next += 1;
-      last = entry;
+  acked(ordinal: number, message: AckedMessage): void {
+    const advanced = this.prefix.acked(ordinal, message);
+    const last = advanced.at(-1);
+    if (last === undefined) return;
+    for (const { receipt } of advanced) {
+      if (receipt?.partition === undefined || receipt.sequenceId === undefined) continue;
+      this.sequenceIds ??= [];
+      // Partitions not seen yet (holes) had no message: -1.
+      while (this.sequenceIds.length < receipt.partition) this.sequenceIds.push(-1);
+      this.sequenceIds[receipt.partition] = receipt.sequenceId;
     }
-    if (last !== undefined) this.onAdvance({ ...last.identity, offset: last.end, messages: this.next });
+    this.onAdvance({
+      ...last.identity,
+      offset: last.end,
+      messages: this.prefix.next,
+      ...(this.sequenceIds === undefined ? {} : { sequenceIds: [...this.sequenceIds] }),
+    });
   }
 }
 
@@ -95,6 +117,11 @@ function resolveFormat(options: FileSourceOptions): Framing {
 export class FileSource extends Readable {
   /** The ordinal of the first message this source emits (messages before it were acknowledged). */
   readonly firstMessage: number;
+  /**
+   * From the checkpoint, effectively-once into a partitioned topic: per partition, the sequence id
+   * of the last message before `firstMessage` (the producer's `partitionSequenceIds`).
+   */
+  readonly partitionSequenceIds: readonly number[] | undefined;
   private readonly records: AsyncGenerator<Tracked<ProducerMessageObject>>;
   private pumping = false;
   /** The pump in progress (settles when it stops); `_destroy` waits for it before closing the file. */
@@ -112,8 +139,9 @@ export class FileSource extends Readable {
   ) {
     super({ objectMode: true, highWaterMark: 64 });
     this.firstMessage = start?.messages ?? 0;
+    this.partitionSequenceIds = start?.sequenceIds;
     const checkpoint = options.checkpoint;
-    const prefix = new AckedPrefix(this.firstMessage, (position) => checkpoint?.set(path, position));
+    const prefix = new CheckpointedPrefix(start, (position) => checkpoint?.set(path, position));
     // A checkpoint that can no longer be saved ends the source: going on would publish what a
     // restart cannot resume after.
     this.stopWatchingCheckpoint = checkpoint?.onFailure((error) => this.destroy(error)) ?? (() => undefined);
@@ -144,7 +172,14 @@ export class FileSource extends Readable {
       const sameFile = saved.dev === identity.dev && saved.ino === identity.ino && saved.offset <= info.size;
       // Another file at the path (rotated while we were down), or truncated: start it from 0, but keep
       // counting messages so that sequence ids (dedup) keep growing.
-      start = sameFile ? saved : { ...identity, offset: 0, messages: saved.messages };
+      start = sameFile
+        ? saved
+        : {
+            ...identity,
+            offset: 0,
+            messages: saved.messages,
+            ...(saved.sequenceIds === undefined ? {} : { sequenceIds: saved.sequenceIds }),
+          };
     }
     return new FileSource(absolute, handle, identity, start, options);
   }
@@ -175,7 +210,7 @@ export class FileSource extends Readable {
   private async *frames(
     offset: number,
     firstOrdinal: number,
-    prefix: AckedPrefix,
+    prefix: CheckpointedPrefix,
   ): AsyncGenerator<Tracked<ProducerMessageObject>> {
     const format = resolveFormat(this.options);
     const mapping = { keyField: this.options.keyField, propertiesField: this.options.propertiesField };
@@ -202,7 +237,7 @@ export class FileSource extends Readable {
         const mine = ordinal++;
         const identity = this.identity;
         const message = toProducerMessage(record, format, mapping, `${this.path}:${record.line}`);
-        return new Tracked(message, () => prefix.acked(mine, identity, record.end));
+        return new Tracked(message, (receipt) => prefix.acked(mine, { identity, end: record.end, receipt }));
       });
     for (;;) {
       const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, position);

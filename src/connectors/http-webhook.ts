@@ -1,17 +1,26 @@
 /**
  * HTTP webhook source: an HTTP server whose POSTs become messages, as a `Readable` of `Tracked`
  * values for a producer. A raw body is one message; `application/x-ndjson` is one message per line.
- * Key and properties come from headers. The caller gets 200 with the message ids only after the
- * broker acknowledged every message of its request, so a 200 means stored.
+ * Key and properties come from headers. The caller gets 200 only after the broker acknowledged every
+ * message of its request, so a 200 means stored.
+ *
+ * Nothing is trusted: the shared secret, the presence and form of the HMAC signature, the path, the
+ * method and the declared length are checked on the headers, and a request failing one is refused
+ * without its body being read (the connection closes after the answer). The body is then read (at
+ * most `maxBodyBytes`) with its HMAC computed as it arrives, and every NDJSON line checked, before
+ * anything of it is published: no record of an unauthenticated or malformed body reaches the topic.
+ * The messages then stream into the producer a window at a time (`maxRequestMessagesInFlight` per
+ * request, `maxMessagesInFlight` for the whole source), so memory is bounded by messages as well as
+ * bytes.
  *
  * Refusals, each with a body that says what is wrong: 404 (path), 405 (method), 413 (body over
  * `maxBodyBytes`), 400 (malformed NDJSON, naming the line; empty body), 401 (missing or wrong shared
- * secret or HMAC signature), 429 + Retry-After (the bounded in-flight limit is full), 503 +
- * Retry-After (closing, or the pipeline failed). `close()` stops accepting and waits for the requests
- * in flight before ending the stream. Each answer is a `'response'` event with its status code.
+ * secret or HMAC signature), 429 + Retry-After (the bounded request queue is full; nothing stored),
+ * 503 + Retry-After (closing, the pipeline failed, or no progress for `ackTimeoutMs`; part of the
+ * request may be stored). `close()` stops accepting and waits for the requests in flight before
+ * ending the stream. Each answer is a `'response'` event with its status code.
  */
-import { messagesOfRequest, storedIds } from './request-messages.js';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -20,6 +29,27 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { InvalidArgumentError } from '../errors.js';
 import type { ProducerMessageObject } from '../streams/producer-message.js';
+import type { Tracked } from '../streams/tracked.js';
+import { continueIfExpected, HttpRefusal, refuse, replyJson } from './http-replies.js';
+import { MessageWindow } from './message-window.js';
+import {
+  checkDeclaredLength,
+  expectedSignature,
+  readRequestBody,
+  type ExpectedSignature,
+} from './request-body.js';
+import { messagesOfRequest } from './request-messages.js';
+import { RequestPublication, type StoredMessages } from './request-publication.js';
+
+/** Defaults of the bounds (documented in docs/connectors.md and the CLI's flags). */
+export const WEBHOOK_DEFAULTS = {
+  maxBodyBytes: 1024 * 1024,
+  maxInFlight: 64,
+  maxQueued: 256,
+  maxMessagesInFlight: 10_000,
+  maxRequestMessagesInFlight: 1000,
+  ackTimeoutMs: 30_000,
+} as const;
 
 export interface WebhookOptions {
   /** @default 0 (any free port) */
@@ -40,34 +70,19 @@ export interface WebhookOptions {
   readonly keyHeader?: string;
   /** Headers `<prefix><name>: value` become property `name`. @default 'x-property-' */
   readonly propertyHeaderPrefix?: string;
-  /** @default 1048576 */
+  /** Larger bodies get 413. A request being handled holds its body until answered. @default 1048576 */
   readonly maxBodyBytes?: number;
-  /** Requests handled at once. @default 64 */
+  /** Requests handled at once (their bodies read and published). @default 64 */
   readonly maxInFlight?: number;
-  /** Requests waiting for a slot before 429s start. @default 256 */
+  /** Requests waiting (their bodies unread) for a slot before 429s start. @default 256 */
   readonly maxQueued?: number;
-  /** A request whose messages are not all acknowledged by then gets a 503. @default 30000 */
+  /** Messages of the whole source handed to the producer and not yet acknowledged. @default 10000 */
+  readonly maxMessagesInFlight?: number;
+  /** Messages of one request handed to the producer and not yet acknowledged. @default 1000 */
+  readonly maxRequestMessagesInFlight?: number;
+  /** A request that makes no progress (nothing acknowledged) for this long gets a 503. @default 30000 */
   readonly ackTimeoutMs?: number;
   readonly logger?: Logger;
-}
-
-class RequestError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-  }
-}
-
-function reply(response: ServerResponse, status: number, body: unknown, retryAfterSeconds?: number): void {
-  if (response.headersSent) return;
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    ...(retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) }),
-  });
-  response.end(JSON.stringify(body));
 }
 
 function sameSecret(given: string, expected: string): boolean {
@@ -76,10 +91,22 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+const POSITIVE_OPTIONS = [
+  'maxBodyBytes',
+  'maxInFlight',
+  'ackTimeoutMs',
+  'maxMessagesInFlight',
+  'maxRequestMessagesInFlight',
+] as const;
+
 export class WebhookSource extends Readable {
   private readonly queue: PQueue;
   private readonly logger: Logger;
-  private readonly waiting = new Set<(error: RequestError) => void>();
+  private readonly window: MessageWindow;
+  /** Requests being published, failed at once if the pipeline fails. Bounded by `maxInFlight`. */
+  private readonly publishing = new Set<RequestPublication>();
+  /** Requests waiting for the stream to want more (`_read`). Bounded by `maxInFlight`. */
+  private readonly readWaiters = new Set<() => void>();
   private closing = false;
 
   private constructor(
@@ -87,20 +114,30 @@ export class WebhookSource extends Readable {
     private readonly options: WebhookOptions,
   ) {
     super({ objectMode: true, highWaterMark: 1024 });
-    this.queue = new PQueue({ concurrency: options.maxInFlight ?? 64 });
-    this.logger = options.logger ?? pino({ enabled: false });
-    server.on('request', (request: IncomingMessage, response: ServerResponse) =>
-      this.onRequest(request, response),
+    this.queue = new PQueue({ concurrency: options.maxInFlight ?? WEBHOOK_DEFAULTS.maxInFlight });
+    this.window = new MessageWindow(
+      options.maxMessagesInFlight ?? WEBHOOK_DEFAULTS.maxMessagesInFlight,
+      'maxMessagesInFlight',
     );
+    this.logger = options.logger ?? pino({ enabled: false });
+    const onRequest = (request: IncomingMessage, response: ServerResponse): void =>
+      this.onRequest(request, response);
+    server.on('request', onRequest);
+    // Without this listener Node answers `100 Continue` at once, inviting bodies that may be refused.
+    server.on('checkContinue', onRequest);
   }
 
   /** Starts the server. @throws InvalidArgumentError for bad options; the listen error otherwise. */
   static async listen(options: WebhookOptions = {}): Promise<WebhookSource> {
-    for (const name of ['maxBodyBytes', 'maxInFlight', 'ackTimeoutMs'] as const) {
+    for (const name of POSITIVE_OPTIONS) {
       const value = options[name];
       if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
         throw new InvalidArgumentError(`expected \`${name}\` to be a positive integer, got ${value}`);
       }
+    }
+    const { maxQueued } = options;
+    if (maxQueued !== undefined && !(Number.isInteger(maxQueued) && maxQueued >= 0)) {
+      throw new InvalidArgumentError(`expected \`maxQueued\` to be an integer >= 0, got ${maxQueued}`);
     }
     const server = createServer();
     const source = new WebhookSource(server, options);
@@ -117,121 +154,125 @@ export class WebhookSource extends Readable {
   /** e.g. `http://127.0.0.1:8090/` */
   get url(): string {
     const { address, port } = this.server.address() as AddressInfo;
-    return `http://${address}:${port}${this.options.path ?? '/'}`;
+    const host = address.includes(':') ? `[${address}]` : address;
+    return `http://${host}:${port}${this.options.path ?? '/'}`;
+  }
+
+  /** Messages handed to the producer and not yet acknowledged, over every request. */
+  get messagesInFlight(): number {
+    return this.window.inFlight;
   }
 
   override _read(): void {
-    // Messages are pushed as requests come; the in-flight limit bounds how many wait here.
+    for (const wake of this.readWaiters) wake();
+    this.readWaiters.clear();
   }
 
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
     // Every answer, whatever its status, as a 'response' event (status code): for metrics.
     response.once('finish', () => this.emit('response', response.statusCode));
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (url.pathname !== (this.options.path ?? '/')) {
-      reply(response, 404, { error: `no webhook at ${url.pathname}; POST to ${this.options.path ?? '/'}` });
-      request.resume();
-      return;
-    }
-    if (request.method !== 'POST') {
-      response.setHeader('allow', 'POST');
-      reply(response, 405, { error: `${request.method} is not allowed; use POST` });
-      request.resume();
-      return;
-    }
-    if (this.closing || this.destroyed) {
-      reply(response, 503, { error: 'shutting down' }, 5);
-      request.resume();
-      return;
-    }
-    const limit = (this.options.maxInFlight ?? 64) + (this.options.maxQueued ?? 256);
-    if (this.queue.pending + this.queue.size >= limit) {
-      reply(response, 429, { error: `too many requests in flight (${limit}); retry later` }, 1);
-      request.resume();
+    let signature: ExpectedSignature | undefined;
+    try {
+      signature = this.admit(request);
+    } catch (error) {
+      refuse(request, response, error as HttpRefusal);
       return;
     }
     void this.queue.add(async () => {
       try {
-        const ids = await this.handle(request);
-        reply(response, 200, { messageIds: ids });
+        const stored = await this.handle(request, response, signature);
+        replyJson(response, 200, stored);
       } catch (error) {
-        if (error instanceof RequestError) {
-          reply(response, error.status, { error: error.message }, error.retryAfterSeconds);
+        if (error instanceof HttpRefusal) {
+          refuse(request, response, error);
           return;
         }
         this.logger.error({ err: error }, 'webhook request failed');
-        reply(response, 500, { error: (error as Error).message });
+        refuse(request, response, new HttpRefusal(500, (error as Error).message));
       }
     });
   }
 
-  private async readBody(request: IncomingMessage): Promise<Buffer> {
-    const max = this.options.maxBodyBytes ?? 1024 * 1024;
-    const declared = Number(request.headers['content-length'] ?? NaN);
-    if (declared > max) {
-      request.resume();
-      throw new RequestError(413, `body of ${declared} bytes is over the ${max}-byte limit`);
+  /**
+   * Everything that can be checked on the headers alone, so that a request failing it is refused
+   * before its body is read. @returns the signature the body must have, when HMAC is on.
+   * @throws HttpRefusal
+   */
+  private admit(request: IncomingMessage): ExpectedSignature | undefined {
+    const path = this.options.path ?? '/';
+    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    if (pathname !== path) throw new HttpRefusal(404, `no webhook at ${pathname}; POST to ${path}`);
+    if (request.method !== 'POST') {
+      throw new HttpRefusal(405, `${request.method} is not allowed; use POST`, undefined, { allow: 'POST' });
     }
-    const parts: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of request as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) {
-        request.resume();
-        throw new RequestError(413, `body is over the ${max}-byte limit`);
-      }
-      parts.push(chunk);
-    }
-    return Buffer.concat(parts);
-  }
-
-  private authenticate(request: IncomingMessage, body: Buffer): void {
     const { secret, hmacSecret } = this.options;
     if (secret !== undefined) {
       const header = this.options.secretHeader ?? 'x-webhook-secret';
       const given = request.headers[header];
-      if (typeof given !== 'string') throw new RequestError(401, `missing ${header} header`);
-      if (!sameSecret(given, secret)) throw new RequestError(401, `wrong ${header}`);
+      if (typeof given !== 'string') throw new HttpRefusal(401, `missing ${header} header`);
+      if (!sameSecret(given, secret)) throw new HttpRefusal(401, `wrong ${header}`);
     }
-    if (hmacSecret !== undefined) {
-      const header = this.options.signatureHeader ?? 'x-signature-256';
-      const given = request.headers[header];
-      if (typeof given !== 'string')
-        throw new RequestError(401, `missing ${header} header (sha256=<hex HMAC of the body>)`);
-      const expected = `sha256=${createHmac('sha256', hmacSecret).update(body).digest('hex')}`;
-      if (!sameSecret(given, expected)) throw new RequestError(401, `${header} does not match the body`);
+    const signatureHeader = this.options.signatureHeader ?? 'x-signature-256';
+    const signature =
+      hmacSecret === undefined
+        ? undefined
+        : expectedSignature(hmacSecret, signatureHeader, request.headers[signatureHeader]);
+    checkDeclaredLength(request, this.options.maxBodyBytes ?? WEBHOOK_DEFAULTS.maxBodyBytes, 'maxBodyBytes');
+    if (this.closing || this.destroyed) throw new HttpRefusal(503, 'shutting down', 5);
+    const limit =
+      (this.options.maxInFlight ?? WEBHOOK_DEFAULTS.maxInFlight) +
+      (this.options.maxQueued ?? WEBHOOK_DEFAULTS.maxQueued);
+    if (this.queue.pending + this.queue.size >= limit) {
+      throw new HttpRefusal(429, `too many requests in flight (${limit}); retry later`, 1);
     }
+    return signature;
   }
 
-  private messagesOf(request: IncomingMessage, body: Buffer): ProducerMessageObject[] {
-    return messagesOfRequest(
-      request.headers,
-      body,
-      this.options,
-      (status, reason) => new RequestError(status, reason),
-    );
-  }
-
-  /** Publishes a request's messages; resolves with their ids once all are acknowledged. */
-  private async handle(request: IncomingMessage): Promise<string[]> {
-    const body = await this.readBody(request);
-    this.authenticate(request, body);
-    const messages = this.messagesOf(request, body);
-    if (this.destroyed) throw new RequestError(503, 'the pipeline is down', 5);
-    let fail: ((error: RequestError) => void) | undefined;
-    const failed = new Promise<never>((_resolve, reject) => (fail = reject));
-    const failRequest = (error: RequestError): void => fail?.(error);
-    this.waiting.add(failRequest);
-    const timer = setTimeout(
-      () => failRequest(new RequestError(503, 'the broker did not acknowledge in time', 5)),
-      this.options.ackTimeoutMs ?? 30_000,
-    );
+  /** Reads, checks and publishes a request; resolves once all its messages are acknowledged. */
+  private async handle(
+    request: IncomingMessage,
+    response: ServerResponse,
+    signature: ExpectedSignature | undefined,
+  ): Promise<StoredMessages> {
+    const max = this.options.maxBodyBytes ?? WEBHOOK_DEFAULTS.maxBodyBytes;
+    continueIfExpected(request, response);
+    const body = await readRequestBody(request, max, 'maxBodyBytes', signature);
+    const messages = messagesOfRequest(request.headers, body, this.options);
+    if (this.destroyed) throw new HttpRefusal(503, 'the pipeline is down', 5);
+    const publication = new RequestPublication(messages, {
+      processWindow: this.window,
+      requestMessages: this.options.maxRequestMessagesInFlight ?? WEBHOOK_DEFAULTS.maxRequestMessagesInFlight,
+      stallTimeoutMs: this.options.ackTimeoutMs ?? WEBHOOK_DEFAULTS.ackTimeoutMs,
+    });
+    this.publishing.add(publication);
     try {
-      return await Promise.race([storedIds(messages, (message) => this.push(message)), failed]);
+      return await publication.publish({
+        write: (message: Tracked<ProducerMessageObject>) => this.push(message),
+        writable: (signal) => this.wantsMore(signal),
+      });
     } finally {
-      clearTimeout(timer);
-      this.waiting.delete(failRequest);
+      this.publishing.delete(publication);
     }
+  }
+
+  /** Resolves when the stream asks for more (`_read`); rejects with `signal.reason` once it aborts. */
+  private wantsMore(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const onAbort = (): void => {
+        this.readWaiters.delete(wake);
+        reject(signal.reason as Error);
+      };
+      const wake = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.readWaiters.add(wake);
+    });
   }
 
   /**
@@ -250,9 +291,9 @@ export class WebhookSource extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    for (const fail of this.waiting)
-      fail(new RequestError(503, 'the pipeline failed; nothing more was stored', 5));
-    this.waiting.clear();
+    for (const publication of this.publishing)
+      publication.abandon(new HttpRefusal(503, 'the pipeline failed; nothing more was stored', 5));
+    this.publishing.clear();
     this.server.close();
     // Connections go once the failed requests have their 503s.
     void this.queue.onIdle().then(() => this.server.closeAllConnections());

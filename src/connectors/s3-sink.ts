@@ -24,7 +24,7 @@
  * acknowledges nothing (the messages come again) and leaves no object: lib-storage aborts the
  * multipart upload.
  *
- * Template fields: {topic} (local name), {date} (YYYY-MM-DD), {hour} (HH) and {partition} of the
+ * Template fields: {topic} (local name; a partitioned topic's base name), {date} (YYYY-MM-DD), {hour} (HH) and {partition} of the
  * first message (publish time, or event time with `timeField: 'event'`, UTC), {firstId}, {lastId}
  * (`ledger-entry`, plus `-p<partition>` / `-b<batch index>`), {ext} (`.ndjson` or `.txt`, plus `.gz`).
  */
@@ -41,8 +41,14 @@ import { ConnectorError, InvalidArgumentError, TimeoutError } from '../errors.js
 import { decodeMessageId, type MessageIdData } from '../protocol/index.js';
 import type { ConsumerMessage } from '../streams/consumer-message.js';
 import { settlementOf, type Tracked } from '../streams/tracked.js';
+import { baseTopicOf } from '../streams/topic-selection.js';
 import { checkSinkFormat, encodeRecord, type SinkFormat } from './sink-format.js';
 import { SpoolFile } from './s3-spool.js';
+
+/** A topic's local name: the last part of its full or short name. */
+function localNameOf(topic: string): string {
+  return topic.split('/').at(-1) ?? topic;
+}
 
 export const DEFAULT_KEY_TEMPLATE = '{topic}/{date}/{hour}/{firstId}_{lastId}{ext}';
 export const DEFAULT_UPLOAD_TIMEOUT_MS = 300_000;
@@ -53,8 +59,11 @@ export interface S3SinkOptions {
   readonly prefix?: string;
   /** @default '{topic}/{date}/{hour}/{firstId}_{lastId}{ext}' */
   readonly keyTemplate?: string;
-  /** The topic, for {topic}. */
-  readonly topic: string;
+  /**
+   * The topic, for {topic} of messages that do not carry theirs (consumer streams' messages do: a
+   * multi-topic output gets each message's own topic, by its local base name).
+   */
+  readonly topic?: string;
   /** @default 'ndjson' */
   readonly format?: SinkFormat;
   /** @default false */
@@ -115,8 +124,9 @@ export class S3Sink extends Writable {
   private spoolDir: string | undefined;
   private spoolCounter = 0;
   private readonly timer: NodeJS.Timeout;
-  /** {topic} and {ext}: the same for every object. */
-  private readonly topicName: string;
+  /** {topic} of messages without their own. */
+  private readonly topicName: string | undefined;
+  /** {ext}: the same for every object. */
   private readonly extension: string;
   private readonly uploadTimeoutMs: number;
   /** The serial path: every append and flush runs after the previous one. Never rejects. */
@@ -149,7 +159,7 @@ export class S3Sink extends Writable {
     }
     this.s3 = options.client instanceof S3Client ? options.client : new S3Client(options.client ?? {});
     this.logger = options.logger ?? pino({ enabled: false });
-    this.topicName = options.topic.split('/').at(-1) ?? options.topic;
+    this.topicName = options.topic === undefined ? undefined : localNameOf(options.topic);
     this.extension = `${this.format === 'ndjson' ? '.ndjson' : '.txt'}${options.gzip === true ? '.gz' : ''}`;
     this.uploadTimeoutMs = options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS;
     this.timer = setInterval(() => {
@@ -202,7 +212,7 @@ export class S3Sink extends Writable {
       this.options.timeField === 'event' ? (message.eventTime ?? message.publishTime) : message.publishTime;
     const iso = time.toISOString();
     const fields: Record<string, string> = {
-      topic: this.topicName,
+      topic: message.topic === undefined ? (this.topicName ?? '') : localNameOf(baseTopicOf(message.topic)),
       date: iso.slice(0, 10),
       hour: iso.slice(11, 13),
       partition: String(id.partition),

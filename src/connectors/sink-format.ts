@@ -1,7 +1,7 @@
 /**
  * How messages become bytes in files and on stdout: `lines` (the payload and a newline) or `ndjson`
- * (one JSON envelope per line: messageId, key, properties, publishTime, eventTime, redeliveryCount,
- * and the payload as UTF-8 text when it is valid UTF-8, else base64, said by `encoding`).
+ * (one JSON envelope per line: messageId, topic (a partition's name for a partitioned topic), key,
+ * properties, publishTime, eventTime, redeliveryCount, and the payload as UTF-8 text when it is valid UTF-8, else base64, said by `encoding`).
  */
 import { isUtf8 } from 'node:buffer';
 import { InvalidArgumentError } from '../errors.js';
@@ -24,6 +24,8 @@ export function checkSinkFormat(format: string): SinkFormat {
 /** The envelope written for a message in `ndjson` format. */
 export interface NdjsonEnvelope {
   readonly messageId: string;
+  /** The topic the message came from (consumers; a partition's name for a partitioned topic). */
+  readonly topic?: string;
   readonly key?: string;
   readonly properties: Readonly<Record<string, string>>;
   readonly publishTime: string;
@@ -37,6 +39,7 @@ export function ndjsonEnvelope(message: ConsumerMessage): NdjsonEnvelope {
   const utf8 = isUtf8(message.payload);
   return {
     messageId: message.messageId,
+    ...(message.topic === undefined ? {} : { topic: message.topic }),
     ...(message.key === undefined ? {} : { key: message.key }),
     properties: message.properties,
     publishTime: message.publishTime.toISOString(),

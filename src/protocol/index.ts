@@ -13,3 +13,4 @@ export * from './paths.js';
 export * from './time.js';
 export * from './topic-name.js';
 export * from './encryption.js';
+export * from './partition-hash.js';

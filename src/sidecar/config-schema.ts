@@ -6,11 +6,21 @@
  */
 import * as z from 'zod';
 import { FRAMINGS, type Framing } from '../connectors/framing.js';
+import { WEBHOOK_DEFAULTS } from '../connectors/http-webhook.js';
 import { DEFAULT_KEY_TEMPLATE } from '../connectors/s3-sink.js';
 import { SINK_FORMATS, type SinkFormat } from '../connectors/sink-format.js';
-import { INITIAL_POSITIONS, MAX_RECEIVER_QUEUE_SIZE, SUBSCRIPTION_TYPES } from '../protocol/index.js';
+import {
+  INITIAL_POSITIONS,
+  MAX_RECEIVER_QUEUE_SIZE,
+  parseTopicName,
+  SUBSCRIPTION_TYPES,
+  TopicNameError,
+} from '../protocol/index.js';
+import { InvalidArgumentError } from '../errors.js';
 import { PIPE_RECEIVER_QUEUE_SIZE } from '../streams/consumer-stream.js';
+import { MAX_CONSUMER_TOPICS, parseTopicPattern } from '../streams/topic-selection.js';
 import { PIPE_READER_QUEUE_SIZE } from '../streams/reader-stream.js';
+import { isLoopbackHost } from './publish-access.js';
 import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -85,23 +95,32 @@ function receiverQueueSize(max: number | undefined, fallback: number) {
     );
 }
 
+/** A topic name Pulsar accepts (short or full). */
+const topicName = z.string().superRefine((text, context) => {
+  try {
+    parseTopicName(text);
+  } catch (error) {
+    if (!(error instanceof TopicNameError)) throw error;
+    context.addIssue({ code: 'custom', message: error.message });
+  }
+});
+
 const port = (description: string) => z.number().int().min(0).max(65_535).describe(description);
 
 /** `host:port` (or `[v6]:port`) to listen on. */
-const listenAddress = z
-  .string()
-  .describe(
-    'Address of the health, readiness, metrics and publish endpoints, host:port (port 0: any free port)',
-  )
-  .transform((text, context) => {
-    const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
-    const portNumber = Number(match?.[2]);
-    if (match === null || !(portNumber >= 0 && portNumber <= 65_535)) {
-      context.addIssue({ code: 'custom', message: `expected host:port, got ${JSON.stringify(text)}` });
-      return z.NEVER;
-    }
-    return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: portNumber };
-  });
+const listenAddress = (description: string) =>
+  z
+    .string()
+    .describe(description)
+    .transform((text, context) => {
+      const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
+      const portNumber = Number(match?.[2]);
+      if (match === null || !(portNumber >= 0 && portNumber <= 65_535)) {
+        context.addIssue({ code: 'custom', message: `expected host:port, got ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: portNumber };
+    });
 
 const framing = {
   format: z
@@ -158,11 +177,41 @@ const webhookSource = z.strictObject({
     .describe('Headers PREFIX + name become property name'),
   maxBodyBytes: size('Larger bodies get 413').prefault('1MiB'),
   maxInFlight: positiveInt('Requests handled at once (then queued, then 429)').default(64),
+  maxMessagesInFlight: positiveInt(
+    'Messages of all requests handed to the producer and not yet acknowledged',
+  ).default(WEBHOOK_DEFAULTS.maxMessagesInFlight),
+  maxRequestMessagesInFlight: positiveInt(
+    'Messages of one request handed to the producer and not yet acknowledged',
+  ).default(WEBHOOK_DEFAULTS.maxRequestMessagesInFlight),
+});
+
+/** A `topicsPattern` the consumer accepts (see src/streams/topic-selection.ts). */
+const topicsPattern = z.string().superRefine((text, context) => {
+  try {
+    parseTopicPattern(text);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    context.addIssue({ code: 'custom', message: error.message });
+  }
 });
 
 const topicSource = z.strictObject({
   type: z.literal('topic'),
-  topic: z.string().min(1).describe('Topic (short or full name)'),
+  topic: z.string().min(1).optional().describe('Topic (short or full name); or topics, or topicsPattern'),
+  topics: z
+    .array(z.string().min(1))
+    .min(1)
+    .max(MAX_CONSUMER_TOPICS)
+    .optional()
+    .describe('Several topics, one session each (each message keeps its topic)'),
+  topicsPattern: topicsPattern
+    .optional()
+    .describe(
+      'Every persistent topic matching this regex: persistent://<tenant>/<namespace>/<regex of local names>',
+    ),
+  patternAutoDiscoveryPeriod: duration('With topicsPattern: list the namespace again this often').prefault(
+    '60s',
+  ),
   subscription: z.string().min(1).describe('Subscription name'),
   subscriptionType: z.enum(SUBSCRIPTION_TYPES).default('Exclusive').describe('Subscription type'),
   initialPosition: z.enum(INITIAL_POSITIONS).default('Earliest').describe('Where a new subscription starts'),
@@ -238,6 +287,21 @@ export const pipelineSchema = z
   .strictObject({ source: sourceSchema, sink: sinkSchema })
   .superRefine((pipeline, context) => {
     const { source, sink } = pipeline;
+    if (source.type === 'topic') {
+      const given = (['topic', 'topics', 'topicsPattern'] as const).filter(
+        (key) => source[key] !== undefined,
+      );
+      if (given.length !== 1) {
+        context.addIssue({
+          code: 'custom',
+          path: ['source', given[1] ?? 'topic'],
+          message:
+            given.length === 0
+              ? 'a topic source needs topic, topics or topicsPattern'
+              : `give one of topic, topics and topicsPattern, not ${given.join(' and ')}`,
+        });
+      }
+    }
     if (PUBLISHING_SOURCES.includes(source.type) && sink.type !== 'topic') {
       context.addIssue({
         code: 'custom',
@@ -272,7 +336,10 @@ const connectionSchema = z
   .strictObject({
     url: url('WebSocket service URL', ['ws:', 'wss:']).default('ws://localhost:8080'),
     token: z.string().optional().describe('JWT for token auth'),
-    tokenFile: z.string().optional().describe('Read the JWT from this file'),
+    tokenFile: z
+      .string()
+      .optional()
+      .describe('Read the JWT from this file, again at every (re)connect and on SIGHUP'),
     tls: z
       .strictObject({
         ca: z.string().optional().describe('PEM file of trusted CA certificates (wss://)'),
@@ -288,6 +355,32 @@ const connectionSchema = z
       context.addIssue({ code: 'custom', path: ['tokenFile'], message: 'conflicts with token' });
   });
 
+const publishSchema = z.strictObject({
+  enabled: z.boolean().default(false).describe('Serve POST /publish/{topic}'),
+  listen: listenAddress(
+    'A listener of its own for POST /publish, host:port (default: on http.listen, beside /metrics)',
+  ).optional(),
+  tokenFile: z
+    .string()
+    .optional()
+    .describe(
+      'File holding the token callers send as Authorization: Bearer TOKEN; required unless POST /publish listens on loopback only',
+    ),
+  topics: z
+    .array(topicName)
+    .min(1)
+    .optional()
+    .describe('The only topics POST /publish may publish to (others get 403; default: any)'),
+  maxBodyBytes: size('Bodies larger than this get 413').prefault('1MiB'),
+  maxInFlight: positiveInt('Requests handled at once; more get 429').default(64),
+  maxMessagesInFlight: positiveInt(
+    'Messages of all requests handed to producers and not yet acknowledged',
+  ).default(WEBHOOK_DEFAULTS.maxMessagesInFlight),
+  maxRequestMessagesInFlight: positiveInt(
+    'Messages of one request handed to its producer and not yet acknowledged',
+  ).default(WEBHOOK_DEFAULTS.maxRequestMessagesInFlight),
+});
+
 const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 export const configSchema = z
@@ -295,12 +388,13 @@ export const configSchema = z
     connection: connectionSchema.prefault({}).describe('The Pulsar WebSocket service'),
     http: z
       .strictObject({
-        listen: listenAddress.prefault('127.0.0.1:9464'),
-        publish: z.boolean().default(false).describe('Serve POST /publish/{topic}'),
-        publishMaxBodyBytes: size('POST /publish bodies larger than this get 413').prefault('1MiB'),
+        listen: listenAddress(
+          'Address of /healthz, /readyz, /metrics (and /publish without publish.listen), host:port (port 0: any free port)',
+        ).prefault('127.0.0.1:9464'),
       })
       .prefault({})
       .describe('The HTTP endpoint'),
+    publish: publishSchema.prefault({}).describe('POST /publish/{topic}'),
     shutdownTimeout: duration(
       'How long a drain may take before what is left is given up (redelivered)',
     ).prefault('30s'),
@@ -335,6 +429,7 @@ export const configSchema = z
       });
     }
     const ports = new Map<string, string>([[`${config.http.listen.port}`, 'http.listen']]);
+    checkPublish(config, ports, context);
     for (const [name, pipeline] of Object.entries(config.pipelines)) {
       if (pipeline.source.type !== 'webhook' || pipeline.source.port === 0) continue;
       const owner = ports.get(`${pipeline.source.port}`);
@@ -348,6 +443,37 @@ export const configSchema = z
       ports.set(`${pipeline.source.port}`, `pipelines.${name}.source`);
     }
   });
+
+/**
+ * `/publish` reachable from outside needs a token; its own listener needs a port of its own.
+ * Registers that port in `ports` (port → key) for the webhooks' check.
+ */
+function checkPublish(
+  config: { http: { listen: { host: string; port: number } }; publish: z.output<typeof publishSchema> },
+  ports: Map<string, string>,
+  context: z.core.$RefinementCtx,
+): void {
+  const { publish } = config;
+  if (!publish.enabled) return;
+  const listen = publish.listen ?? config.http.listen;
+  if (publish.tokenFile === undefined && !isLoopbackHost(listen.host)) {
+    context.addIssue({
+      code: 'custom',
+      path: ['publish', 'tokenFile'],
+      message: `required: POST /publish listens on ${listen.host}, which is not loopback only, so callers must send a bearer token (or listen on 127.0.0.1)`,
+    });
+  }
+  if (publish.listen === undefined || publish.listen.port === 0) return;
+  const owner = ports.get(`${publish.listen.port}`);
+  if (owner !== undefined) {
+    context.addIssue({
+      code: 'custom',
+      path: ['publish', 'listen'],
+      message: `port ${publish.listen.port} is taken by ${owner}`,
+    });
+  }
+  ports.set(`${publish.listen.port}`, 'publish.listen');
+}
 
 export type SidecarConfig = z.output<typeof configSchema>;
 export type PipelineConfig = z.output<typeof pipelineSchema>;

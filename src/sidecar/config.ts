@@ -90,6 +90,12 @@ function applyOverrides(
   return origins;
 }
 
+/** Keys of earlier versions and where they went, so their problem says what to write instead. */
+const MOVED_KEYS: Readonly<Record<string, string>> = {
+  'http.publish': 'publish.enabled',
+  'http.publishMaxBodyBytes': 'publish.maxBodyBytes',
+};
+
 function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
   if (issue.code === 'invalid_type') {
     if (issue.input === undefined) return 'required';
@@ -135,7 +141,12 @@ export function parseConfig(text: string, options: LoadOptions = {}): LoadResult
       const path = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) {
-          found.push({ path: [...path, key], line: parsed.lineOf([...path, key]), message: 'unknown key' });
+          const moved = MOVED_KEYS[[...path, key].join('.')];
+          found.push({
+            path: [...path, key],
+            line: parsed.lineOf([...path, key]),
+            message: moved === undefined ? 'unknown key' : `unknown key (moved to ${moved})`,
+          });
         }
         continue;
       }

@@ -1,13 +1,16 @@
 /**
  * The sidecar's HTTP endpoint: `GET /healthz` (the process serves), `GET /readyz` (200 when every
  * pipeline is connected and moving or idle, else 503 naming each one that is not and why),
- * `GET /metrics` (Prometheus text) and, when enabled, `POST /publish/{topic}`.
+ * `GET /metrics` (Prometheus text) and, when enabled, `POST /publish/{topic}` — here, or on a
+ * listener of its own (`publish.listen`) that serves nothing else, so that exposing the metrics to
+ * Prometheus does not expose publishing.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { SidecarMetrics } from './metrics.js';
-import { replyJson, type HttpPublisher } from './publish.js';
+import { replyJson } from '../connectors/http-replies.js';
+import type { HttpPublisher } from './publish.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface HttpEndpointOptions {
@@ -15,7 +18,10 @@ export interface HttpEndpointOptions {
   readonly port: number;
   readonly metrics: SidecarMetrics;
   readonly supervisor: () => Supervisor;
+  /** The publisher, when `POST /publish` is served on this listener. */
   readonly publisher: () => HttpPublisher | undefined;
+  /** True when publishing is on but has a listener of its own (`publish.listen`). */
+  readonly publishElsewhere?: boolean;
   /** True once the sidecar drains: not ready any more, whatever the pipelines say. */
   readonly draining: () => boolean;
   readonly logger: Logger;
@@ -37,17 +43,14 @@ async function route(
   if (pathname.startsWith('/publish/')) {
     const publisher = options.publisher();
     if (publisher === undefined) {
-      request.resume();
-      replyJson(response, 404, { error: 'publishing is off; enable it with http.publish: true' });
+      const error = options.publishElsewhere
+        ? 'POST /publish is served on its own listener (publish.listen), not here'
+        : 'publishing is off; enable it with publish.enabled: true';
+      replyJson(response, 404, { error }, undefined, { connection: 'close' });
       return;
     }
-    if (request.method !== 'POST') {
-      response.setHeader('allow', 'POST');
-      replyJson(response, 405, { error: `${request.method} is not allowed; use POST` });
-      return;
-    }
-    const topic = decodeURIComponent(pathname.slice('/publish/'.length));
-    await publisher.handle(request, response, topic);
+    // Still %-encoded: a bad escape is the publisher's 400.
+    await publisher.handle(request, response, pathname.slice('/publish/'.length));
     return;
   }
   request.resume();
@@ -82,25 +85,30 @@ async function route(
   response.end(text);
 }
 
-/** Listens on `host:port`. @throws the listen error (address in use, permission). */
-export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<HttpEndpoint> {
-  const server = createServer((request, response) => {
-    route(options, request, response).catch((error: unknown) => {
-      options.logger.error({ err: error, url: request.url }, 'http request failed');
+type Handler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
+
+/** Serves `handler` on `host:port`. @throws the listen error (address in use, permission). */
+async function serve(host: string, port: number, handler: Handler, logger: Logger): Promise<HttpEndpoint> {
+  const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    handler(request, response).catch((error: unknown) => {
+      logger.error({ err: error, url: request.url }, 'http request failed');
       replyJson(response, 500, { error: (error as Error).message });
     });
-  });
+  };
+  const server = createServer(onRequest);
+  // `/publish` says `100 Continue` itself once a request is admitted (Node would say it at once).
+  server.on('checkContinue', onRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
+  const address = server.address() as AddressInfo;
+  const shownHost = address.address.includes(':') ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${port}`,
+    url: `http://${shownHost}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -109,4 +117,38 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<H
         setTimeout(() => server.closeAllConnections(), 1000).unref();
       }),
   };
+}
+
+/** The health, readiness and metrics endpoint (and `/publish`, unless it has its own listener). */
+export function startHttpEndpoint(options: HttpEndpointOptions): Promise<HttpEndpoint> {
+  return serve(
+    options.host,
+    options.port,
+    (request, response) => route(options, request, response),
+    options.logger,
+  );
+}
+
+/** `POST /publish/{topic}` on a listener of its own (`publish.listen`): every other path is 404. */
+export function startPublishEndpoint(
+  host: string,
+  port: number,
+  publisher: HttpPublisher,
+  logger: Logger,
+): Promise<HttpEndpoint> {
+  return serve(
+    host,
+    port,
+    async (request, response) => {
+      const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+      if (!pathname.startsWith('/publish/')) {
+        replyJson(response, 404, { error: 'this listener serves POST /publish/{topic} only' }, undefined, {
+          connection: 'close',
+        });
+        return;
+      }
+      await publisher.handle(request, response, pathname.slice('/publish/'.length));
+    },
+    logger,
+  );
 }

@@ -22,6 +22,7 @@ export interface SidecarMetrics {
   readonly up: Gauge<'pipeline'>;
   readonly s3Objects: Counter<'pipeline'>;
   readonly webhookRequests: Counter<'pipeline' | 'status'>;
+  readonly publishRequests: Counter<'status'>;
 }
 
 /** Every metric the sidecar exports besides the process ones: name and help, for the docs' list. */
@@ -46,6 +47,7 @@ export const METRIC_HELP = {
   pulsar_ws_pipeline_up: '1 when the pipeline runs with every connection up, else 0',
   pulsar_ws_s3_objects_total: 'S3 sinks: objects uploaded',
   pulsar_ws_webhook_requests_total: 'Webhook sources: requests answered, by HTTP status',
+  pulsar_ws_publish_requests_total: 'POST /publish: requests answered, by HTTP status (no pipeline label)',
 } as const;
 
 export function createMetrics(): SidecarMetrics {
@@ -75,6 +77,12 @@ export function createMetrics(): SidecarMetrics {
       name: 'pulsar_ws_webhook_requests_total',
       help: METRIC_HELP.pulsar_ws_webhook_requests_total,
       labelNames: ['pipeline', 'status'] as const,
+      registers: [registry],
+    }),
+    publishRequests: new Counter({
+      name: 'pulsar_ws_publish_requests_total',
+      help: METRIC_HELP.pulsar_ws_publish_requests_total,
+      labelNames: ['status'] as const,
       registers: [registry],
     }),
   };

@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { glob } from 'tinyglobby';
 import { CheckpointStore } from '../connectors/checkpoint.js';
+import { effectivelyOnceOptions, upgradeCheckpointEntry } from '../connectors/dedup-resume.js';
 import { FileSource } from '../connectors/file-source.js';
 import { WebhookSource } from '../connectors/http-webhook.js';
 import { stdinSource } from '../connectors/stdin.js';
@@ -20,6 +21,7 @@ import { ConnectorError } from '../errors.js';
 import {
   PulsarWsClient,
   type ConsumerStream,
+  type MultiTopicConsumerStream,
   type ProducerOptions,
   type PulsarWsClientOptions,
   type SessionState,
@@ -28,6 +30,7 @@ import type { PipelineConfig, SinkConfig, SourceConfig } from './config-schema.j
 import { intake, type IntakeCounters } from './intake.js';
 import type { SidecarMetrics } from './metrics.js';
 import { openSink } from './pipeline-sinks.js';
+import { topicSelectionOf } from './topic-source.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting';
 
@@ -89,7 +92,7 @@ export class PipelineRun {
   private readonly intakeStop = new AbortController();
   private readonly teardown = new AbortController();
   private readonly connections = new Map<EventEmitter, SessionState>();
-  private readonly consumers = new Set<ConsumerStream>();
+  private readonly consumers = new Set<ConsumerStream | MultiTopicConsumerStream>();
   private webhook: WebhookSource | undefined;
   private readonly counters: IntakeCounters;
   /** Set once source and sink are built and messages may flow. */
@@ -210,17 +213,15 @@ export class PipelineRun {
       source.checkpoint === undefined ? undefined : await CheckpointStore.open(source.checkpoint);
     const one = async (file: string): Promise<void> => {
       if (this.intakeStop.signal.aborted) return;
+      if (sink.dedup)
+        await upgradeCheckpointEntry(this.client, sink.topic, file, checkpoint, this.options.logger);
       const fileSource = await FileSource.open(file, {
         ...framingOf(source),
         follow: source.follow,
         ...(checkpoint === undefined ? {} : { checkpoint }),
       });
       const options: ProducerOptions = sink.dedup
-        ? {
-            effectivelyOnce: true,
-            producerName: dedupName(sink.producerName, file, files.length > 1),
-            initialSequenceId: fileSource.firstMessage - 1,
-          }
+        ? effectivelyOnceOptions(fileSource, dedupName(sink.producerName, file, files.length > 1))
         : {};
       await this.flow(fileSource, this.producer(sink, options), true);
     };
@@ -274,6 +275,8 @@ export class PipelineRun {
       propertyHeaderPrefix: source.propertyHeaderPrefix.toLowerCase(),
       maxBodyBytes: source.maxBodyBytes,
       maxInFlight: source.maxInFlight,
+      maxMessagesInFlight: source.maxMessagesInFlight,
+      maxRequestMessagesInFlight: source.maxRequestMessagesInFlight,
       logger: this.options.logger,
     }).catch((error: unknown) => {
       producer.destroy();
@@ -312,15 +315,20 @@ export class PipelineRun {
     let stream: Readable;
     try {
       if (source.type === 'topic') {
-        const consumer = this.client.consumer(source.topic, source.subscription, {
+        const selection = topicSelectionOf(source);
+        const consumer = this.client.consumer(selection, source.subscription, {
           subscriptionType: source.subscriptionType,
           subscriptionInitialPosition: source.initialPosition,
           highWaterMark: source.receiverQueueSize,
           // The drain waits for the sink itself; a torn-down run closes at once.
           closeGraceMs: 0,
+          ...(source.topicsPattern === undefined
+            ? {}
+            : { patternAutoDiscoveryPeriodMs: source.patternAutoDiscoveryPeriod }),
         });
         this.consumers.add(consumer);
-        consumer.once('close', () => this.consumers.delete(consumer));
+        // As a Readable: the two stream classes' typed `once` overloads do not unite.
+        (consumer as Readable).once('close', () => this.consumers.delete(consumer));
         stream = this.watch(consumer);
       } else {
         stream = this.watch(

@@ -48,12 +48,12 @@ async function checkBucket(s3: S3Client, bucket: string, logger: Logger): Promis
 
 /**
  * A sink for messages consumed from a topic (or a producer for a publishing source). `sourceTopic`
- * fills the S3 key template's {topic}.
+ * fills the S3 key template's {topic} of messages that do not carry their own topic.
  */
 export async function openSink(
   sink: SinkConfig,
   context: SinkContext,
-  sourceTopic: string,
+  sourceTopic: string | undefined,
   producerOptions: ProducerOptions = {},
 ): Promise<Writable> {
   switch (sink.type) {
@@ -76,7 +76,7 @@ export async function openSink(
         bucket: sink.bucket,
         prefix: sink.prefix,
         keyTemplate: sink.keyTemplate,
-        topic: sourceTopic,
+        ...(sourceTopic === undefined ? {} : { topic: sourceTopic }),
         format: sink.format,
         gzip: sink.gzip,
         batchCount: sink.batchCount,

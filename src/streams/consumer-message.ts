@@ -4,6 +4,11 @@ import type { DeliveredMessage, EncryptionContext } from '../protocol/index.js';
 export interface ConsumerMessage {
   readonly payload: Buffer;
   readonly messageId: string;
+  /**
+   * The full name of the topic the message came from; for a partitioned topic, its partition's
+   * (`persistent://public/default/t-partition-2`; `baseTopicOf` gives `…/t`). Set by consumer streams.
+   */
+  readonly topic?: string;
   readonly properties: Readonly<Record<string, string>>;
   readonly key?: string;
   readonly publishTime: Date;
@@ -31,6 +36,7 @@ export function isConsumerMessage(value: unknown): value is ConsumerMessage {
 export function toConsumerMessage(
   frame: DeliveredMessage & { readonly encryptionContext?: EncryptionContext },
   settle: (kind: 'ack' | 'nack', messageId: string) => void,
+  topic?: string,
 ): ConsumerMessage {
   let settled = false;
   // Only the id: capturing `frame` would keep its base64 payload alive until the message is settled.
@@ -43,6 +49,7 @@ export function toConsumerMessage(
   const message: ConsumerMessage = {
     payload: Buffer.from(frame.payload, 'base64'),
     messageId: frame.messageId,
+    ...(topic === undefined ? {} : { topic }),
     properties: frame.properties,
     ...(frame.key === undefined ? {} : { key: frame.key }),
     publishTime: new Date(frame.publishTime),

@@ -14,10 +14,16 @@
 import { Readable } from 'node:stream';
 import { checkDuration } from '../client/duration.js';
 import type { StreamSession } from '../client/stream-session.js';
-import { InvalidArgumentError } from '../errors.js';
-import { encodeAckFrame, encodeNegativeAckFrame, encodePermitFrame } from '../protocol/index.js';
+import { InvalidArgumentError, ProtocolError } from '../errors.js';
+import {
+  decodeMessageId,
+  encodeAckFrame,
+  encodeNegativeAckFrame,
+  encodePermitFrame,
+} from '../protocol/index.js';
 import { isConsumerMessage, toConsumerMessage } from './consumer-message.js';
 import { RecentIds } from './recent-ids.js';
+import { messageTopicOf } from './topic-selection.js';
 import {
   bindSession,
   closeSession,
@@ -66,6 +72,12 @@ export interface ConsumerStreamOptions {
    * redelivered. @default 2000
    */
   readonly closeGraceMs?: number;
+  /**
+   * The full name of the topic the session consumes: each message carries it as `topic`, as the
+   * name of its partition (`…-partition-N`, from the message id) when the topic is partitioned.
+   * The client sets it; without it messages have no `topic`.
+   */
+  readonly topic?: string;
 }
 
 export class ConsumerStream extends Readable {
@@ -79,6 +91,7 @@ export class ConsumerStream extends Readable {
   /** Ids acknowledged lately, for replay after a reconnect. */
   private readonly recentAcks = new RecentIds(MAX_REMEMBERED_ACKS);
   private permitsStopped = false;
+  private readonly topic: string | undefined;
 
   /** `session` must point at a consumer URL with `pullMode=true`. */
   constructor(
@@ -101,6 +114,7 @@ export class ConsumerStream extends Readable {
     this.highWaterMark = highWaterMark;
     this.ackOnRead = ackMode === 'on-read';
     this.closeGraceMs = checkDuration('closeGraceMs', options.closeGraceMs ?? 2000, { zero: true });
+    this.topic = options.topic;
     bindSession(
       this,
       session,
@@ -125,6 +139,15 @@ export class ConsumerStream extends Readable {
    */
   stopPermits(): void {
     this.permitsStopped = true;
+  }
+
+  /**
+   * A message read out of this stream that will not be handed further (it sat in a merging stream's
+   * buffer when that closed): the close grace no longer waits for it, and it is redelivered.
+   */
+  release(messageId: string): void {
+    if (!this.handedOut.delete(messageId)) return;
+    if (this.handedOut.size === 0) this.onAllSettled?.();
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
@@ -187,15 +210,34 @@ export class ConsumerStream extends Readable {
       this.grantPermits();
       return;
     }
+    let topic: string | undefined;
+    if (this.topic !== undefined) {
+      try {
+        topic = messageTopicOf(this.topic, decodeMessageId(frame.messageId).partition);
+      } catch (error) {
+        this.destroy(
+          new ProtocolError(`consumer frame: messageId is not a message id: ${(error as Error).message}`, {
+            frameKind: 'consumer frame',
+            field: 'messageId',
+            cause: error,
+          }),
+        );
+        return;
+      }
+    }
     this.push(
-      toConsumerMessage(frame, (kind, messageId) => {
-        // A settle that finds no connection is lost with it; the broker redelivers the message
-        // (an ack is replayed after the reconnect, see recentAcks).
-        if (kind === 'ack') this.recentAcks.add(messageId);
-        this.session.send(kind === 'ack' ? encodeAckFrame(messageId) : encodeNegativeAckFrame(messageId));
-        this.handedOut.delete(messageId);
-        if (this.handedOut.size === 0) this.onAllSettled?.();
-      }),
+      toConsumerMessage(
+        frame,
+        (kind, messageId) => {
+          // A settle that finds no connection is lost with it; the broker redelivers the message
+          // (an ack is replayed after the reconnect, see recentAcks).
+          if (kind === 'ack') this.recentAcks.add(messageId);
+          this.session.send(kind === 'ack' ? encodeAckFrame(messageId) : encodeNegativeAckFrame(messageId));
+          this.handedOut.delete(messageId);
+          if (this.handedOut.size === 0) this.onAllSettled?.();
+        },
+        topic,
+      ),
     );
   }
 

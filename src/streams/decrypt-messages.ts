@@ -100,6 +100,7 @@ function plaintextMessage(
       ...(key === undefined ? {} : { key }),
     },
     settle,
+    source.topic,
   );
 }
 

@@ -49,8 +49,10 @@ export interface ProducerAckEvent {
   /** The broker's id for the message; Pulsar's id for ledger -1, entry -1 when deduplication dropped it. */
   readonly messageId: string;
   readonly context: string;
-  /** The message's sequence id, when the stream tracks them (effectively-once). */
+  /** The message's sequence id, when the stream tracks them (effectively-once); per partition on a partitioned topic. */
   readonly sequenceId?: number;
+  /** Effectively-once on a partitioned topic: the partition the message went to (`context` is per partition then). */
+  readonly partition?: number;
 }
 
 interface PendingMessage {
@@ -214,7 +216,10 @@ export class ProducerStream extends Writable {
     if (context === undefined || message === undefined) return;
     this.pending.delete(context);
     if (message.sequenceId !== undefined) this.lastAcked = Math.max(this.lastAcked ?? -1, message.sequenceId);
-    message.written({ messageId: ack.messageId ?? '' });
+    message.written({
+      messageId: ack.messageId ?? '',
+      ...(message.sequenceId === undefined ? {} : { sequenceId: message.sequenceId }),
+    });
     this.emit('ack', {
       messageId: ack.messageId ?? '',
       context,

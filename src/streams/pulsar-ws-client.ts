@@ -6,24 +6,31 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { fetchLastMessageId } from '../client/admin.js';
+import { fetchNamespaceTopics, fetchPartitionCount } from '../client/admin.js';
 import {
-  consumerUrl,
   producerUrl,
   readerUrl,
   resolveTopic,
-  type ConsumerParamOptions,
   type ProducerParamOptions,
   type ReaderParamOptions,
-  type StartMessageId,
 } from '../client/endpoints.js';
 import { resolveSessionTimings, WsSession, type SessionOptions } from '../client/session.js';
+import { checkTokenOptions } from '../client/token.js';
 import { AbortError, ClosedError, InvalidArgumentError } from '../errors.js';
-import { compareMessageIds, decodeMessageId } from '../protocol/index.js';
-import { ConsumerStream, type ConsumerStreamOptions } from './consumer-stream.js';
+import type { TopicName } from '../protocol/index.js';
+import { checkDuration } from '../client/duration.js';
+import { ACK_MODES, ConsumerStream, type AckMode } from './consumer-stream.js';
+import { consumerPlan, type ConsumerOptions, type TopicConsumerOptions } from './consumer-options.js';
+import { DEFAULT_PATTERN_DISCOVERY_PERIOD_MS, MultiTopicConsumerStream } from './multi-topic-consumer.js';
+import { resolveTopicSelection, type TopicSelection } from './topic-selection.js';
 import { ProducerStream, type ProducerAckEvent, type ProducerStreamOptions } from './producer-stream.js';
+import {
+  checkSequenceIds,
+  EffectivelyOnceProducerStream,
+  type ProducerLanes,
+} from './effectively-once-producer.js';
 import { ReaderStream, resolveReaderHighWaterMark } from './reader-stream.js';
-import { resolveDecryptor, type DecryptMessagesOptions } from './decrypt-messages.js';
+import { checkReaderStart, readerParts, type ReaderStart } from './reader-parts.js';
 import {
   ClientSideEncryption,
   DecryptingConsumerStream,
@@ -31,8 +38,11 @@ import {
   type ProducerEncryptionOptions,
 } from './encryption-streams.js';
 
+export type { ConsumerOptions } from './consumer-options.js';
+
 /**
- * The session options shared by every stream of the client: token, TLS, liveness (`pingIntervalMs`,
+ * The session options shared by every stream of the client: token (a string, a function, or a
+ * `tokenFile` read again at every connection attempt), TLS, liveness (`pingIntervalMs`,
  * `pongTimeoutMs`), time bounds (`handshakeTimeoutMs`, `connectTimeoutMs`) and reconnection.
  */
 export interface PulsarWsClientOptions extends Omit<SessionOptions, 'url' | 'logger'> {
@@ -51,11 +61,20 @@ export interface StreamLifecycleOptions {
 export interface ProducerOptions extends ProducerParamOptions, ProducerStreamOptions, StreamLifecycleOptions {
   /**
    * Effectively-once: resent messages keep their sequence ids, so a topic with deduplication drops
-   * those it stored already. Needs a stable `producerName` and `initialSequenceId` (the sequence id
-   * of the last input already published, e.g. -1 for a new input). Not for partitioned topics.
+   * those it stored already. Needs a stable `producerName` and `initialSequenceId` (the input
+   * position of the last message already published, e.g. -1 for a new input). On a partitioned
+   * topic the client routes each message to its partition itself, and each partition numbers its
+   * own messages: see `EffectivelyOnceProducerStream`.
    * @default false
    */
   readonly effectivelyOnce?: boolean;
+  /**
+   * Effectively-once on a partitioned topic: per partition, the sequence id of the last message
+   * already published to it (the producer's `partitionSequenceIds` at the end of the run before).
+   * Needed to resume (`initialSequenceId` ≥ 0); missing entries (partitions added since) start at
+   * -1. Ignored for a non-partitioned topic.
+   */
+  readonly partitionSequenceIds?: readonly number[];
   /** Called with each message's id as the broker acknowledges it (also the stream's `'ack'` event). */
   readonly onAck?: (event: ProducerAckEvent) => void;
   /**
@@ -66,29 +85,18 @@ export interface ProducerOptions extends ProducerParamOptions, ProducerStreamOpt
   readonly encryption?: ProducerEncryptionOptions;
 }
 
-export interface ConsumerOptions extends ConsumerParamOptions, ConsumerStreamOptions, StreamLifecycleOptions {
-  /**
-   * Pulsar's WebSocket proxy consumes through an internal Java consumer that prefetches up to this
-   * many messages from the broker, even in pull mode (docs/protocol.md §4.4). Those count as delivered and
-   * unacknowledged on the broker, on top of the stream's `highWaterMark`: lower it (down to 1) when
-   * the broker's count must track the stream closely. @default min(highWaterMark, 1000)
-   */
-  readonly receiverQueueSize?: number;
-  /**
-   * Decrypts end-to-end encrypted messages with these RSA private keys: asks the server for ciphertext
-   * (`cryptoFailureAction=CONSUME`) and emits plaintext messages (batches split), as `decryptMessages`.
-   */
-  readonly decryption?: DecryptMessagesOptions;
-}
-
 export interface ReaderOptions extends ReaderParamOptions, StreamLifecycleOptions {
-  /** @default 'latest' (Pulsar's default) */
-  readonly startMessageId?: StartMessageId;
+  /**
+   * 'earliest', 'latest', a message id, or a list of message ids (one per partition). A message id
+   * names its partition: on a partitioned topic that partition starts after it, and partitions no
+   * id names start at earliest. @default 'latest' (Pulsar's default)
+   */
+  readonly startMessageId?: ReaderStart;
   /** Messages buffered plus in transit, 1 to 1000. @default 100 */
   readonly highWaterMark?: number;
   /**
    * End the stream at the topic's last message as of the start (found through the admin API on the
-   * service's host). Not for partitioned topics. @default false
+   * service's host); on a partitioned topic, once every partition reached its own. @default false
    */
   readonly stopAtEnd?: boolean;
 }
@@ -112,6 +120,7 @@ function resolveClientOptions(options: PulsarWsClientOptions): PulsarWsClientOpt
       `expected \`tokenTransport\` to be 'header' or 'query', got ${JSON.stringify(options.tokenTransport)}`,
     );
   }
+  checkTokenOptions(options);
   // Checked here so that a bad timing fails when the client is made, not when a stream connects.
   resolveSessionTimings(options);
   return options;
@@ -136,6 +145,7 @@ const KNOWN_OPTIONS = {
     'maxFrameBytes',
     'finishTimeoutMs',
     'effectivelyOnce',
+    'partitionSequenceIds',
     'onAck',
     'signal',
     'encryption',
@@ -157,6 +167,7 @@ const KNOWN_OPTIONS = {
     'closeGraceMs',
     'signal',
     'decryption',
+    'patternAutoDiscoveryPeriodMs',
   ],
   reader: ['readerName', 'cryptoFailureAction', 'startMessageId', 'highWaterMark', 'stopAtEnd', 'signal'],
 } as const;
@@ -216,8 +227,18 @@ export class PulsarWsClient {
     return stream;
   }
 
-  /** A `Writable` (objectMode) of Buffers, strings or `{ payload, properties, key, ... }`. */
-  producer(topic: string, options: ProducerOptions = {}): ProducerStream {
+  /**
+   * A `Writable` (objectMode) of Buffers, strings or `{ payload, properties, key, ... }`; with
+   * `effectivelyOnce`, an `EffectivelyOnceProducerStream` (one producer per partition on a
+   * partitioned topic).
+   */
+  producer(
+    topic: string,
+    options: ProducerOptions & { readonly effectivelyOnce: true },
+  ): EffectivelyOnceProducerStream;
+  producer(topic: string, options?: ProducerOptions & { readonly effectivelyOnce?: false }): ProducerStream;
+  producer(topic: string, options?: ProducerOptions): ProducerStream | EffectivelyOnceProducerStream;
+  producer(topic: string, options: ProducerOptions = {}): ProducerStream | EffectivelyOnceProducerStream {
     checkKnown('producer', options);
     const name = resolveTopic(topic);
     const {
@@ -226,6 +247,7 @@ export class PulsarWsClient {
       maxFrameBytes,
       finishTimeoutMs,
       effectivelyOnce = false,
+      partitionSequenceIds,
       onAck,
       signal,
       encryption: encryptionOptions,
@@ -243,10 +265,64 @@ export class PulsarWsClient {
         'expected `producerName` and `initialSequenceId` with `effectivelyOnce`: deduplication is keyed by the name, and resent messages must keep their sequence ids',
       );
     }
+    checkSequenceIds(effectivelyOnce, params.initialSequenceId, partitionSequenceIds);
+    const streamOptions: ProducerStreamOptions = {
+      ...(highWaterMark === undefined ? {} : { highWaterMark }),
+      ...(maxInFlight === undefined ? {} : { maxInFlight }),
+      ...(encryption === undefined
+        ? maxFrameBytes === undefined
+          ? {}
+          : { maxFrameBytes }
+        : { maxFrameBytes: ClientSideEncryption.frameBudget(maxFrameBytes) }),
+      ...(finishTimeoutMs === undefined ? {} : { finishTimeoutMs }),
+    };
+    if (!effectivelyOnce) {
+      const stream = this.producerStream(name, params, streamOptions, encryption, false);
+      if (onAck !== undefined) stream.on('ack', onAck);
+      return this.track(stream, signal);
+    }
+    const lanes: ProducerLanes = {
+      // Non-persistent topics keep no deduplication state: nothing to route for.
+      partitionCount: () =>
+        name.domain === 'non-persistent' ? Promise.resolve(0) : this.partitionCount(name.fullName),
+      open: (partition, initialSequenceId) =>
+        this.producerStream(
+          partition === undefined ? name : resolveTopic(`${name.fullName}-partition-${partition}`),
+          { ...params, initialSequenceId },
+          { ...streamOptions, initialSequenceId },
+          encryption,
+          true,
+        ),
+      warn: (message) => this.logger.warn({ topic: name.fullName }, message),
+    };
+    const stream = new EffectivelyOnceProducerStream(lanes, {
+      topic: name.fullName,
+      initialSequenceId: params.initialSequenceId ?? -1,
+      ...(partitionSequenceIds === undefined ? {} : { partitionSequenceIds }),
+      hashingScheme: params.hashingScheme ?? 'JavaStringHash',
+      ...(highWaterMark === undefined ? {} : { highWaterMark }),
+      ...(maxInFlight === undefined ? {} : { maxInFlight }),
+      ...(finishTimeoutMs === undefined ? {} : { finishTimeoutMs }),
+    });
+    if (onAck !== undefined) stream.on('ack', onAck);
+    return this.track(stream, signal);
+  }
+
+  /**
+   * A producer stream on one topic (or partition); `resumable`: effectively-once, each reconnect
+   * reopens with the sequence id before the first unacknowledged message.
+   */
+  private producerStream(
+    name: TopicName,
+    params: ProducerParamOptions,
+    streamOptions: ProducerStreamOptions,
+    encryption: ClientSideEncryption | undefined,
+    resumable: boolean,
+  ): ProducerStream {
     const initialUrl = producerUrl(this.options.url, name, params);
     // The URL is asked for before the stream exists (and after every reconnect).
     const created: { stream?: ProducerStream } = {};
-    const plainUrl = effectivelyOnce
+    const plainUrl = resumable
       ? () => {
           const resume = created.stream?.resumeSequenceId;
           return resume === undefined
@@ -264,86 +340,147 @@ export class PulsarWsClient {
             withKeys.searchParams.set('encryptionKeys', encryption.encryptionKeysParam());
             return withKeys.toString();
           };
-    const stream = new ProducerStream(this.session('producer', name.fullName, url, encryption), {
-      ...(highWaterMark === undefined ? {} : { highWaterMark }),
-      ...(maxInFlight === undefined ? {} : { maxInFlight }),
-      ...(encryption === undefined
-        ? maxFrameBytes === undefined
-          ? {}
-          : { maxFrameBytes }
-        : { maxFrameBytes: ClientSideEncryption.frameBudget(maxFrameBytes) }),
-      ...(finishTimeoutMs === undefined ? {} : { finishTimeoutMs }),
-      ...(effectivelyOnce ? { initialSequenceId: params.initialSequenceId } : {}),
-    });
+    const stream = new ProducerStream(
+      this.session('producer', name.fullName, url, encryption),
+      streamOptions,
+    );
     created.stream = stream;
-    if (onAck !== undefined) stream.on('ack', onAck);
-    return this.track(stream, signal);
+    return stream;
   }
 
   /**
    * A `Readable` (objectMode) of messages with `ack()`/`nack()`, in pull mode: at most
-   * `highWaterMark` messages are buffered or asked for.
+   * `highWaterMark` messages are buffered or asked for. Each message carries its `topic` (a
+   * partition's name for a partitioned topic). Several topics, or `{ topicsPattern }`, give one
+   * stream merging a session per topic (see MultiTopicConsumerStream for how the window is split).
    */
-  consumer(topic: string, subscription: string, options: ConsumerOptions = {}): ConsumerStream {
+  consumer(topic: string, subscription: string, options?: ConsumerOptions): ConsumerStream;
+  consumer(
+    topics: readonly string[] | { readonly topicsPattern: string },
+    subscription: string,
+    options?: ConsumerOptions,
+  ): MultiTopicConsumerStream;
+  consumer(
+    topics: TopicSelection,
+    subscription: string,
+    options?: ConsumerOptions,
+  ): ConsumerStream | MultiTopicConsumerStream;
+  consumer(
+    topics: TopicSelection,
+    subscription: string,
+    options: ConsumerOptions = {},
+  ): ConsumerStream | MultiTopicConsumerStream {
     checkKnown('consumer', options);
-    const name = resolveTopic(topic);
-    const { highWaterMark, ackMode, closeGraceMs, receiverQueueSize, decryption, signal, ...params } =
-      options;
-    const decryptor = decryption === undefined ? undefined : resolveDecryptor(decryption);
-    if (decryptor !== undefined && (params.cryptoFailureAction ?? 'CONSUME') !== 'CONSUME') {
+    const { signal, patternAutoDiscoveryPeriodMs, ...rest } = options;
+    if (typeof topics === 'string') {
+      return this.track(this.topicConsumer(resolveTopic(topics), subscription, rest), signal);
+    }
+    const selection = resolveTopicSelection(topics);
+    const highWaterMark = rest.highWaterMark ?? 100;
+    if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
       throw new InvalidArgumentError(
-        `\`decryption\` needs cryptoFailureAction CONSUME (the server must hand over ciphertext), got ${params.cryptoFailureAction}`,
+        `expected \`highWaterMark\` to be an integer >= 1, got ${highWaterMark}`,
       );
     }
-    const url = consumerUrl(this.options.url, name, subscription, {
-      ...params,
-      ...(decryptor === undefined ? {} : { cryptoFailureAction: 'CONSUME' as const }),
-      receiverQueueSize: receiverQueueSize ?? Math.min(highWaterMark ?? 100, 1000),
+    const ackMode = rest.ackMode ?? 'after-write';
+    if (!ACK_MODES.includes(ackMode)) {
+      throw new InvalidArgumentError(
+        `expected \`ackMode\` to be one of ${ACK_MODES.join(', ')}, got ${JSON.stringify(ackMode)}`,
+      );
+    }
+    if (rest.closeGraceMs !== undefined) checkDuration('closeGraceMs', rest.closeGraceMs, { zero: true });
+    const partOptions = (window: number, partAckMode: AckMode) => ({
+      ...rest,
+      highWaterMark: window,
+      ackMode: partAckMode,
     });
-    const streamOptions = {
-      ...(highWaterMark === undefined ? {} : { highWaterMark }),
-      ...(ackMode === undefined ? {} : { ackMode }),
-      ...(closeGraceMs === undefined ? {} : { closeGraceMs }),
-    };
-    const session = this.session('consumer', name.fullName, url);
-    const stream =
-      decryptor === undefined
-        ? new ConsumerStream(session, streamOptions)
-        : new DecryptingConsumerStream(session, streamOptions, decryptor);
+    // Checked here so that a bad option fails now, not when the first session opens.
+    consumerPlan(this.options.url, resolveTopic('check'), subscription, partOptions(1, ackMode));
+    const open = (topic: string, window: number, partAckMode: AckMode): ConsumerStream =>
+      this.topicConsumer(resolveTopic(topic), subscription, partOptions(window, partAckMode));
+    const { token, tokenFile, tls } = this.options;
+    const stream = new MultiTopicConsumerStream({
+      highWaterMark,
+      ackMode,
+      open,
+      logger: this.logger.child({ component: 'multi-topic-consumer', subscription }),
+      ...(selection.kind === 'topics'
+        ? { topics: selection.topics.map((name) => name.fullName) }
+        : {
+            discovery: {
+              pattern: selection.pattern,
+              periodMs: checkDuration(
+                'patternAutoDiscoveryPeriodMs',
+                patternAutoDiscoveryPeriodMs ?? DEFAULT_PATTERN_DISCOVERY_PERIOD_MS,
+              ),
+              list: () =>
+                fetchNamespaceTopics(this.options.url, 'persistent', selection.pattern.namespace, {
+                  ...(token === undefined ? {} : { token }),
+                  ...(tokenFile === undefined ? {} : { tokenFile }),
+                  ...(tls === undefined ? {} : { tls }),
+                }),
+            },
+          }),
+    });
     return this.track(stream, signal);
   }
 
-  /** A `Readable` (objectMode) of messages from `startMessageId` on (exclusive of a given id). */
+  /** One topic's consumer session as a stream (not tracked: the caller tracks what it returns). */
+  private topicConsumer(
+    name: TopicName,
+    subscription: string,
+    options: TopicConsumerOptions,
+  ): ConsumerStream {
+    const { url, streamOptions, decryptor } = consumerPlan(this.options.url, name, subscription, options);
+    const session = this.session('consumer', name.fullName, url);
+    return decryptor === undefined
+      ? new ConsumerStream(session, streamOptions)
+      : new DecryptingConsumerStream(session, streamOptions, decryptor);
+  }
+
+  /**
+   * A `Readable` (objectMode) of messages from `startMessageId` on (exclusive of a given id); each
+   * message carries its `topic` (a partition's name for a partitioned topic). See `reader-parts.ts`
+   * for when a partitioned topic is read one session per partition.
+   */
   reader(topic: string, options: ReaderOptions = {}): ReaderStream {
     checkKnown('reader', options);
     const name = resolveTopic(topic);
     const { startMessageId = 'latest', highWaterMark, stopAtEnd = false, signal, ...params } = options;
     const receiverQueueSize = resolveReaderHighWaterMark(highWaterMark);
-    const initialUrl = readerUrl(this.options.url, name, startMessageId, { ...params, receiverQueueSize });
-    const created: { stream?: ReaderStream } = {};
-    const url = (): string => {
-      const resume = created.stream?.resumeFrom;
-      return resume === undefined
-        ? initialUrl
-        : readerUrl(this.options.url, name, resume, { ...params, receiverQueueSize });
-    };
-    const { token, tls } = this.options;
-    const until = async () => {
-      const last = await fetchLastMessageId(this.options.url, name, {
-        ...(token === undefined ? {} : { token }),
-        ...(tls === undefined ? {} : { tls }),
-      });
-      if (last === null || startMessageId === 'latest') return null;
-      if (startMessageId !== 'earliest' && compareMessageIds(decodeMessageId(startMessageId), last) >= 0)
-        return null;
-      return last;
-    };
-    const stream = new ReaderStream(this.session('reader', name.fullName, url), {
-      highWaterMark: receiverQueueSize,
-      ...(stopAtEnd ? { until } : {}),
+    checkReaderStart(this.options.url, name, startMessageId);
+    readerUrl(this.options.url, name, 'latest', { ...params, receiverQueueSize });
+    const { token, tokenFile, tls } = this.options;
+    const open = readerParts(
+      {
+        serviceUrl: this.options.url,
+        admin: {
+          ...(token === undefined ? {} : { token }),
+          ...(tokenFile === undefined ? {} : { tokenFile }),
+          ...(tls === undefined ? {} : { tls }),
+        },
+        params,
+        highWaterMark: receiverQueueSize,
+        stopAtEnd,
+        session: (part, url) => this.session('reader', part.fullName, url),
+      },
+      name,
+      startMessageId,
+    );
+    return this.track(new ReaderStream(open), signal);
+  }
+
+  /**
+   * How many partitions `topic` has (0: not partitioned, or not created yet), from the admin API on
+   * the service's host, with the client's token and TLS.
+   */
+  async partitionCount(topic: string): Promise<number> {
+    const { token, tokenFile, tls } = this.options;
+    return fetchPartitionCount(this.options.url, resolveTopic(topic), {
+      ...(token === undefined ? {} : { token }),
+      ...(tokenFile === undefined ? {} : { tokenFile }),
+      ...(tls === undefined ? {} : { tls }),
     });
-    created.stream = stream;
-    return this.track(stream, signal);
   }
 
   /**

@@ -1,155 +1,114 @@
 /**
- * The reader endpoint as a Node `Readable` (objectMode). Readers have no pull mode (docs/protocol.md §6.2): the
- * server sends up to `receiverQueueSize` messages not yet "acknowledged", and any frame the client
- * sends frees one slot. The stream opens with `receiverQueueSize` = its high-water mark and frees a
- * slot as each message leaves its buffer, so `buffered + in transit <= highWaterMark` holds as for
- * consumers. Reader acks acknowledge nothing on the broker: message `ack()`/`nack()` are no-ops.
+ * The reader a client hands out: one `Readable` (objectMode) merging one or more reader sessions
+ * (`ReaderSessionStream`), taking a message from each in turn, each session's messages in order.
  *
- * After a reconnect the reader resumes after the last message it emitted (`resumeFrom`). With `until`,
- * the stream ends after the message at that id (the topic's last message when the stream started).
+ * One session reads a non-partitioned topic, or a partitioned topic's base name from earliest or
+ * latest through Pulsar's own merged reader. One session per partition (`<topic>-partition-N`)
+ * reads a partitioned topic when the server cannot: from message ids (Pulsar 4.0 refuses them on a
+ * base name) or up to the end (`stopAtEnd`: each partition stops at its own last message as of
+ * the start, and the stream ends once every partition has). See `reader-parts.ts` for the plan.
+ *
+ * Bounds: each session holds at most its window (buffered plus in transit, see
+ * `partitionWindow`), and this stream buffers at most `MERGE_HIGH_WATER_MARK` more messages. Reader
+ * acks acknowledge nothing on the broker: message `ack()`/`nack()` are no-ops.
  */
 import { Readable } from 'node:stream';
-import type { StreamSession } from '../client/stream-session.js';
-import { InvalidArgumentError, ProtocolError } from '../errors.js';
-import {
-  compareMessageIds,
-  decodeMessageId,
-  encodeAckFrame,
-  MAX_RECEIVER_QUEUE_SIZE,
-  type MessageIdData,
-} from '../protocol/index.js';
-import { isConsumerMessage, toConsumerMessage, type ConsumerMessage } from './consumer-message.js';
-import { PIPE_RECEIVER_QUEUE_SIZE } from './consumer-stream.js';
-import {
-  bindSession,
-  closeSession,
-  connectSession,
-  deliveredMessageOf,
-  stopConnecting,
-} from './session-glue.js';
+import type { ReaderSessionStream } from './reader-session-stream.js';
 
-export interface ReaderStreamOptions {
-  /** Messages buffered plus messages in transit, at most (the reader's `receiverQueueSize`, <= 1000). @default 100 */
-  readonly highWaterMark?: number;
-  /**
-   * Called before connecting: the id after which the stream ends, or null to end at once (an empty
-   * topic, or a start already at the end). Undefined: the stream follows the topic forever.
-   */
-  readonly until?: () => Promise<MessageIdData | null>;
-}
+export {
+  PIPE_READER_QUEUE_SIZE,
+  resolveReaderHighWaterMark,
+  ReaderSessionStream,
+} from './reader-session-stream.js';
 
-/** A reader's `PIPE_RECEIVER_QUEUE_SIZE`: Pulsar caps a reader's `receiverQueueSize` at 1000. */
-export const PIPE_READER_QUEUE_SIZE = Math.min(PIPE_RECEIVER_QUEUE_SIZE, MAX_RECEIVER_QUEUE_SIZE);
-
-export function resolveReaderHighWaterMark(value: number | undefined): number {
-  const highWaterMark = value ?? 100;
-  if (!Number.isInteger(highWaterMark) || highWaterMark < 1 || highWaterMark > MAX_RECEIVER_QUEUE_SIZE) {
-    throw new InvalidArgumentError(
-      `expected \`highWaterMark\` to be an integer from 1 to ${MAX_RECEIVER_QUEUE_SIZE} for a reader (Pulsar caps receiverQueueSize there), got ${value}`,
-    );
-  }
-  return highWaterMark;
-}
-
-const noop = (): void => undefined;
+/** Messages the merged stream buffers on top of its sessions' windows. */
+export const MERGE_HIGH_WATER_MARK = 16;
 
 export class ReaderStream extends Readable {
-  /** Which connection delivered each buffered message: slots are freed only on that connection. */
-  private readonly deliveredOn = new WeakMap<ConsumerMessage, number>();
-  private lastEmitted: string | undefined;
-  private endAt: MessageIdData | undefined;
-  private ended = false;
+  private parts: readonly ReaderSessionStream[] = [];
+  private endedParts = 0;
+  private turn = 0;
+  private wanting = false;
+  private draining = false;
 
-  /** `session` must point at a reader URL with `receiverQueueSize` = the high-water mark. */
-  constructor(
-    private readonly session: StreamSession,
-    private readonly options: ReaderStreamOptions = {},
-  ) {
-    super({ objectMode: true, highWaterMark: resolveReaderHighWaterMark(options.highWaterMark) });
-    bindSession(this, session, (text) => this.onFrame(text));
+  /** `openParts` runs once, when the stream is constructed: the sessions to merge, not yet connected. */
+  constructor(private readonly openParts: () => Promise<readonly ReaderSessionStream[]>) {
+    super({ objectMode: true, highWaterMark: MERGE_HIGH_WATER_MARK });
   }
 
-  /** The id to resume after (exclusive start) when reconnecting; undefined before the first message. */
-  get resumeFrom(): string | undefined {
-    return this.lastEmitted;
+  /** The sessions merged (empty until the stream is constructed). */
+  get sessions(): readonly ReaderSessionStream[] {
+    return this.parts;
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    if (this.options.until === undefined) {
-      connectSession(this.session, callback);
-      return;
-    }
-    this.options.until().then(
-      (endAt) => {
-        if (endAt === null) {
-          this.finish();
-          callback();
-          return;
-        }
-        this.endAt = endAt;
-        connectSession(this.session, callback);
+    this.openParts().then(
+      (parts) => {
+        this.parts = parts;
+        for (const part of parts) this.wire(part);
+        if (parts.length === 0) this.push(null);
+        callback();
       },
       (error: unknown) => callback(error as Error),
     );
   }
 
+  private wire(part: ReaderSessionStream): void {
+    part.on('state', (state: string, error?: Error) => this.emit('state', state, error));
+    part.on('readable', () => this.drain());
+    part.on('error', (error: Error) => {
+      if (!this.destroyed) this.destroy(error);
+    });
+    part.on('end', () => {
+      this.endedParts++;
+      if (this.endedParts === this.parts.length) this.push(null);
+    });
+  }
+
   override _read(): void {
-    // Messages arrive as the server's window allows; slots are freed as messages leave (emit).
+    this.wanting = true;
+    this.drain();
   }
 
   /**
-   * Every message leaves the stream as a `'data'` event (from `read()`, in flowing mode, or pushed
-   * straight to a flowing consumer); each one frees a slot of the server's window, if it came on
-   * the current connection (a new connection starts with a full window).
+   * Moves messages from the sessions, one from each in turn, while this stream wants more. A read
+   * that returns null also lets an ended session emit its `'end'`.
    */
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    const item = args[0];
-    if (event === 'data' && isConsumerMessage(item) && !this.ended) {
-      if (this.deliveredOn.get(item) === this.session.connectionId) {
-        // Any frame frees a slot; an ack of the message read is the clearest one.
-        this.session.send(encodeAckFrame(item.messageId));
-      }
-    }
-    return super.emit(event, ...args);
-  }
-
-  private onFrame(text: string): void {
-    if (this.ended) return;
-    const frame = deliveredMessageOf(this, text, 'reader frame');
-    if (frame === undefined) return;
-    const message = toConsumerMessage(frame, noop);
-    this.deliveredOn.set(message, this.session.connectionId);
-    this.lastEmitted = frame.messageId;
-    this.push(message);
-    if (this.endAt !== undefined && this.isAtEnd(frame.messageId, this.endAt)) this.finish();
-  }
-
-  private isAtEnd(messageId: string, endAt: MessageIdData): boolean {
+  private drain(): void {
+    if (!this.wanting || this.draining || this.destroyed) return;
+    this.draining = true;
     try {
-      return compareMessageIds(decodeMessageId(messageId), endAt) >= 0;
-    } catch (error) {
-      this.destroy(
-        new ProtocolError(`the server sent a message id that does not decode: ${messageId}`, {
-          cause: error,
-        }),
-      );
-      return false;
+      const parts = this.parts;
+      let idle = 0;
+      while (this.wanting && idle < parts.length) {
+        const part = parts[this.turn % parts.length];
+        this.turn = (this.turn + 1) % parts.length;
+        const item: unknown = part === undefined || part.readableEnded ? null : part.read();
+        if (item === null) {
+          idle++;
+          continue;
+        }
+        idle = 0;
+        if (!this.push(item)) this.wanting = false;
+      }
+    } finally {
+      this.draining = false;
     }
   }
 
-  /** Ends the stream and closes the session: the end of the topic (as it was) is reached. */
-  private finish(): void {
-    this.ended = true;
-    this.push(null);
-    this.session.close().catch((error: unknown) => this.destroy(error as Error));
-  }
-
-  override destroy(error?: Error): this {
-    stopConnecting(this.session);
-    return super.destroy(error);
-  }
-
+  /** Closes every session and waits until they are closed; the stream's own error is the one reported. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    closeSession(this.session, error, callback);
+    const open = this.parts.filter((part) => !part.closed);
+    let pending = open.length;
+    if (pending === 0) {
+      callback(error);
+      return;
+    }
+    for (const part of open) {
+      part.once('close', () => {
+        if (--pending === 0) callback(error);
+      });
+      part.destroy();
+    }
   }
 }

@@ -66,6 +66,27 @@ declare module './producer-stream.js' {
   }
 }
 
+declare module './effectively-once-producer.js' {
+  interface EffectivelyOnceProducerStream {
+    on<E extends keyof ProducerStreamEvents>(event: E, listener: Listener<ProducerStreamEvents[E]>): this;
+    on<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+    once<E extends keyof ProducerStreamEvents>(event: E, listener: Listener<ProducerStreamEvents[E]>): this;
+    once<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+    off<E extends keyof ProducerStreamEvents>(event: E, listener: Listener<ProducerStreamEvents[E]>): this;
+    off<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+    addListener<E extends keyof ProducerStreamEvents>(
+      event: E,
+      listener: Listener<ProducerStreamEvents[E]>,
+    ): this;
+    addListener<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+    removeListener<E extends keyof ProducerStreamEvents>(
+      event: E,
+      listener: Listener<ProducerStreamEvents[E]>,
+    ): this;
+    removeListener<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+  }
+}
+
 declare module './consumer-stream.js' {
   interface ConsumerStream {
     on<E extends keyof MessageStreamEvents>(event: E, listener: Listener<MessageStreamEvents[E]>): this;
@@ -105,6 +126,40 @@ declare module './reader-stream.js' {
     removeListener<E extends keyof MessageStreamEvents>(
       event: E,
       listener: Listener<MessageStreamEvents[E]>,
+    ): this;
+    removeListener<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+    [Symbol.asyncIterator](): NodeJS.AsyncIterator<ConsumerMessage>;
+    toArray(options?: Parameters<Readable['toArray']>[0]): Promise<ConsumerMessage[]>;
+  }
+}
+
+/** The events of a `MultiTopicConsumerStream`: as a consumer's, with the topic whose session changed state. */
+export interface MultiTopicStreamEvents extends Omit<MessageStreamEvents, 'state'> {
+  state: [state: SessionState, error: PulsarWsError | undefined, topic: string];
+}
+
+declare module './multi-topic-consumer.js' {
+  interface MultiTopicConsumerStream {
+    on<E extends keyof MultiTopicStreamEvents>(event: E, listener: Listener<MultiTopicStreamEvents[E]>): this;
+    on<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+    once<E extends keyof MultiTopicStreamEvents>(
+      event: E,
+      listener: Listener<MultiTopicStreamEvents[E]>,
+    ): this;
+    once<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+    off<E extends keyof MultiTopicStreamEvents>(
+      event: E,
+      listener: Listener<MultiTopicStreamEvents[E]>,
+    ): this;
+    off<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+    addListener<E extends keyof MultiTopicStreamEvents>(
+      event: E,
+      listener: Listener<MultiTopicStreamEvents[E]>,
+    ): this;
+    addListener<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
+    removeListener<E extends keyof MultiTopicStreamEvents>(
+      event: E,
+      listener: Listener<MultiTopicStreamEvents[E]>,
     ): this;
     removeListener<E extends string | symbol>(event: Other<E>, listener: AnyListener): this;
     [Symbol.asyncIterator](): NodeJS.AsyncIterator<ConsumerMessage>;

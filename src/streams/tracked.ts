@@ -8,6 +8,10 @@ import { isConsumerMessage, type ConsumerMessage } from './consumer-message.js';
 /** What a sink may tell about a write: a producer gives the id the broker assigned. */
 export interface WriteReceipt {
   readonly messageId?: string;
+  /** Effectively-once producers: the message's sequence id (on its partition, for a partitioned topic). */
+  readonly sequenceId?: number;
+  /** Effectively-once producers on a partitioned topic: the partition the message went to. */
+  readonly partition?: number;
 }
 
 export class Tracked<T> {

@@ -4,12 +4,17 @@
  * on the base name get every partition, single partitions are ordinary topics.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeMessageId, type DeliveredMessage } from '../../src/protocol/index.js';
+import {
+  decodeMessageId,
+  encodeMessageId,
+  messageIdOf,
+  type DeliveredMessage,
+} from '../../src/protocol/index.js';
 import { javaStringHash } from '../../src/broker/topics/partition-router.js';
 import { murmur3 } from '../../src/broker/topics/key-hash.js';
 import { publishAll, range } from '../helpers/publish.js';
 import { consumerUrl, producerUrl, readerUrl, uniqueTopic, useTarget } from '../helpers/target.js';
-import { base64, fromBase64, SocketPool } from '../helpers/ws-client.js';
+import { base64, fromBase64, HandshakeRefusedError, SocketPool, TestSocket } from '../helpers/ws-client.js';
 
 const target = useTarget();
 const pool = new SocketPool();
@@ -89,6 +94,87 @@ describe('partitioned topics', () => {
     }
     expect(read.map((m) => fromBase64(m.payload)).sort()).toEqual(['direct', ...range(5)].sort());
     expect(await reader.drain()).toEqual([]);
+  });
+
+  it('a reader on the base name from latest reads what every partition gets afterwards', async () => {
+    const topic = await partitionedTopic();
+    await publishAll(target, topic, range(3), { key: (i) => `k${i}` });
+    const reader = await pool.open(readerUrl(target, topic, '?messageId=latest'));
+    const published = await publishAll(target, topic, range(9), { key: (i) => `k${i}` });
+    const read = await reader.take<DeliveredMessage>(9);
+    expect(read.map((m) => m.messageId).sort()).toEqual(published.map((p) => p.messageId).sort());
+    expect(new Set(read.map((m) => decodeMessageId(m.messageId).partition)).size).toBe(PARTITIONS);
+  });
+
+  it('a reader on the base name refuses a message id (500), even one of its own partitions', async () => {
+    const topic = await partitionedTopic();
+    const [published] = await publishAll(target, topic, ['x'], { key: () => 'k' });
+    expect(decodeMessageId(published?.messageId ?? '').partition).toBeGreaterThanOrEqual(0);
+    for (const id of [published?.messageId ?? '', encodeMessageId(messageIdOf(1, 0))]) {
+      const refused = await TestSocket.open(
+        readerUrl(target, topic, `?messageId=${encodeURIComponent(id)}`),
+      ).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(HandshakeRefusedError);
+      expect((refused as HandshakeRefusedError).status).toBe(500);
+      expect((refused as HandshakeRefusedError).body).toMatch(
+        /The partitioned topic startMessageId is illegal/,
+      );
+    }
+  });
+
+  it("a message id equal to Pulsar's earliest (-1:-1) is earliest, on a partitioned topic too", async () => {
+    const topic = await partitionedTopic();
+    await publishAll(target, topic, range(6), { key: (i) => `k${i}` });
+    const earliest = encodeURIComponent(encodeMessageId(messageIdOf(-1, -1)));
+    const reader = await pool.open(readerUrl(target, topic, `?messageId=${earliest}`));
+    const read = await reader.take<DeliveredMessage>(6);
+    for (const message of read) reader.send({ messageId: message.messageId });
+    expect(read.map((m) => fromBase64(m.payload)).sort()).toEqual(range(6).sort());
+  });
+
+  it('a reader of one partition by its own name delivers ids naming the partition, and starts from them', async () => {
+    const topic = await partitionedTopic();
+    await publishAll(target, `${topic}-partition-1`, range(4));
+    const reader = await pool.open(readerUrl(target, `${topic}-partition-1`, '?messageId=earliest'));
+    const read = await reader.take<DeliveredMessage>(4);
+    for (const message of read) reader.send({ messageId: message.messageId });
+    expect(read.map((m) => decodeMessageId(m.messageId).partition)).toEqual([1, 1, 1, 1]);
+    const start = encodeURIComponent(read[1]?.messageId ?? '');
+    const resumed = await pool.open(readerUrl(target, `${topic}-partition-1`, `?messageId=${start}`));
+    expect((await resumed.take<DeliveredMessage>(2)).map((m) => fromBase64(m.payload))).toEqual(['m2', 'm3']);
+    const last = (await (await fetch(`${admin(`${topic}-partition-1`)}/lastMessageId`)).json()) as {
+      partitionIndex: number;
+    };
+    expect(last.partitionIndex).toBe(1);
+  });
+
+  it('a consumer of one partition by its own name gets ids naming it; a consumer of several topics does not', async () => {
+    const topic = await partitionedTopic();
+    const partition = `persistent://public/default/${topic}-partition-2`;
+    const other = `persistent://public/default/${uniqueTopic('other')}`;
+    const v2 = await pool.open(
+      consumerUrl(target, `${topic}-partition-2`, 'own', '?subscriptionInitialPosition=Earliest'),
+    );
+    const v3 = (topics: string[], subscription: string) =>
+      pool.open(
+        `${target.wsUrl}/ws/v3/consumer/${subscription}?topics=${encodeURIComponent(topics.join(','))}&subscriptionInitialPosition=Earliest`,
+      );
+    const single = await v3([partition], 'single');
+    const several = await v3([partition, other], 'several');
+    const [acked] = await publishAll(target, `${topic}-partition-2`, ['x']);
+    expect(decodeMessageId(acked?.messageId ?? '').partition).toBe(-1);
+    for (const [consumer, expected] of [
+      [v2, 2],
+      [single, 2],
+      [several, -1],
+    ] as const) {
+      const [delivered] = await consumer.take<DeliveredMessage>(1);
+      consumer.send({ messageId: delivered?.messageId });
+      expect(decodeMessageId(delivered?.messageId ?? '').partition).toBe(expected);
+    }
   });
 
   it('scenario 3: unsubscribe on a partitioned topic removes the subscription from every partition', async () => {

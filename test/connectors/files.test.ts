@@ -208,11 +208,12 @@ describe('file sink', () => {
     const { dev, ino } = await stat(output);
     // The size at open (the torn record cut), which file it is, and no message yet.
     expect(JSON.parse(await readFile(`${output}.state.json`, 'utf8'))).toEqual({
-      version: 1,
-      ...exactlyOnce,
+      version: 2,
+      subscription: 's',
       dev,
       ino,
       offset: 8,
+      positions: {},
     });
     const acked: number[] = [];
     const written = Array.from({ length: 3 }, (_, i) => ({
@@ -233,7 +234,7 @@ describe('file sink', () => {
     expect(await readFile(output, 'utf8')).toBe('earlier\nnew-0\nnew-1\nnew-2\n');
     expect(JSON.parse(await readFile(`${output}.state.json`, 'utf8'))).toMatchObject({
       offset: 26,
-      lastMessageId: written[2]?.messageId,
+      positions: { [exactlyOnce.topic]: written[2]?.messageId },
     });
   });
 });

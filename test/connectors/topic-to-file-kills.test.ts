@@ -5,64 +5,25 @@
  * byte-identical to the input, also with rotation (the rotated files, then the current one).
  * Embedded broker, or real Pulsar (PULSAR_WS_URL).
  */
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { CLI_PATH } from '../helpers/broker-process.js';
-import { runNode, type ChildRun } from '../helpers/child-process.js';
+import { describe, expect, it } from 'vitest';
+import {
+  cliOf,
+  outputFiles,
+  outputSize,
+  savedState,
+  useTempDirs,
+  writtenBytes,
+} from '../helpers/file-outputs.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 
 const target = useTarget();
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const tempDir = useTempDirs('pws-file-kills-');
+const cli = cliOf(target);
 
 /** At least 20 kills per run of a test. */
 const KILLS = 24;
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pws-file-kills-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function cli(args: string[], killWhen?: () => Promise<boolean>): Promise<ChildRun> {
-  return runNode([CLI_PATH, ...args, '--url', target.wsUrl, '--log-level', 'warn'], killWhen, 5);
-}
-
-/** The output's rotated files (`out.txt.<UTC stamp>-<n>`) in the order they were made, then the current one. */
-async function outputs(dir: string, output: string): Promise<string[]> {
-  const rotated = (await readdir(dir))
-    .map((name) => /^out\.txt\.(\d{8}T\d{6}Z)-(\d+)$/.exec(name))
-    .filter((match) => match !== null)
-    .sort((a, b) =>
-      (a[1] ?? '') === (b[1] ?? '') ? Number(a[2]) - Number(b[2]) : (a[1] ?? '') < (b[1] ?? '') ? -1 : 1,
-    )
-    .map((match) => join(dir, match[0]));
-  return [...rotated, output];
-}
-
-async function written(dir: string, output: string): Promise<Buffer> {
-  const files = await outputs(dir, output);
-  return Buffer.concat(await Promise.all(files.map((file) => readFile(file).catch(() => Buffer.alloc(0)))));
-}
-
-async function outputSize(output: string): Promise<number> {
-  return (await stat(output).catch(() => ({ size: 0 }))).size;
-}
-
-/** The state file's offset and last message id (undefined when there is none). */
-async function savedState(output: string): Promise<{ offset: number; last?: string } | undefined> {
-  const text = await readFile(`${output}.state.json`, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const state = JSON.parse(text) as { offset: number; lastMessageId?: string };
-  return {
-    offset: state.offset,
-    ...(state.lastMessageId === undefined ? {} : { last: state.lastMessageId }),
-  };
-}
 
 for (const rotate of [false, true]) {
   describe(`topic-to-file SIGKILLed at random moments${rotate ? ', with --rotate-size' : ''}`, () => {
@@ -101,7 +62,7 @@ for (const rotate of [false, true]) {
       }
       const final = await cli([...args, '--idle-exit', '3']);
       expect(final.code, final.stderr).toBe(0);
-      const files = await outputs(dir, output);
+      const files = await outputFiles(dir, output);
       console.log(
         `topic-to-file${rotate ? ' --rotate-size' : ''}: ${KILLS} SIGKILLs: ${kills.beforeWriting} before ` +
           `the run wrote, ${kills.beforeFirstSync} after it wrote and before its first fsync, ` +
@@ -109,7 +70,7 @@ for (const rotate of [false, true]) {
       );
       expect(kills.beforeFirstSync).toBeGreaterThanOrEqual(1);
       if (rotate) expect(files.length).toBeGreaterThan(3);
-      expect((await written(dir, output)).equals(await readFile(input))).toBe(true);
+      expect((await writtenBytes(dir, output)).equals(await readFile(input))).toBe(true);
     }, 300_000);
   });
 }

@@ -4,12 +4,15 @@
  * none lost. Embedded broker, or real Pulsar (PULSAR_WS_URL).
  */
 import { createHmac } from 'node:crypto';
-import { Writable } from 'node:stream';
+import { request as httpRequest } from 'node:http';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebhookSource, type WebhookOptions } from '../../src/connectors/http-webhook.js';
 import { PulsarWsClient } from '../../src/index.js';
-import type { Tracked } from '../../src/streams/tracked.js';
+import type { ProducerMessageObject } from '../../src/streams/producer-message.js';
+import { Tracked } from '../../src/streams/tracked.js';
+import { headWithoutBody } from '../helpers/http-raw.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 import { readTopic } from '../helpers/topics.js';
 
@@ -19,10 +22,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function webhookToTopic(topic: string, options: WebhookOptions = {}) {
+async function webhookToTopic(topic: string, options: WebhookOptions = {}, probe?: Transform) {
   const client = new PulsarWsClient({ url: target.wsUrl });
   const webhook = await WebhookSource.listen(options);
-  const done = pipeline(webhook, client.producer(topic));
+  const done =
+    probe === undefined
+      ? pipeline(webhook, client.producer(topic))
+      : pipeline(webhook, probe, client.producer(topic));
   cleanups.push(async () => {
     await webhook.close();
     await done.catch(() => undefined);
@@ -36,9 +42,53 @@ async function post(url: string, body: string, headers: Record<string, string> =
   return {
     status: response.status,
     retryAfter: response.headers.get('retry-after'),
-    body: (await response.json()) as { messageIds?: string[]; error?: string },
+    headers: response.headers,
+    body: (await response.json()) as {
+      count?: number;
+      messageIds?: string[];
+      firstMessageId?: string;
+      lastMessageId?: string;
+      error?: string;
+    },
   };
 }
+
+/** The most messages in flight seen at once, overall and per request (property `req`). */
+interface WindowStats {
+  inFlight: number;
+  maxInFlight: number;
+  readonly perRequest: Map<string, number>;
+  maxPerRequest: number;
+}
+
+/**
+ * A stage between the webhook and the producer that counts each message from the moment it passes
+ * until the broker acknowledges it: a lower bound of what the webhook has in flight, checked at
+ * every message (not sampled).
+ */
+function windowProbe(stats: WindowStats): Transform {
+  return new Transform({
+    objectMode: true,
+    transform(chunk: Tracked<ProducerMessageObject>, _encoding, callback) {
+      const request = chunk.value.properties?.req ?? '';
+      const mine = (stats.perRequest.get(request) ?? 0) + 1;
+      stats.perRequest.set(request, mine);
+      stats.inFlight += 1;
+      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+      stats.maxPerRequest = Math.max(stats.maxPerRequest, mine);
+      callback(
+        null,
+        new Tracked(chunk.value, (receipt) => {
+          stats.inFlight -= 1;
+          stats.perRequest.set(request, (stats.perRequest.get(request) ?? 1) - 1);
+          chunk.written(receipt);
+        }),
+      );
+    },
+  });
+}
+
+const ndjson = (lines: readonly string[]) => `${lines.join('\n')}\n`;
 
 describe('webhook source', () => {
   it('200 with the ids once stored: raw body = one message, NDJSON = one per line; key and properties from headers', async () => {
@@ -46,6 +96,7 @@ describe('webhook source', () => {
     const { webhook } = await webhookToTopic(topic);
     const raw = await post(webhook.url, 'hello', { 'x-message-key': 'k1', 'x-property-source': 'test' });
     expect(raw.status).toBe(200);
+    expect(raw.body).toMatchObject({ count: 1 });
     expect(raw.body.messageIds).toHaveLength(1);
     const ndjson = await post(webhook.url, '{"a":1}\n\n{"a":2}\n', {
       'content-type': 'application/x-ndjson',
@@ -136,4 +187,186 @@ describe('webhook source', () => {
     expect(accepted.filter((payload) => !stored.has(payload))).toEqual([]);
     expect(accepted.length).toBeGreaterThan(0);
   }, 60_000);
+
+  it('refuses a wrong or missing secret, and a missing or malformed signature, on the headers alone: 401 and the connection closed, the body never read', async () => {
+    const topic = uniqueTopic('hook-unread');
+    const { webhook } = await webhookToTopic(topic, { secret: 's3cret', hmacSecret: 'hmac-key' });
+    const signature = `sha256=${'0'.repeat(64)}`;
+    const refusals = [
+      [{ 'x-signature-256': signature }, /missing x-webhook-secret/],
+      [{ 'x-webhook-secret': 'nope', 'x-signature-256': signature }, /wrong x-webhook-secret/],
+      [{ 'x-webhook-secret': 's3cret' }, /missing x-signature-256/],
+      [{ 'x-webhook-secret': 's3cret', 'x-signature-256': 'md5=abc' }, /x-signature-256 is not sha256=/],
+    ] as const;
+    for (const [headers, reason] of refusals) {
+      // The body is announced (1 MiB) and never sent: only a refusal made on the headers gets here.
+      const answer = await headWithoutBody(webhook.url, headers, 1024 * 1024);
+      expect(answer).toMatchObject({ status: 401, closedByServer: true, headers: { connection: 'close' } });
+      expect(String(answer.json?.error)).toMatch(reason);
+    }
+    // 413 by the declared length, 404 and 405: refused unread as well.
+    const small = await webhookToTopic(uniqueTopic('hook-unread'), { path: '/in', maxBodyBytes: 100 });
+    expect(await headWithoutBody(small.webhook.url, {}, 101)).toMatchObject({
+      status: 413,
+      closedByServer: true,
+    });
+    expect(await headWithoutBody(small.webhook.url.replace('/in', '/x'), {}, 50)).toMatchObject({
+      status: 404,
+      closedByServer: true,
+    });
+    expect(await readTopic(target, topic)).toEqual([]);
+  });
+
+  it('a chunked body that grows past maxBodyBytes: 413 as soon as it does, the rest unread, nothing stored', async () => {
+    const topic = uniqueTopic('hook-chunked');
+    const { webhook } = await webhookToTopic(topic, { maxBodyBytes: 100 });
+    const answer = await new Promise<{
+      status: number | undefined;
+      body: string;
+      connection: string | undefined;
+    }>((resolve, reject) => {
+      // No Content-Length: the size is known only as the chunks come. The body never ends.
+      const request = httpRequest(webhook.url, { method: 'POST' });
+      request.on('response', (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => {
+          request.destroy();
+          resolve({ status: response.statusCode, body, connection: response.headers.connection });
+        });
+      });
+      request.on('error', reject);
+      request.write('x'.repeat(60));
+      request.write('y'.repeat(60));
+    });
+    expect(answer).toMatchObject({ status: 413, connection: 'close' });
+    expect(answer.body).toMatch(/over the 100-byte limit/);
+    expect(await readTopic(target, topic)).toEqual([]);
+  });
+
+  it('Expect: 100-continue: a refused request is never invited to send its body; an admitted one is', async () => {
+    const topic = uniqueTopic('hook-continue');
+    const { webhook } = await webhookToTopic(topic, { secret: 's3cret' });
+    const refused = await headWithoutBody(webhook.url, { expect: '100-continue', 'x-webhook-secret': 'no' });
+    expect(refused).toMatchObject({ status: 401, continued: false, closedByServer: true });
+    const body = 'sent after 100 Continue';
+    const { continued, status } = await new Promise<{ continued: boolean; status: number | undefined }>(
+      (resolve, reject) => {
+        let invited = false;
+        const request = httpRequest(webhook.url, {
+          method: 'POST',
+          headers: { expect: '100-continue', 'x-webhook-secret': 's3cret', 'content-length': body.length },
+        });
+        request.on('continue', () => {
+          invited = true;
+          request.end(body);
+        });
+        request.on('response', (response) => {
+          response.resume();
+          resolve({ continued: invited, status: response.statusCode });
+        });
+        request.on('error', reject);
+        request.flushHeaders();
+      },
+    );
+    expect({ continued, status }).toEqual({ continued: true, status: 200 });
+    expect((await readTopic(target, topic)).map((m) => m.payload.toString())).toEqual([body]);
+  });
+
+  it('a body whose HMAC does not match publishes none of its records; the signature is checked over the whole streamed body', async () => {
+    const topic = uniqueTopic('hook-hmac');
+    const { webhook } = await webhookToTopic(topic, { hmacSecret: 'hmac-key' });
+    const sign = (body: string) => `sha256=${createHmac('sha256', 'hmac-key').update(body).digest('hex')}`;
+    const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ i }));
+    const body = ndjson(lines);
+    const tampered = ndjson([...lines.slice(0, -1), '{"i":"forged"}']);
+    const forged = await post(webhook.url, tampered, {
+      'content-type': 'application/x-ndjson',
+      'x-signature-256': sign(body),
+    });
+    expect(forged.status).toBe(401);
+    expect(forged.body.error).toMatch(/does not match the body/);
+    const signed = await post(webhook.url, body, {
+      'content-type': 'application/x-ndjson',
+      'x-signature-256': sign(body).toUpperCase().replace('SHA256=', 'sha256='),
+    });
+    expect(signed.status).toBe(200);
+    expect(signed.body.count).toBe(5000);
+    const stored = await readTopic(target, topic);
+    expect(stored.map((message) => message.payload.toString())).toEqual(lines);
+  });
+
+  it('NDJSON is checked whole before anything is published: a bad line (not JSON, not UTF-8) anywhere stores nothing', async () => {
+    const topic = uniqueTopic('hook-bad-line');
+    const { webhook } = await webhookToTopic(topic);
+    const good = Array.from({ length: 3000 }, (_, i) => `{"i":${i}}`);
+    const late = await post(webhook.url, ndjson([...good, '{oops']), {
+      'content-type': 'application/x-ndjson',
+    });
+    expect(late).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/^line 3001 is not JSON/) as string },
+    });
+    const latin1 = Buffer.concat([Buffer.from('{"a":1}\n{"b":"'), Buffer.from([0xe9]), Buffer.from('"}\n')]);
+    const response = await fetch(webhook.url, {
+      method: 'POST',
+      body: latin1,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toBe('line 2 is not UTF-8');
+    const crlf = await post(webhook.url, '{"a":1}\r\n \r\n{"a":2}\r\n', {
+      'content-type': 'application/x-ndjson',
+    });
+    expect(crlf.body.count).toBe(2);
+    expect((await readTopic(target, topic)).map((m) => m.payload.toString())).toEqual(['{"a":1}', '{"a":2}']);
+  });
+
+  it('streams large bodies into the producer a window at a time: never more messages in flight than allowed per request and per source', async () => {
+    const topic = uniqueTopic('hook-window');
+    const stats: WindowStats = { inFlight: 0, maxInFlight: 0, perRequest: new Map(), maxPerRequest: 0 };
+    const { webhook } = await webhookToTopic(
+      topic,
+      { maxRequestMessagesInFlight: 7, maxMessagesInFlight: 16 },
+      windowProbe(stats),
+    );
+    const bodies = Array.from({ length: 4 }, (_, r) =>
+      ndjson(Array.from({ length: r === 0 ? 1500 : 400 }, (_, i) => `[${r},${i}]`)),
+    );
+    const answers = await Promise.all(
+      bodies.map((body, r) =>
+        post(webhook.url, body, { 'content-type': 'application/x-ndjson', 'x-property-req': String(r) }),
+      ),
+    );
+    console.log(`windows: at most ${stats.maxInFlight} in flight, ${stats.maxPerRequest} of one request`);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    expect(stats.maxPerRequest).toBeLessThanOrEqual(7);
+    expect(stats.maxInFlight).toBeLessThanOrEqual(16);
+    expect(stats.maxInFlight).toBeGreaterThan(0);
+    const stored = await readTopic(target, topic);
+    expect(stored).toHaveLength(1500 + 3 * 400);
+    // Over 1000 messages: the count with the first and last ids (the answer stays small).
+    const [big, small] = answers;
+    const firstBig = stored.find((message) => message.payload.toString() === '[0,0]');
+    const lastBig = stored.find((message) => message.payload.toString() === '[0,1499]');
+    expect(big?.body).toEqual({
+      count: 1500,
+      firstMessageId: firstBig?.messageId,
+      lastMessageId: lastBig?.messageId,
+    });
+    const ofSmall = stored.filter((message) => message.properties.req === '1').map((m) => m.messageId);
+    expect(small?.body).toEqual({ count: 400, messageIds: ofSmall });
+  });
+
+  it('503 with Retry-After for a request the broker acknowledges nothing of for ackTimeoutMs', async () => {
+    const webhook = await WebhookSource.listen({ ackTimeoutMs: 200 });
+    // A sink that takes messages and never reports them written.
+    const sink = new Writable({ objectMode: true, write: (_chunk, _encoding, callback) => callback() });
+    const done = pipeline(webhook, sink);
+    const answer = await post(webhook.url, 'never acknowledged');
+    expect(answer).toMatchObject({ status: 503, retryAfter: '5' });
+    expect(answer.body.error).toMatch(/acknowledged nothing of this request for 200 ms/);
+    await webhook.close();
+    await done;
+  });
 });

@@ -56,6 +56,7 @@ interface ProxyState {
 /** One direction of one connection: HTTP head first, then whole WebSocket frames. */
 class Pipe {
   private inHead = true;
+  private plainHttp = false;
   private held: Buffer = Buffer.alloc(0);
   frozen = false;
   private textFrames = 0;
@@ -73,13 +74,29 @@ class Pipe {
   receive(chunk: Buffer): void {
     // A frozen path loses what is sent into it, as a dropped NAT entry does.
     if (this.frozen) return;
+    if (this.plainHttp) {
+      this.forward(chunk);
+      return;
+    }
     this.held = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
     if (this.inHead) {
       const end = this.held.indexOf('\r\n\r\n');
       if (end < 0) return;
-      this.forward(this.held.subarray(0, end + 4));
+      const head = this.held.subarray(0, end + 4);
+      this.forward(head);
       this.held = this.held.subarray(end + 4);
       this.inHead = false;
+      // Not a WebSocket upgrade (an admin call on the same port, or a refused handshake): the
+      // body is plain bytes, passed on as they come.
+      const text = head.toString('latin1');
+      if (
+        this.direction === 'toServer' ? !/^upgrade:\s*websocket/im.test(text) : !/^HTTP\/1\.1 101/.test(text)
+      ) {
+        this.plainHttp = true;
+        if (this.held.length > 0) this.forward(this.held);
+        this.held = Buffer.alloc(0);
+        return;
+      }
       this.onHeadPassed?.();
     }
     const { frames, rest } = splitFrames(this.held);

@@ -14,6 +14,16 @@ export async function rssBytes(pid: number): Promise<number | undefined> {
   return kilobytes === undefined ? undefined : Number(kilobytes) * 1024;
 }
 
+/**
+ * The process's peak RSS in bytes as the kernel kept it (`VmHWM`: every page it ever had resident at
+ * once, not a sample that may miss a spike); undefined once it is gone.
+ */
+export async function peakRssBytes(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const kilobytes = status === undefined ? undefined : /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+  return kilobytes === undefined ? undefined : Number(kilobytes) * 1024;
+}
+
 export interface RssSummary {
   readonly peakBytes: number;
   readonly lastBytes: number;

@@ -5,6 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +15,8 @@ import { describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROBE = fileURLToPath(new URL('../fixtures/loaded-modules.mjs', import.meta.url));
+const RECORDER = fileURLToPath(new URL('../fixtures/record-modules.mjs', import.meta.url));
+const PROGRAM = fileURLToPath(new URL('../../dist/cli/program.js', import.meta.url));
 const DEPENDENCIES = Object.keys(
   (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { dependencies: Record<string, string> })
     .dependencies,
@@ -41,6 +46,21 @@ async function loadedBy(entry: string): Promise<Loaded> {
     distFolders: [...distFolders].sort() as string[],
     urls,
   };
+}
+
+/** The modules `pulsar-ws <args>` resolves (the program itself, without the launcher's re-exec). */
+async function loadedByCli(args: readonly string[]): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'pws-cli-modules-'));
+  const record = join(dir, 'modules.json');
+  try {
+    await run(process.execPath, ['--import', RECORDER, PROGRAM, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, RECORD_MODULES_FILE: record },
+    });
+    return JSON.parse(await readFile(record, 'utf8')) as string[];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 describe('lean entry points', () => {
@@ -77,5 +97,19 @@ describe('lean entry points', () => {
     expect(loaded.dependencies).toContain('jose');
     expect(loaded.dependencies).not.toContain('yargs');
     expect(loaded.dependencies).not.toContain('@aws-sdk/client-s3');
+  });
+
+  it('a CLI command loads its own module only: a connector loads neither the broker, the sidecar, zod, yaml nor the AWS SDK', async () => {
+    for (const command of ['file-to-topic', 'topic-to-file', 'consume']) {
+      const urls = await loadedByCli([command, '--help']);
+      const heavy = urls.filter((url) =>
+        /\/dist\/(broker|sidecar)\/|\/node_modules\/(@aws-sdk|zod|yaml|prom-client)\//.test(url),
+      );
+      expect(heavy, command).toEqual([]);
+      expect(urls.some((url) => url.endsWith(`/dist/cli/commands/${command}.js`))).toBe(true);
+    }
+    // Help without a command still lists (so loads) every command.
+    const all = await loadedByCli(['--help']);
+    expect(all.some((url) => url.endsWith('/dist/cli/commands/broker.js'))).toBe(true);
   });
 });

@@ -48,7 +48,7 @@ describe('sidecar config', () => {
     const { config } = result;
     expect(config.connection.url).toBe('ws://127.0.0.1:8080');
     expect(config.http.listen).toEqual({ host: '127.0.0.1', port: 9464 });
-    expect(config.http.publish).toBe(false);
+    expect(config.publish.enabled).toBe(false);
     expect(config.shutdownTimeout).toBe(30_000);
     expect(config.pipelines.archive?.sink).toMatchObject({
       type: 's3',

@@ -9,6 +9,7 @@ import {
   Tracked,
   type ConsumerMessage,
   type ConsumerStream,
+  type EffectivelyOnceProducerStream,
   type ProducerAckEvent,
   type ProducerStream,
   type ReaderStream,
@@ -16,11 +17,19 @@ import {
   type PulsarWsError,
   settlementOf,
   type Settlement,
+  type WriteReceipt,
 } from '../../src/index.js';
 
 describe('public types', () => {
   it('streams are Node streams; messages have the documented shape', () => {
-    expectTypeOf<PulsarWsClient['producer']>().returns.toEqualTypeOf<ProducerStream>();
+    // Type-checked only: never called (a producer connects).
+    const _producers = (client: PulsarWsClient): void => {
+      expectTypeOf(client.producer('t')).toEqualTypeOf<ProducerStream>();
+      expectTypeOf(
+        client.producer('t', { effectivelyOnce: true, producerName: 'p', initialSequenceId: -1 }),
+      ).toEqualTypeOf<EffectivelyOnceProducerStream>();
+    };
+    expectTypeOf<EffectivelyOnceProducerStream>().toExtend<Writable>();
     expectTypeOf<ProducerStream>().toExtend<Writable>();
     expectTypeOf<ConsumerStream>().toExtend<Readable>();
     expectTypeOf<ReaderStream>().toExtend<Readable>();
@@ -84,8 +93,6 @@ describe('public types', () => {
 
   it('the ack contract for custom sinks is exported', () => {
     expectTypeOf(settlementOf<string>).returns.toEqualTypeOf<Settlement<string>>();
-    expectTypeOf<Settlement<string>['written']>().parameters.toEqualTypeOf<
-      [receipt?: { readonly messageId?: string }]
-    >();
+    expectTypeOf<Settlement<string>['written']>().parameters.toEqualTypeOf<[receipt?: WriteReceipt]>();
   });
 });

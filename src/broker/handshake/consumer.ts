@@ -74,7 +74,11 @@ async function subscribe(
             ? await topic.nonDurableSubscription(subscriptionName, params.subscriptionInitialPosition)
             : await topic.subscription(subscriptionName, params.subscriptionInitialPosition);
         subscription.attach(placeholder, params.subscriptionType);
-        parts.push({ topic, subscription, partition: opened.partitioned ? index : -1 });
+        // A consumer of one topic that is a partition by its own name gets ids naming it, as in
+        // Pulsar (a single-topic consumer); with several topics or a pattern, Pulsar's multi-topics
+        // consumer leaves the partition out (Pulsar 4.0.7, observed).
+        const ownPartition = pattern === undefined && topicNames.length === 1 ? topicName.partitionIndex : -1;
+        parts.push({ topic, subscription, partition: opened.partitioned ? index : ownPartition });
       }
     }
   } catch (error) {

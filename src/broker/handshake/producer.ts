@@ -7,7 +7,8 @@ import {
 } from '../../protocol/index.js';
 import { brokerKeyStore } from '../crypto/key-store.js';
 import { producerEncryption } from '../crypto/producer-encryption.js';
-import { ProducerSession, type PublishTarget } from '../sessions/producer-session.js';
+import { ProducerSession, type PublishTarget, type UnnumberedMessage } from '../sessions/producer-session.js';
+import type { StoredMessage } from '../storage/record-codec.js';
 import { PartitionRouter } from '../topics/partition-router.js';
 import { TopicTerminatedError, type Topic } from '../topics/topic.js';
 import {
@@ -38,17 +39,17 @@ export async function prepareProducer(
   const releases: (() => void)[] = [];
   const release = (): void => releases.splice(0).forEach((releaseOne) => releaseOne());
   let target: PublishTarget;
-  let storedSequenceId = -1;
   try {
     if (endpoint.topic.domain === 'non-persistent') {
       checkNamespace(endpoint.topic, context);
       const topic = context.topics.nonPersistent(endpoint.topic);
       releases.push(topic.claimProducerName(producerName));
+      let lastSequenceId = params.initialSequenceId ?? -1;
       target = {
         name: endpoint.topic.fullName,
         // Acked at once with Pulsar's id for non-persistent messages (0:0).
         publish: (message) => {
-          topic.publish(message);
+          topic.publish({ ...message, sequenceId: ++lastSequenceId });
           return Promise.resolve({ ordinal: -1, ledgerId: 0, entryId: 0, partition: -1 });
         },
       };
@@ -58,11 +59,14 @@ export async function prepareProducer(
         if (topic.terminated) throw new TopicTerminatedError('Topic was already terminated');
         releases.push(topic.claimProducerName(producerName));
       }
-      target = publishTarget(endpoint.topic, topics, partitioned, params);
-      if (params.initialSequenceId === undefined) {
-        const stored = await Promise.all(topics.map((topic) => topic.lastSequenceIdOf(producerName)));
-        storedSequenceId = Math.max(-1, ...stored);
-      }
+      // As Pulsar's client does, per partition: the given initialSequenceId, else where that
+      // partition's stored ones end.
+      const { initialSequenceId } = params;
+      const lastSequenceIds =
+        initialSequenceId === undefined
+          ? await Promise.all(topics.map((topic) => topic.lastSequenceIdOf(producerName)))
+          : topics.map(() => initialSequenceId);
+      target = publishTarget(endpoint.topic, topics, partitioned, params, lastSequenceIds);
     }
   } catch (error) {
     release();
@@ -81,8 +85,6 @@ export async function prepareProducer(
         target,
         {
           producerName,
-          // As Pulsar's client does: the given initialSequenceId, else where the stored ones end.
-          initialSequenceId: params.initialSequenceId ?? storedSequenceId,
           maxMessageSize: context.options.maxMessageSize,
           maxPendingMessages: context.options.maxPendingMessagesPerProducer,
           maxPendingBytes: context.options.maxInboundBytesPerConnection,
@@ -97,17 +99,28 @@ export async function prepareProducer(
   };
 }
 
+/**
+ * `lastSequenceIds`: per topic (partition), the sequence id before its first message; each numbers
+ * its own messages, so a resend with the same sequence id is a duplicate on the partition it
+ * reaches, and only there.
+ */
 function publishTarget(
   name: TopicName,
   topics: readonly Topic[],
   partitioned: boolean,
   params: ProducerParams,
+  lastSequenceIds: number[],
 ): PublishTarget {
+  const numbered = (partition: number, message: UnnumberedMessage): StoredMessage => {
+    const sequenceId = (lastSequenceIds[partition] ?? -1) + 1;
+    lastSequenceIds[partition] = sequenceId;
+    return { ...message, sequenceId };
+  };
   const [single] = topics;
   if (!partitioned && single !== undefined) {
     return {
       name: name.fullName,
-      publish: async (message) => ({ ...(await single.publish(message)), partition: -1 }),
+      publish: async (message) => ({ ...(await single.publish(numbered(0, message))), partition: -1 }),
     };
   }
   const router = new PartitionRouter(topics.length, params.messageRoutingMode, params.hashingScheme);
@@ -117,7 +130,7 @@ function publishTarget(
       const partition = router.partitionOf(message.key);
       const topic = topics[partition];
       if (topic === undefined) throw new Error(`no partition ${partition} of ${name.fullName}`);
-      return { ...(await topic.publish(message)), partition };
+      return { ...(await topic.publish(numbered(partition, message))), partition };
     },
   };
 }

@@ -1,5 +1,10 @@
 /** The reader handshake; every reader creation failure is a 500, as in Pulsar. */
-import { decodeMessageId, HandshakeMessagePrefix, parseReaderParams } from '../../protocol/index.js';
+import {
+  decodeMessageId,
+  HandshakeMessagePrefix,
+  parseReaderParams,
+  type MessageIdData,
+} from '../../protocol/index.js';
 import { clientMessage } from '../client-message.js';
 import { deliveryCrypto } from '../crypto/delivery-crypto.js';
 import { brokerKeyStore } from '../crypto/key-store.js';
@@ -17,6 +22,19 @@ import {
   type PreparedSession,
   type SessionRequest,
 } from './common.js';
+
+/**
+ * The reader's start: a message id equal to Pulsar's `MessageId.earliest` (-1:-1, no partition, no
+ * batch index) counts as earliest, as it does in Pulsar (where it is accepted on partitioned topics).
+ */
+function startPosition(
+  start: 'earliest' | 'latest' | { readonly messageId: string },
+): 'earliest' | 'latest' | MessageIdData {
+  if (typeof start === 'string') return start;
+  const id = decodeMessageId(start.messageId);
+  const earliest = id.ledgerId === -1 && id.entryId === -1 && id.partition === -1 && id.batchIndex === -1;
+  return earliest ? 'earliest' : id;
+}
 
 export async function prepareReader(
   request: SessionRequest,
@@ -50,19 +68,15 @@ export async function prepareReader(
     // Every reader creation failure is a 500 in Pulsar, topic-not-found included.
     const opened = await openParts(endpoint.topic, context);
     partitioned = opened.partitioned;
-    const { start } = params;
+    const start = startPosition(params.start);
     if (partitioned && typeof start !== 'string') {
-      throw new Error('a reader of a partitioned topic starts at earliest or latest');
+      // Pulsar's multi-topics reader starts at earliest or latest only (its words).
+      throw new Error('The partitioned topic startMessageId is illegal');
     }
-    const startId = typeof start === 'string' ? undefined : decodeMessageId(start.messageId);
     parts = opened.topics.map((topic) => ({
       topic,
       startOrdinal:
-        start === 'earliest'
-          ? 0
-          : startId === undefined
-            ? topic.log.length
-            : topic.log.firstOrdinalAfter(startId),
+        start === 'earliest' ? 0 : start === 'latest' ? topic.log.length : topic.log.firstOrdinalAfter(start),
     }));
   } catch (error) {
     // Out of file descriptors is momentary: 503, as for any producer or consumer.
@@ -74,7 +88,8 @@ export async function prepareReader(
     attach: (ws) => {
       const source = new TopicReaderSource(
         parts.map(({ topic, startOrdinal }) => ({ topic, cursor: topic.reader(startOrdinal) })),
-        partitioned,
+        // A partition read by its own name delivers ids naming it too, as Pulsar's reader does.
+        partitioned ? 'by-index' : endpoint.topic.partitionIndex,
       );
       const crypto = deliveryCrypto(brokerKeyStore(context.options), params.cryptoFailureAction, false);
       return new ReaderSession(

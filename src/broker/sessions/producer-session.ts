@@ -23,18 +23,23 @@ import type { AppendResult } from '../storage/message-log.js';
 import { paceCollection } from './collection-pacing.js';
 import { closeWithInternalError, sendWithinBound } from './socket.js';
 
+/** A message as the producer session makes it; the target gives it its sequence id. */
+export type UnnumberedMessage = Omit<StoredMessage, 'sequenceId'>;
+
 /** Where a producer's messages go: one topic, or a partitioned topic's router. */
 export interface PublishTarget {
   /** Full topic name, for messages. */
   readonly name: string;
-  /** Stores the message; the result's partition is -1 for a non-partitioned topic. */
-  publish(message: StoredMessage): Promise<AppendResult & { partition: number }>;
+  /**
+   * Numbers the message and stores it; the result's partition is -1 for a non-partitioned topic.
+   * A partitioned topic numbers each partition's messages on their own, as each partition's producer
+   * inside Pulsar's partitioned producer does: deduplication is per partition.
+   */
+  publish(message: UnnumberedMessage): Promise<AppendResult & { partition: number }>;
 }
 
 export interface ProducerSessionOptions {
   readonly producerName: string;
-  /** Sequence ids continue from here: the first message gets `initialSequenceId + 1`. */
-  readonly initialSequenceId: number;
   readonly maxMessageSize: number;
   /** Stop reading the socket while this many messages await storage (TCP backpressure). */
   readonly maxPendingMessages: number;
@@ -47,7 +52,6 @@ export interface ProducerSessionOptions {
 }
 
 export class ProducerSession {
-  private lastSequenceId: number;
   private pendingMessages = 0;
   private pendingBytes = 0;
   /** Acks sent while the socket held more than `maxOutboundBytes`, not yet written out. */
@@ -59,9 +63,7 @@ export class ProducerSession {
     private readonly target: PublishTarget,
     private readonly options: ProducerSessionOptions,
     private readonly logger: Logger,
-  ) {
-    this.lastSequenceId = options.initialSequenceId;
-  }
+  ) {}
 
   handleFrame(frame: Buffer): void {
     // Client-side encryption reads more fields of the frame's text; otherwise the decoder works on the
@@ -114,14 +116,13 @@ export class ProducerSession {
         : request.deliverAt > 0
           ? request.deliverAt
           : undefined;
-    const message: StoredMessage = {
+    const message: UnnumberedMessage = {
       payload: request.payload,
       properties: request.properties,
       ...(request.key === undefined ? {} : { key: request.key }),
       publishTime: now,
       ...(request.eventTime === undefined || request.eventTime === 0 ? {} : { eventTime: request.eventTime }),
       producerName: this.options.producerName,
-      sequenceId: ++this.lastSequenceId,
       ...(deliverAt === undefined ? {} : { deliverAt }),
       ...(request.replicationClusters === undefined
         ? {}

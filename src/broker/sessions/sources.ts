@@ -130,14 +130,18 @@ export class TopicConsumerSource implements ConsumerSource {
 export class TopicReaderSource implements ReaderSource {
   private readonly merged: MergedSources<{ entry: LogEntry; partition: number }>;
 
+  /**
+   * `partition`: 'by-index' for a partitioned topic's partitions (in order), or the one partition
+   * every id names (a partition read by its own name; -1 for a non-partitioned topic).
+   */
   constructor(
     private readonly parts: readonly { topic: Topic; cursor: ReaderCursor }[],
-    partitioned: boolean,
+    partition: 'by-index' | number,
   ) {
     this.merged = new MergedSources(
       parts.map(({ cursor }, index) => async () => {
         const entry = await cursor.next();
-        return entry === null ? null : { entry, partition: partitioned ? index : -1 };
+        return entry === null ? null : { entry, partition: partition === 'by-index' ? index : partition };
       }),
     );
   }

@@ -121,6 +121,12 @@ export class TopicRegistry extends EventEmitter<{ created: [topic: Topic] }> {
     return this.partitioned.get(name.fullName) ?? 0;
   }
 
+  /** The partitioned topics of `domain://namespace/`, by base name, sorted (Pulsar's `/partitioned` listing). */
+  listPartitioned(domain: string, namespace: string): string[] {
+    const prefix = `${domain}://${namespace}/`;
+    return [...this.partitioned.keys()].filter((name) => name.startsWith(prefix)).sort();
+  }
+
   /** @throws PartitionedTopicExistsError when the name is taken (partitioned or not). */
   async createPartitioned(name: TopicName, partitions: number): Promise<void> {
     if (this.partitioned.has(name.fullName) || (await this.exists(name))) {

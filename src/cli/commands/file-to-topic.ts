@@ -2,8 +2,9 @@
  * `pulsar-ws file-to-topic` (and `stdin-to-topic`): files or stdin framed into messages and published,
  * each file on its own producer. Exits 0 once every message was acknowledged (without --follow).
  * --checkpoint resumes after what the broker acknowledged; --dedup gives each input a stable producer
- * name and sequence ids that follow its message count, so a topic with deduplication drops what a
- * crash made us send twice.
+ * name and sequence ids that follow its message count (into a partitioned topic: one producer per
+ * partition, each message routed by the client, each partition's sequence ids in the checkpoint; see
+ * EffectivelyOnceProducerStream), so a topic with deduplication drops what a crash made us send twice.
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import type { Logger } from 'pino';
 import { glob } from 'tinyglobby';
 import type { Argv, CommandModule } from 'yargs';
 import { CheckpointStore } from '../../connectors/checkpoint.js';
+import { effectivelyOnceOptions, upgradeCheckpointEntry } from '../../connectors/dedup-resume.js';
 import { FileSource } from '../../connectors/file-source.js';
 import { FRAMINGS, type Framing } from '../../connectors/framing.js';
 import { stdinSource } from '../../connectors/stdin.js';
@@ -168,6 +170,7 @@ async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): 
       await publish(client, args, stdinSource(framing), base, progress, signal);
       return;
     }
+    if (args.dedup) await upgradeCheckpointEntry(client, args.topic, file, checkpoint, logger);
     const source = await FileSource.open(file, {
       ...framing,
       follow: args.follow,
@@ -177,9 +180,7 @@ async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): 
     const options: ProducerOptions = args.dedup
       ? {
           ...base,
-          effectivelyOnce: true,
-          producerName: dedupName(args['producer-name'], file, files.length > 1),
-          initialSequenceId: source.firstMessage - 1,
+          ...effectivelyOnceOptions(source, dedupName(args['producer-name'], file, files.length > 1)),
         }
       : base;
     await publish(client, args, source, options, progress, signal);

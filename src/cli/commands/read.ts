@@ -1,6 +1,7 @@
 /**
- * `pulsar-ws read TOPIC`: a reader from --start (earliest, latest or a message id) to stdout. Exits 0
- * after --count messages, or with --until-end at the topic's last message as of the start.
+ * `pulsar-ws read TOPIC`: a reader from --start (earliest, latest, or message ids: repeat it to give
+ * one per partition) to stdout. Exits 0 after --count messages, or with --until-end at the topic's
+ * last message as of the start (each partition's, for a partitioned topic).
  */
 import { pipeline } from 'node:stream/promises';
 import type { Argv, CommandModule } from 'yargs';
@@ -22,11 +23,17 @@ import { PIPE_READER_QUEUE_SIZE } from '../../streams/reader-stream.js';
 
 interface ReadArgs extends ConnectionArgs {
   topic: string;
-  start: string;
+  start: string | string[];
   count: number | undefined;
   'until-end': boolean;
   format: SinkFormat;
   'receiver-queue-size': number;
+}
+
+/** One --start is a position or an id; several are message ids, one per partition. */
+function startOf(start: string | string[]): string | string[] {
+  if (!Array.isArray(start)) return start;
+  return start.length === 1 ? (start[0] ?? 'earliest') : start;
 }
 
 export const readCommand: CommandModule<object, ReadArgs> = {
@@ -38,13 +45,14 @@ export const readCommand: CommandModule<object, ReadArgs> = {
       .option('start', {
         type: 'string',
         default: 'earliest',
-        describe: 'earliest, latest or a message id (exclusive)',
+        describe:
+          'earliest, latest or a message id (exclusive); repeat it with one message id per partition of a partitioned topic (partitions no id names start at earliest)',
       })
       .option('count', { type: 'number', describe: 'Exit 0 after this many messages' })
       .option('until-end', {
         type: 'boolean',
         default: false,
-        describe: 'Exit 0 at the last message as of the start',
+        describe: 'Exit 0 at the last message as of the start (of every partition)',
       })
       .option('format', {
         type: 'string',
@@ -59,7 +67,7 @@ export const readCommand: CommandModule<object, ReadArgs> = {
       const client = clientFromArgs(args, logger);
       try {
         const source = client.reader(args.topic, {
-          startMessageId: args.start,
+          startMessageId: startOf(args.start),
           highWaterMark: args['receiver-queue-size'],
           stopAtEnd: args['until-end'],
         });

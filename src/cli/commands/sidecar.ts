@@ -2,7 +2,8 @@
  * `pulsar-ws sidecar --config FILE`: runs the config's pipelines side by side, with /healthz,
  * /readyz, /metrics (and opt-in POST /publish/{topic}) on `http.listen`. SIGTERM/SIGINT drain within
  * `shutdownTimeout` (exit 0, or 3 when the timeout cut work); a second signal exits at once (130).
- * SIGHUP reloads the config. An invalid config is refused with the lint report (exit 2).
+ * SIGHUP reloads the config and re-reads the token file (which every session also reads again at each
+ * (re)connect). An invalid config is refused with the lint report (exit 2).
  */
 import type { CommandModule } from 'yargs';
 import { formatProblems, loadConfig, type ConfigOverrides } from '../../sidecar/config.js';
@@ -43,7 +44,10 @@ export const sidecarCommand: CommandModule<object, SidecarArgs> = {
       .option('config', { type: 'string', demandOption: true, describe: 'Config file (YAML or JSON)' })
       .option('url', { type: 'string', describe: 'Overrides connection.url (and $PULSAR_WS_URL)' })
       .option('token', { type: 'string', describe: 'Overrides connection.token (and $PULSAR_TOKEN)' })
-      .option('token-file', { type: 'string', describe: 'Overrides connection.tokenFile' })
+      .option('token-file', {
+        type: 'string',
+        describe: 'Overrides connection.tokenFile (read again at every (re)connect and on SIGHUP)',
+      })
       .option('listen', { type: 'string', describe: 'Overrides http.listen (host:port)' })
       .option('shutdown-timeout', { type: 'string', describe: 'Overrides shutdownTimeout (e.g. 30s)' })
       .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: 'Overrides logLevel' })
@@ -65,6 +69,9 @@ export const sidecarCommand: CommandModule<object, SidecarArgs> = {
       });
     }
     process.stderr.write(`pulsar-ws sidecar serving ${sidecar.url} (/healthz /readyz /metrics)\n`);
+    if (sidecar.publishUrl !== undefined) {
+      process.stderr.write(`pulsar-ws sidecar publishing at ${sidecar.publishUrl}/publish/{topic}\n`);
+    }
     await new Promise<void>((resolve) => {
       let signals = 0;
       const onStop = (signal: NodeJS.Signals): void => {
@@ -87,7 +94,7 @@ export const sidecarCommand: CommandModule<object, SidecarArgs> = {
         );
       };
       const onReload = (): void => {
-        logger.info('SIGHUP: reloading the config');
+        logger.info('SIGHUP: reloading the config and re-reading the token file');
         void sidecar.reload().catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
       };
       process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onReload);

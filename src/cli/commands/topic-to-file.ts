@@ -3,15 +3,21 @@
  * each acknowledged only once fsynced. Exits 0 after --count messages were written and acknowledged,
  * or after --idle-exit seconds with nothing new; otherwise runs until a signal.
  *
- * Exactly-once (default, --no-exactly-once turns it off) on Exclusive and Failover subscriptions of
- * a non-partitioned topic: a state file next to the output (`<file>.state.json`) records the offset
- * and last message id before acknowledging. Shared and Key_Shared deliver out of order: at-least-once.
+ * Exactly-once (default, --no-exactly-once turns it off) on Exclusive and Failover subscriptions, of
+ * one or more topics, partitioned or not: a state file next to the output (`<file>.state.json`)
+ * records the offset and the last message id of each topic-partition before acknowledging. Shared
+ * and Key_Shared deliver out of order: at-least-once.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { FileSink } from '../../connectors/file-sink.js';
-import { parseTopicName } from '../../protocol/index.js';
 import { cliLogger } from '../connection.js';
-import { checkLimits, consumeInto, consumeOptions, type ConsumeArgs } from '../consuming.js';
+import {
+  checkLimits,
+  consumeInto,
+  consumeOptions,
+  topicSelectionOf,
+  type ConsumeArgs,
+} from '../consuming.js';
 import { createProgress, summaryLine } from '../progress.js';
 import { runCommand } from '../run.js';
 
@@ -26,10 +32,9 @@ interface TopicToFileArgs extends ConsumeArgs {
 export const topicToFileCommand: CommandModule<object, TopicToFileArgs> = {
   command: 'topic-to-file',
   describe:
-    'Append a subscription to a file; each message acknowledged once fsynced. Exclusive/Failover on a non-partitioned topic: exactly-once (state in <file>.state.json); Shared/Key_Shared: at-least-once',
+    'Append a subscription (--topic, repeatable, or --topics-pattern) to a file; each message acknowledged once fsynced. Exclusive/Failover: exactly-once per topic-partition (state in <file>.state.json); Shared/Key_Shared: at-least-once',
   builder: (yargs) =>
     consumeOptions(yargs)
-      .option('topic', { type: 'string', demandOption: true, describe: 'Topic (short or full name)' })
       .option('file', {
         type: 'string',
         demandOption: true,
@@ -49,18 +54,17 @@ export const topicToFileCommand: CommandModule<object, TopicToFileArgs> = {
         type: 'boolean',
         default: true,
         describe:
-          'Exclusive/Failover subscriptions of a non-partitioned topic: record offset + last message id in <file>.state.json before acking; on restart cut the file back and skip redeliveries (each message once, in order). Shared/Key_Shared (and partitioned topics) stay at-least-once',
+          'Exclusive/Failover subscriptions: record the offset + the last message id of each topic-partition in <file>.state.json before acking; on restart cut the file back and skip redeliveries (each message once, each partition in order). Shared/Key_Shared stay at-least-once',
       }) as unknown as Argv<TopicToFileArgs>,
   handler: async (args) => {
     const logger = cliLogger(args);
     await runCommand(logger, async (signal) => {
       const limits = checkLimits(args);
+      topicSelectionOf(args);
       const ordered = ['Exclusive', 'Failover'].includes(args['subscription-type']);
       const sink = await FileSink.open(args.file, {
         format: args.format,
-        ...(args['exactly-once'] && ordered
-          ? { exactlyOnce: { topic: parseTopicName(args.topic).fullName, subscription: args.subscription } }
-          : {}),
+        ...(args['exactly-once'] && ordered ? { exactlyOnce: { subscription: args.subscription } } : {}),
         fsyncIntervalMs: args['fsync-interval'] * 1000,
         ...(args['rotate-size'] === undefined ? {} : { rotateBytes: args['rotate-size'] }),
         ...(args['rotate-interval'] === undefined

@@ -10,7 +10,13 @@ import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_KEY_TEMPLATE, DEFAULT_UPLOAD_TIMEOUT_MS, S3Sink } from '../../connectors/s3-sink.js';
 import { CliError } from '../cli-error.js';
 import { cliLogger } from '../connection.js';
-import { checkLimits, consumeInto, consumeOptions, type ConsumeArgs } from '../consuming.js';
+import {
+  checkLimits,
+  consumeInto,
+  consumeOptions,
+  topicSelectionOf,
+  type ConsumeArgs,
+} from '../consuming.js';
 import { runCommand } from '../run.js';
 
 interface TopicToS3Args extends ConsumeArgs {
@@ -31,10 +37,10 @@ interface TopicToS3Args extends ConsumeArgs {
 
 export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
   command: 'topic-to-s3',
-  describe: 'Batch a subscription into S3 objects; each message acknowledged once its object is uploaded',
+  describe:
+    'Batch a subscription (--topic, repeatable, or --topics-pattern) into S3 objects; each message acknowledged once its object is uploaded',
   builder: (yargs) =>
     consumeOptions(yargs)
-      .option('topic', { type: 'string', demandOption: true, describe: 'Topic (short or full name)' })
       .option('bucket', { type: 'string', demandOption: true, describe: 'Target bucket' })
       .option('prefix', { type: 'string', default: '', describe: 'Put before every key' })
       .option('key-template', {
@@ -98,6 +104,7 @@ export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
     const logger = cliLogger(args);
     await runCommand(logger, async (signal) => {
       const limits = checkLimits(args);
+      topicSelectionOf(args);
       if (!(args['upload-timeout'] > 0)) {
         throw new CliError(
           `--upload-timeout must be a number of seconds > 0, got ${args['upload-timeout']}`,
@@ -109,7 +116,6 @@ export const topicToS3Command: CommandModule<object, TopicToS3Args> = {
         bucket: args.bucket,
         prefix: args.prefix,
         keyTemplate: args['key-template'],
-        topic: args.topic,
         format: args.format,
         gzip: args.gzip,
         batchCount: args['batch-count'],

@@ -1,11 +1,12 @@
 /**
  * `pulsar-ws webhook-to-topic`: an HTTP server whose POSTs are published to a topic; each caller gets
- * 200 with the message ids once stored. Runs until SIGINT/SIGTERM, then stops accepting, lets the
+ * 200 with the message ids once stored. Memory is bounded by requests (`--max-in-flight` bodies of at
+ * most `--max-body-bytes`) and by messages (`--max-messages-in-flight`) whatever the bodies hold. Runs until SIGINT/SIGTERM, then stops accepting, lets the
  * requests in flight finish and exits 0.
  */
 import { pipeline } from 'node:stream/promises';
 import type { CommandModule } from 'yargs';
-import { WebhookSource } from '../../connectors/http-webhook.js';
+import { WEBHOOK_DEFAULTS, WebhookSource } from '../../connectors/http-webhook.js';
 import { cliLogger, clientFromArgs, withConnectionOptions, type ConnectionArgs } from '../connection.js';
 import {
   keyErrorAsUsage,
@@ -28,6 +29,8 @@ interface WebhookArgs extends ConnectionArgs, EncryptArgs {
   'property-header-prefix': string;
   'max-body-bytes': number;
   'max-in-flight': number;
+  'max-messages-in-flight': number;
+  'max-request-messages-in-flight': number;
 }
 
 export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
@@ -67,11 +70,25 @@ export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
         default: 'x-property-',
         describe: 'Headers <prefix>name become property name',
       })
-      .option('max-body-bytes', { type: 'number', default: 1024 * 1024, describe: 'Larger bodies get 413' })
+      .option('max-body-bytes', {
+        type: 'number',
+        default: WEBHOOK_DEFAULTS.maxBodyBytes,
+        describe: 'Larger bodies get 413 (each request handled holds its body until answered)',
+      })
       .option('max-in-flight', {
         type: 'number',
-        default: 64,
+        default: WEBHOOK_DEFAULTS.maxInFlight,
         describe: 'Requests handled at once (then queued, then 429)',
+      })
+      .option('max-messages-in-flight', {
+        type: 'number',
+        default: WEBHOOK_DEFAULTS.maxMessagesInFlight,
+        describe: 'Messages of all requests handed to the producer and not yet acknowledged',
+      })
+      .option('max-request-messages-in-flight', {
+        type: 'number',
+        default: WEBHOOK_DEFAULTS.maxRequestMessagesInFlight,
+        describe: 'Messages of one request handed to the producer and not yet acknowledged',
       }),
   handler: async (args) => {
     const logger = cliLogger(args);
@@ -92,6 +109,8 @@ export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
         propertyHeaderPrefix: args['property-header-prefix'].toLowerCase(),
         maxBodyBytes: args['max-body-bytes'],
         maxInFlight: args['max-in-flight'],
+        maxMessagesInFlight: args['max-messages-in-flight'],
+        maxRequestMessagesInFlight: args['max-request-messages-in-flight'],
         logger,
       });
       const client = clientFromArgs(args, logger);

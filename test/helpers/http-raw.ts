@@ -1,0 +1,73 @@
+/**
+ * HTTP at the socket level, for what `fetch` cannot show: a request whose head is sent and whose
+ * body never comes, answered (or not) by the server, and whether the server then closed the
+ * connection.
+ */
+import { connect } from 'node:net';
+
+export interface RawAnswer {
+  readonly status: number;
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The JSON object in the answer's body, if any. */
+  readonly json: Record<string, unknown> | undefined;
+  /** True when the server ended the connection after answering. */
+  readonly closedByServer: boolean;
+  /** True when the server first said `100 Continue` (inviting the body). */
+  readonly continued: boolean;
+}
+
+/**
+ * Sends the head of a request announcing `Content-Length: declaredLength` and no byte of its body,
+ * then waits for the server to answer and close the connection (`timeoutMs` only turns a server
+ * that waits for the body forever into a failure message).
+ */
+export async function headWithoutBody(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  declaredLength = 1000,
+  timeoutMs = 10_000,
+): Promise<RawAnswer> {
+  const target = new URL(url);
+  const socket = connect(Number(target.port), target.hostname);
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  const lines = [
+    `POST ${target.pathname}${target.search} HTTP/1.1`,
+    `Host: ${target.host}`,
+    `Content-Length: ${declaredLength}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+  const closedByServer = await new Promise<boolean>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer and no close within ${timeoutMs} ms; received: ${received}`));
+    }, timeoutMs);
+    socket.once('end', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+  socket.destroy();
+  const interim = /^HTTP\/1\.1 100 [^\r]*\r\n\r\n/.exec(received)?.[0] ?? '';
+  const [head = '', body = ''] = received.slice(interim.length).split('\r\n\r\n', 2);
+  const [statusLine = '', ...headerLines] = head.split('\r\n');
+  const answerHeaders: Record<string, string> = {};
+  for (const line of headerLines) {
+    const colon = line.indexOf(':');
+    answerHeaders[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const json = /\{.*\}/s.exec(body)?.[0];
+  return {
+    status: Number(statusLine.split(' ')[1]),
+    headers: answerHeaders,
+    json: json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>),
+    closedByServer,
+    continued: interim !== '',
+  };
+}
