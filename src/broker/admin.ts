@@ -1,7 +1,9 @@
 /**
  * The small admin REST surface of the embedded broker, on Pulsar's paths: broker health, tenants,
- * namespaces and namespace permissions, and the topics of a namespace (all, and partitioned). Errors are JSON `{"reason": "..."}` with Pulsar's statuses.
- * With auth enabled every admin call needs a super-user token; like Pulsar, anything less is a 401.
+ * namespaces and namespace permissions, topics (the listings of a namespace are in admin-routes.ts).
+ * Errors are JSON `{"reason": "..."}` with Pulsar's statuses. With auth enabled every admin call needs
+ * a super-user token, except a namespace's topic listings, which a role granted consume there may
+ * call too (Pulsar's GET_TOPICS operation); like Pulsar, anything less is a 401.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -13,13 +15,8 @@ import {
   TenantNotFoundError,
   type NamespaceRegistry,
 } from './namespaces.js';
-import {
-  formDecode,
-  parseTopicName,
-  topicNameOf,
-  TopicNameError,
-  type TopicName,
-} from '../protocol/index.js';
+import { formDecode, topicNameOf, TopicNameError, type TopicName } from '../protocol/index.js';
+import { NAME, namespaceTopicRoutes, type Route } from './admin-routes.js';
 import { checkRetentionPolicy, RetentionPolicyError } from './storage/retention.js';
 import {
   PartitionedTopicExistsError,
@@ -38,18 +35,6 @@ class AdminRequestError extends Error {
   }
 }
 
-type Handler = (
-  params: string[],
-  body: string,
-) => Promise<{ status: number; body?: unknown }> | { status: number; body?: unknown };
-
-interface Route {
-  readonly method: string;
-  readonly pattern: RegExp;
-  readonly handler: Handler;
-}
-
-const NAME = '([-=:.\\w]+)';
 /** A percent-encoded path segment (a topic's local name). */
 const SEGMENT = '([^/]+)';
 
@@ -151,29 +136,7 @@ export class AdminApi {
         },
       },
       ...this.retentionRoutes(),
-      {
-        // Like Pulsar, which creates a partitioned topic's partitions with it: every partition is
-        // listed (`<name>-partition-<n>`), not the partitioned topic's base name.
-        method: 'GET',
-        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}$`),
-        handler: async ([tenant = '', namespace = '']) => {
-          this.requireNamespace(tenant, namespace);
-          const names = new Set(await topics.list('persistent', `${tenant}/${namespace}`));
-          for (const base of topics.listPartitioned('persistent', `${tenant}/${namespace}`)) {
-            const count = topics.partitionsOf(parseTopicName(base));
-            for (let index = 0; index < count; index++) names.add(`${base}-partition-${index}`);
-          }
-          return { status: 200, body: [...names].sort() };
-        },
-      },
-      {
-        method: 'GET',
-        pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/partitioned$`),
-        handler: ([tenant = '', namespace = '']) => {
-          this.requireNamespace(tenant, namespace);
-          return { status: 200, body: topics.listPartitioned('persistent', `${tenant}/${namespace}`) };
-        },
-      },
+      ...namespaceTopicRoutes(topics, (tenant, namespace) => this.requireNamespace(tenant, namespace)),
       {
         method: 'PUT',
         pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}$`),
@@ -329,8 +292,11 @@ export class AdminApi {
     return this.auth;
   }
 
-  /** With auth on, only a super-user may call the admin API (Pulsar answers 401 otherwise). */
-  private async checkSuperUser(request: IncomingMessage): Promise<void> {
+  /**
+   * With auth on, only a super-user may call the admin API (Pulsar answers 401 otherwise); a topic
+   * listing also a role granted consume on its namespace (`namespace`), Pulsar's GET_TOPICS rule.
+   */
+  private async checkSuperUser(request: IncomingMessage, namespace?: string): Promise<void> {
     if (this.auth === undefined) return;
     const query = new URLSearchParams((request.url ?? '').split('?')[1] ?? '');
     let role: string;
@@ -340,9 +306,16 @@ export class AdminApi {
       if (error instanceof AuthenticationError) throw new AdminRequestError(401, 'Authentication required');
       throw error;
     }
-    if (!this.auth.permissions.isSuperUser(role)) {
-      throw new AdminRequestError(401, `Role ${role} is not a super-user; the admin API needs one`);
+    const { permissions } = this.auth;
+    if (permissions.isSuperUser(role)) return;
+    if (namespace !== undefined) {
+      if (permissions.allows(role, namespace, 'consume')) return;
+      throw new AdminRequestError(
+        401,
+        `Unauthorized to validateNamespaceOperation for operation [GET_TOPICS] on namespace [${namespace}]`,
+      );
     }
+    throw new AdminRequestError(401, `Role ${role} is not a super-user; the admin API needs one`);
   }
 
   /** Answers the request; false when no route matches the path (the caller answers 404). */
@@ -353,7 +326,7 @@ export class AdminApi {
     );
     if (route === undefined) return false;
     const params = route.pattern.exec(path)?.slice(1) ?? [];
-    this.checkSuperUser(request)
+    this.checkSuperUser(request, route.namespaceTopics === true ? `${params[0]}/${params[1]}` : undefined)
       .then(() => readBody(request))
       // Topics the call opens stay open until it is answered (see LoadedTopics).
       .then((body) => this.topics.withLease(async () => route.handler(params, body)))

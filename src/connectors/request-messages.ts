@@ -22,7 +22,7 @@ export interface RequestHeaderNames {
 export interface RequestMessages {
   readonly count: number;
   /** Each message in the body's order, made when asked for. */
-  messages(): Generator<ProducerMessageObject>;
+  messages(): Generator<ProducerMessageObject, void, undefined>;
 }
 
 const NEWLINE = 0x0a;

@@ -109,6 +109,12 @@ export class MultiTopicConsumerStream extends Readable {
     }
     this.discover().then(
       () => {
+        if (this.parts.size === 0) {
+          this.options.logger.warn(
+            { pattern: discovery.pattern.source, periodMs: discovery.periodMs },
+            'no topic matches the pattern yet; the namespace is listed again every period',
+          );
+        }
         this.discoveryTimer = setInterval(() => {
           this.discover().catch((error: unknown) =>
             this.options.logger.warn(

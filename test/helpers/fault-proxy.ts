@@ -122,7 +122,7 @@ class Pipe {
   }
 
   injectText(text: string): void {
-    if (this.frozen || this.inHead) return;
+    if (this.frozen || this.inHead || this.plainHttp) return;
     this.forward(textFrame(text, this.direction === 'toServer'));
   }
 

@@ -1,0 +1,63 @@
+/**
+ * The effectively-once producer's window across partitions, without a server (fake sessions as the
+ * partitions): keyless messages go round robin by position, acks from different partitions come in
+ * any order, and the stream holds its writes while the span from the oldest unacknowledged position
+ * to the newest sent reaches `maxInFlight` (one slow partition holds it; the others cannot run ahead
+ * without bound). The resume state only advances over positions that are all acknowledged.
+ */
+import { setImmediate as tick } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { encodeMessageId, messageIdOf } from '../../src/protocol/index.js';
+import { EffectivelyOnceProducerStream } from '../../src/streams/effectively-once-producer.js';
+import { ProducerStream } from '../../src/streams/producer-stream.js';
+import { FakeSession } from '../helpers/fake-session.js';
+
+function ack(session: FakeSession, context: string): void {
+  session.deliver({ result: 'ok', messageId: encodeMessageId(messageIdOf(1, Number(context))), context });
+}
+
+describe('effectively-once producer window', () => {
+  it('holds writes while one partition lags maxInFlight positions; resumes once its ack comes', async () => {
+    const sessions = [new FakeSession(), new FakeSession()];
+    const producer = new EffectivelyOnceProducerStream(
+      {
+        partitionCount: () => Promise.resolve(2),
+        open: (partition, initialSequenceId) => {
+          const session = sessions[partition ?? 0] ?? new FakeSession();
+          const lane = new ProducerStream(session, { initialSequenceId, maxInFlight: 4 });
+          session.establish();
+          return lane;
+        },
+        warn: () => undefined,
+      },
+      { topic: 't', initialSequenceId: -1, hashingScheme: 'JavaStringHash', maxInFlight: 4 },
+    );
+    const done: number[] = [];
+    for (let position = 0; position < 6; position++)
+      producer.write(`m${position}`, () => done.push(position));
+    await tick();
+    await tick();
+    const payloads = (session: FakeSession) =>
+      session.sent.map((frame) => Buffer.from(String(frame.payload), 'base64').toString());
+    expect(payloads(sessions[0]!)).toEqual(['m0', 'm2']);
+    expect(payloads(sessions[1]!)).toEqual(['m1', 'm3']);
+    // Four positions in flight: the fourth write waits for room.
+    expect(done).toEqual([0, 1, 2]);
+    // Partition 1 answers; position 0 (partition 0) still holds the prefix, so nothing moves.
+    ack(sessions[1]!, '0');
+    ack(sessions[1]!, '1');
+    await tick();
+    expect(done).toEqual([0, 1, 2]);
+    expect(producer.lastAckedSequenceId).toBe(-1);
+    expect(producer.partitionSequenceIds).toEqual([-1, -1]);
+    ack(sessions[0]!, '0');
+    await tick();
+    await tick();
+    expect(producer.lastAckedSequenceId).toBe(1);
+    expect(producer.partitionSequenceIds).toEqual([0, 0]);
+    // Positions 2 to 5 are in flight after the next write: the one after waits again.
+    expect(done).toEqual([0, 1, 2, 3, 4]);
+    expect(payloads(sessions[0]!)).toEqual(['m0', 'm2', 'm4']);
+    producer.destroy();
+  });
+});
