@@ -184,7 +184,7 @@ export async function consumeInto(
   args: ConsumeArgs,
   logger: Logger,
   signal: AbortSignal,
-  limits: LimitOptions,
+  limits: LimitOptions<ConsumerMessage>,
   sink: Writable,
   onMessage: (message: ConsumerMessage) => void = () => undefined,
   ending: ConsumeEnding = {},

@@ -17,6 +17,12 @@ export interface LimitOptions<T = unknown> {
   readonly stop?: AbortSignal;
   /** Called with each message as it passes (after the limits let it through). */
   readonly onMessage?: (message: T) => void;
+  /**
+   * Whether a message counts towards `count` (all do by default). A sink that skips redeliveries
+   * (exactly-once files) counts only what it will write, so `--count N` ends after N new messages,
+   * not after N deliveries of which some were already in the file.
+   */
+  readonly counts?: (message: T) => boolean;
 }
 
 const IDLE: unique symbol = Symbol('idle');
@@ -100,8 +106,9 @@ export function limit<T>(options: LimitOptions<T>): (source: AsyncIterable<T>) =
         }
         if (next.done === true) return;
         options.onMessage?.(next.value);
+        const counted = options.count !== undefined && (options.counts?.(next.value) ?? true);
         yield next.value;
-        if (options.count !== undefined && ++seen >= options.count) return;
+        if (counted && ++seen >= (options.count ?? 0)) return;
       }
     } finally {
       wait.dispose();

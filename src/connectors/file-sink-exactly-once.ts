@@ -119,6 +119,26 @@ export class ExactlyOnceOutput {
   }
 
   /**
+   * A predicate for the messages on their way to this sink, in the order it will take them in:
+   * whether the sink will write each (false for a redelivery of one it has). For a stage before the
+   * sink that counts written messages (`--count`). It keeps its own newest message per
+   * topic-partition, seeded from the state as the sink's own is, so it decides as the sink will; its
+   * map grows no further than the sink's (one entry per topic-partition, MAX_STATE_POSITIONS).
+   * Call it before anything is written.
+   */
+  willWrite(): (topic: string | undefined, text: string) => boolean {
+    const newest = new Map<string, MessageIdData>([...this.last].map(([topic, { id }]) => [topic, id]));
+    return (topic, text) => {
+      const id = decodeMessageId(text);
+      const partition = this.topicOf(topic, id);
+      const known = newest.get(partition);
+      if (known !== undefined && isAtOrBefore(id, known)) return false;
+      newest.set(partition, id);
+      return true;
+    };
+  }
+
+  /**
    * Whether the message `text` (decoded: `id`) of `topic` is at or before the last one written of
    * that topic-partition (a redelivery after a restart); records it as the newest taken in otherwise.
    * @throws ConnectorError when a new topic-partition would pass MAX_STATE_POSITIONS.

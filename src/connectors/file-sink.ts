@@ -135,6 +135,17 @@ export class FileSink extends Writable {
     }
   }
 
+  /**
+   * For a stage before this sink that counts what the sink writes (`--count`): a predicate telling,
+   * message by message in the order they come, whether this sink will write it (with exactly-once,
+   * false for a redelivery of a message it has; always true otherwise). Call before writing.
+   */
+  willWrite(): (message: ConsumerMessage) => boolean {
+    const exactly = this.exactly?.willWrite();
+    if (exactly === undefined) return () => true;
+    return (message) => exactly(message.topic, message.messageId);
+  }
+
   /** Runs file operations one after another; a failure destroys the sink. */
   private schedule(operation: () => Promise<void>): Promise<void> {
     this.io = this.io.then(operation);

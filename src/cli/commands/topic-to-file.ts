@@ -80,7 +80,9 @@ export const topicToFileCommand: CommandModule<object, TopicToFileArgs> = {
       });
       const started = Date.now();
       try {
-        await consumeInto(args, logger, signal, limits, sink, (message) =>
+        // --count counts the lines written: redeliveries the exactly-once state skips do not count.
+        const counts = sink.willWrite();
+        await consumeInto(args, logger, signal, { ...limits, counts }, sink, (message) =>
           progress.add(1, message.payload.length),
         );
       } finally {
