@@ -23,6 +23,7 @@ import {
 } from './handshake/index.js';
 import { rejectUpgrade } from './http-response.js';
 import { resolveBrokerOptions, type EmbeddedBrokerOptions, type ResolvedBrokerOptions } from './options.js';
+import { batchWritesOn } from '../net/write-batching.js';
 import { bytesOf, closeWithInternalError } from './sessions/socket.js';
 import { lockDataDir } from './storage/data-dir-lock.js';
 import { LedgerIdAllocator } from './storage/ledger-ids.js';
@@ -222,6 +223,7 @@ export class EmbeddedBroker {
       // Completes synchronously when no verifyClient is set, so `attached` is known right after.
       this.wss.handleUpgrade(request, socket, head, (ws) => {
         attached = true;
+        batchWritesOn(ws, socket);
         this.keepAlive(ws, socket);
         this.bind(ws, prepared.attach(ws));
       });

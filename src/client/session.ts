@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { ClosedError, ConnectError, PulsarWsError, TimeoutError } from '../errors.js';
+import { batchWritesOn, corkForThisTick } from '../net/write-batching.js';
 import { backoffDelay, resolveBackoffOptions, type ResolvedBackoff } from './backoff.js';
 import { readRefusal } from './handshake-refusal.js';
 import { Heartbeat } from './heartbeat.js';
@@ -230,6 +231,7 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
       ...(tls === undefined ? {} : tls),
     });
     this.opening = ws;
+    ws.once('upgrade', (response) => batchWritesOn(ws, response.socket));
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const settle = (error?: PulsarWsError): void => {
@@ -344,6 +346,7 @@ export class WsSession extends EventEmitter<SessionEvents> implements StreamSess
   /** Sends a text frame; false when there is no open connection (the caller keeps the frame). */
   send(text: string): boolean {
     if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    corkForThisTick(this.ws);
     this.ws.send(text);
     return true;
   }

@@ -74,6 +74,7 @@ describe('lean entry points', () => {
       'encryption',
       'errors.js',
       'index.js',
+      'net',
       'protocol',
       'streams',
     ]);

@@ -1,5 +1,6 @@
 /** Ways a session ends a WebSocket connection the way Pulsar's Jetty server does (docs/protocol.md §8.2). */
 import type { RawData, WebSocket } from 'ws';
+import { corkForThisTick } from '../../net/write-batching.js';
 import { CloseCode } from '../../protocol/index.js';
 
 /** Close reasons are limited to 123 bytes by RFC 6455. */
@@ -26,6 +27,7 @@ export function closeWithInternalError(ws: WebSocket, reason: string): void {
 /** Sends a text frame if the socket is still open; returns whether it was sent. */
 export function sendText(ws: WebSocket, text: string): boolean {
   if (ws.readyState !== ws.OPEN) return false;
+  corkForThisTick(ws);
   ws.send(text);
   return true;
 }
@@ -44,6 +46,7 @@ export function sendWithinBound(
   if (ws.readyState !== ws.OPEN) return false;
   // Below the bound (the usual case) the frame goes out without a callback: nothing per message.
   if (ws.bufferedAmount + Buffer.byteLength(text) <= maxBufferedBytes) {
+    corkForThisTick(ws);
     ws.send(text);
     return true;
   }
