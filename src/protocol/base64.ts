@@ -23,9 +23,11 @@ function isAlphabet(code: number): boolean {
  * (`Illegal base64 character 2d`, `Last unit does not have enough valid bits`, ...).
  */
 export function decodeBase64Strict(text: string): Buffer {
-  // Characters are checked in order up to the first '=', as Java's decoder reports the first bad one.
   const firstPad = text.indexOf('=');
   const dataLength = firstPad >= 0 ? firstPad : text.length;
+  const decoded = decodeIfWellFormed(text, firstPad, dataLength);
+  if (decoded !== undefined) return decoded;
+  // Characters are checked in order up to the first '=', as Java's decoder reports the first bad one.
   for (let i = 0; i < dataLength; i++) {
     const code = text.charCodeAt(i);
     if (!isAlphabet(code)) {
@@ -47,6 +49,26 @@ export function decodeBase64Strict(text: string): Buffer {
     throw new Base64FormatError('Last unit does not have enough valid bits');
   }
   return Buffer.from(text.slice(0, dataLength), 'base64');
+}
+
+/**
+ * The fast path, for every well-formed text (every publish of a small message goes through here):
+ * Node's native decoder, and a check that it skipped nothing. Node reads both alphabets and skips
+ * any other character, so a text holding one decodes to fewer bytes than its length implies (for
+ * any length but 4n + 1, which is malformed anyway); `-` and `_`, the URL-safe characters Java
+ * refuses, are looked for on their own. Undefined when in doubt: the exact path then names the error.
+ * Checking each character in JavaScript cost about a twentieth of the broker's CPU under load.
+ */
+function decodeIfWellFormed(text: string, firstPad: number, dataLength: number): Buffer | undefined {
+  if (dataLength % 4 === 1) return undefined;
+  if (firstPad >= 0) {
+    const padCount = text.length - firstPad;
+    const padding = padCount === 1 || (padCount === 2 && text.charCodeAt(firstPad + 1) === 0x3d);
+    if (!padding || text.length % 4 !== 0) return undefined;
+  }
+  if (text.includes('-') || text.includes('_')) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.length === Math.floor((dataLength * 3) / 4) ? bytes : undefined;
 }
 
 export function encodeBase64(bytes: Uint8Array): string {

@@ -7,6 +7,17 @@
  * the fraction only when non-zero and without trailing zeros (`...:38.9Z`, `...:00Z`).
  */
 export function formatOffsetDateTime(epochMillis: number): string {
+  // Consecutive deliveries mostly carry the same millisecond (a batch published together): one
+  // formatting serves them all.
+  if (epochMillis === lastFormatted.millis) return lastFormatted.text;
+  const text = formatUncached(epochMillis);
+  lastFormatted = { millis: epochMillis, text };
+  return text;
+}
+
+let lastFormatted: { readonly millis: number; readonly text: string } = { millis: Number.NaN, text: '' };
+
+function formatUncached(epochMillis: number): string {
   const iso = new Date(epochMillis).toISOString(); // 2024-01-01T00:00:00.900Z
   const [withoutFraction = iso, fraction = ''] = iso.slice(0, -1).split('.');
   const trimmed = fraction.replace(/0+$/, '');
