@@ -12,6 +12,9 @@
  * - `inject(text)` / `injectOnConnect(text)`: a text frame from the "server" (or to it) on the open
  *   connections / on each new connection right after its handshake;
  * - `retarget(port)`: new connections go to another port (a broker that restarted elsewhere).
+ * `requests` records the first HTTP request of each connection (a WebSocket handshake, or a plain
+ * HTTP call) with the credentials it carried and the server's answer, so a test can tell which token
+ * a (re)connect sent and whether the server took it, without waiting for anything to expire.
  * After the HTTP upgrade the proxy follows the WebSocket framing of each direction, so frames are
  * dropped and injected whole.
  */
@@ -20,6 +23,40 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { OPCODE_TEXT, splitFrames, textFrame } from './ws-frames.js';
 
 export type Direction = 'toClient' | 'toServer';
+
+/** The first HTTP request of a proxied connection and the server's answer. */
+export interface ProxiedRequest {
+  readonly method: string;
+  /** Path and query string, as sent. */
+  readonly target: string;
+  /** The `Authorization` header as sent (`Bearer <jwt>`), if any. */
+  readonly authorization: string | undefined;
+  /** The `token` query parameter, URL-decoded, if any. */
+  readonly tokenParam: string | undefined;
+  /** The token it carried: the header's, else the query parameter's, without `Bearer `. */
+  readonly token: string | undefined;
+  /** The status of the server's answer (101: handshake accepted); undefined until that passed. */
+  readonly status: number | undefined;
+}
+
+function requestOf(head: string): { -readonly [K in keyof ProxiedRequest]: ProxiedRequest[K] } {
+  const [requestLine = '', ...headerLines] = head.split('\r\n');
+  const [method = '', target = ''] = requestLine.split(' ');
+  const authorization = headerLines
+    .find((line) => /^authorization:/i.test(line))
+    ?.replace(/^authorization:\s*/i, '')
+    .trim();
+  const tokenParam = new URL(target, 'http://proxy').searchParams.get('token') ?? undefined;
+  const bare = (value: string | undefined): string | undefined => value?.replace(/^Bearer\s+/i, '');
+  return {
+    method,
+    target,
+    authorization,
+    tokenParam,
+    token: bare(authorization) ?? bare(tokenParam),
+    status: undefined,
+  };
+}
 
 export interface FaultProxy {
   /** `ws://127.0.0.1:PORT`: use it in place of the server's URL. */
@@ -31,6 +68,11 @@ export interface FaultProxy {
   readonly open: number;
   /** Connections cut so far. */
   readonly cuts: number;
+  /**
+   * The first request of every connection that got as far as sending one, in arrival order. One
+   * entry per connection: a proxy lives for one test, so this grows with that test's connections.
+   */
+  readonly requests: readonly ProxiedRequest[];
   cut(): void;
   freeze(): void;
   /** Freezes a connection (once) when it has forwarded `frames` text frames in `direction`. */
@@ -60,7 +102,9 @@ class Pipe {
   private held: Buffer = Buffer.alloc(0);
   frozen = false;
   private textFrames = 0;
-  /** Called once the HTTP head has passed in this direction. */
+  /** Called with the HTTP head (request or response) when it passes in this direction. */
+  onHead: ((head: string) => void) | undefined;
+  /** Called once the HTTP head of a WebSocket upgrade has passed in this direction. */
   onHeadPassed: (() => void) | undefined;
   /** Called when `freezeAfter` says this connection must freeze now. */
   onFreezePoint: (() => void) | undefined;
@@ -83,6 +127,8 @@ class Pipe {
       const end = this.held.indexOf('\r\n\r\n');
       if (end < 0) return;
       const head = this.held.subarray(0, end + 4);
+      // Recorded before it is passed on: whoever reads it learns of it after the proxy did.
+      this.onHead?.(head.toString('latin1'));
       this.forward(head);
       this.held = this.held.subarray(end + 4);
       this.inHead = false;
@@ -157,6 +203,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   };
   let cuts = 0;
   let accepted = 0;
+  const requests: ProxiedRequest[] = [];
   let freezeNewConnections = false;
 
   const server: Server = createServer((client) => {
@@ -180,6 +227,14 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     };
     connection.pipes.toServer.onFreezePoint = freezeConnection;
     connection.pipes.toClient.onFreezePoint = freezeConnection;
+    let request: ReturnType<typeof requestOf> | undefined;
+    connection.pipes.toServer.onHead = (head) => {
+      request = requestOf(head);
+      requests.push(request);
+    };
+    connection.pipes.toClient.onHead = (head) => {
+      if (request !== undefined) request.status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]);
+    };
     connection.pipes.toClient.onHeadPassed = () => {
       if (state.injectOnConnect !== undefined) connection.pipes.toClient.injectText(state.injectOnConnect);
     };
@@ -215,6 +270,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     get cuts() {
       return cuts;
     },
+    requests,
     cut() {
       cuts += 1;
       for (const { client, upstream } of open) {

@@ -1,24 +1,53 @@
 /**
- * Token rotation on a server with token auth (`useAuthTarget`): token files replaced as rotating
- * agents replace them (write aside, then rename), waiting until a short-lived token is refused, and
- * what the tests check with the super-user token (publish, read a topic back, a subscription's backlog).
+ * Token rotation on a server with token auth (`useAuthTarget`): tokens for the super-user role (valid,
+ * or already expired), token files replaced as rotating agents replace them (write aside, then
+ * rename), which token each handshake through a fault proxy carried and whether the server took it,
+ * and what the tests check with the super-user token (publish, read a topic back, a subscription's
+ * backlog). No test waits for a token to expire to learn which token a reconnect used: the proxy
+ * saw it.
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { createToken } from '../../src/broker/index.js';
 import { PulsarWsClient } from '../../src/index.js';
+import type { ProxiedRequest } from './fault-proxy.js';
 import type { AuthTarget } from './target.js';
 import { producerUrl } from './target.js';
 import { until } from './sidecar.js';
 import { handshakeStatus } from './ws-client.js';
 
-/**
- * Token A (expires after `lifetimeSeconds`) and token B (valid for an hour) for the super-user role.
- * A must outlive the start of what connects with it: a child process needs longer than a stream.
- */
-export async function tokensAB(target: AuthTarget, lifetimeSeconds = 4): Promise<{ a: string; b: string }> {
-  const a = await createToken(target.secretKey, 'admin', { expiresInSeconds: lifetimeSeconds });
-  const b = await createToken(target.secretKey, 'admin', { expiresInSeconds: 3600 });
+/** Two different tokens A and B for the super-user role, both valid for an hour. */
+export async function tokensAB(target: AuthTarget): Promise<{ a: string; b: string }> {
+  const a = await createToken(target.secretKey, 'admin', { expiresInSeconds: 3600 });
+  // A different expiry makes a different token even when both are minted within the same second.
+  const b = await createToken(target.secretKey, 'admin', { expiresInSeconds: 3601 });
   return { a, b };
+}
+
+/**
+ * A token for the super-user role that expired a minute ago: refused (401) by any server from the
+ * moment it is made, so a test needs no wait and no timing to see an expired token refused.
+ */
+export function expiredToken(target: AuthTarget): Promise<string> {
+  return createToken(target.secretKey, 'admin', { expiresInSeconds: -60 });
+}
+
+/**
+ * The WebSocket handshakes among `requests` (a fault proxy's; its plain HTTP calls left out), each as
+ * `<token's name> <status>`: `A 101` is a handshake with token A that the server took, `A 401` one it
+ * refused. `names` maps a name to a token; a token not in it is `another token`, none is `no token`.
+ * Names keep the tokens themselves out of a failed assertion's diff.
+ */
+export function handshakeLog(
+  requests: readonly ProxiedRequest[],
+  names: Readonly<Record<string, string>>,
+): string[] {
+  const nameOf = (token: string | undefined): string =>
+    token === undefined
+      ? 'no token'
+      : (Object.entries(names).find(([, named]) => named === token)?.[0] ?? 'another token');
+  return requests
+    .filter((request) => request.target.startsWith('/ws/'))
+    .map((request) => `${nameOf(request.token)} ${request.status ?? 'no answer'}`);
 }
 
 /** Replaces the file at once, as a rotating agent (or Kubernetes' atomic writer) does. */

@@ -1,11 +1,12 @@
 /**
  * The sidecar with `connection.tokenFile` under rotation (docs/sidecar.md, "Rotating the token"): a
- * topic → file pipeline and a webhook → topic pipeline connect through a fault proxy with token A,
- * which expires while they go on (the server checks a token only at the handshake). SIGHUP with an
- * empty file is refused naming it; the file is rotated to B and SIGHUP logs the re-read without
- * restarting any pipeline; the proxy cuts every connection; the pipelines reconnect with B and every
- * message arrives once. A file that still holds the expired token fails the pipelines (401), which
- * restart after their backoff and recover once the file holds a valid token. Runs against the
+ * topic → file pipeline and a webhook → topic pipeline connect through a fault proxy with token A.
+ * SIGHUP with an empty file is refused naming it; the file is rotated to B and SIGHUP logs the
+ * re-read without restarting any pipeline; the proxy cuts every connection; the reconnects' handshakes,
+ * as the proxy saw them, carried B and the server took them, and every message arrives once. A file
+ * that holds an expired token at a reconnect fails the pipelines (401), which restart after their
+ * backoff and recover once the file holds a valid token. The expired token is made expired, so
+ * nothing waits for a token to expire or depends on how fast the sidecar starts. Runs against the
  * embedded broker with token auth, or Apache Pulsar with token auth (PULSAR_AUTH_WS_URL, .ci/run).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,12 +26,13 @@ import {
 } from '../helpers/sidecar.js';
 import { externalAuthTarget, externalTarget, uniqueTopic, useAuthTarget } from '../helpers/target.js';
 import {
+  expiredToken,
+  handshakeLog,
   publishAsAdmin,
   rotateTokenFile,
   tokensAB,
   topicPayloadsAsAdmin,
   waitForNoBacklog,
-  waitUntilRefused,
 } from '../helpers/token-rotation.js';
 
 const target = useAuthTarget();
@@ -54,13 +56,14 @@ function logged(sidecar: SidecarProcess, msg: string): Record<string, unknown>[]
 }
 
 describe.skipIf(externalTarget && !externalAuthTarget)('sidecar token rotation (tokenFile, SIGHUP)', () => {
-  it('A expires, SIGHUP re-reads the rotated file without restarts, a cut reconnects with B; an expired file fails and recovers', async () => {
+  it('SIGHUP re-reads the file rotated from A to B without restarts, a cut reconnects with B; an expired token in the file fails and recovers', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pws-sidecar-token-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const name = uniqueTopic('sc-rotate');
     const [topic, events] = [`${name}-in`, `${name}-events`];
-    // A outlives the sidecar's start (a child process) by a wide margin.
-    const { a, b } = await tokensAB(target, 10);
+    const { a, b } = await tokensAB(target);
+    const expired = await expiredToken(target);
+    const names = { A: a, B: b, expired };
     const tokenFile = join(dir, 'token');
     await writeFile(tokenFile, `${a}\n`);
     const output = join(dir, 'out.txt');
@@ -105,9 +108,7 @@ pipelines:
     };
 
     await batch('a');
-    // Token A expires; the open sessions go on.
-    await waitUntilRefused(target, `${name}-probe`, a);
-    await batch('b');
+    expect(handshakeLog(faults.requests, names)).toEqual(['A 101', 'A 101']);
 
     // SIGHUP with an empty file: refused naming the file, nothing changes.
     await writeFile(tokenFile, '\n');
@@ -124,21 +125,30 @@ pipelines:
     await until('the re-read logged', () => Promise.resolve(logged(sidecar, reread).length === 1));
     expect(logged(sidecar, reread)[0]).toMatchObject({ tokenFile, changed: true });
     expect(logged(sidecar, 'pipeline started')).toHaveLength(2);
+    // The open sessions go on with what they connected with.
+    await batch('b');
+    expect(handshakeLog(faults.requests, names)).toEqual(['A 101', 'A 101']);
 
-    // A forced reconnect at a quiet point: the sessions come back with B.
+    // A forced reconnect at a quiet point: the sessions come back with B, which the server takes (a
+    // refusal the server gives while it still holds a cut session, retried, would carry B too).
     await waitForNoBacklog(target, topic, 'archive');
     const connectedBefore = logged(sidecar, 'session connected').length;
+    let requestsBefore = faults.requests.length;
     faults.cut();
     await until('every session reconnected', () =>
       Promise.resolve(logged(sidecar, 'session connected').length === connectedBefore + 2),
     );
+    const reconnects = handshakeLog(faults.requests.slice(requestsBefore), names);
+    expect(reconnects.filter((handshake) => !handshake.startsWith('B '))).toEqual([]);
+    expect(reconnects.filter((handshake) => handshake === 'B 101')).toHaveLength(2);
     await batch('c');
     expect(logged(sidecar, 'pipeline started')).toHaveLength(2);
 
-    // The file holds the expired token at a reconnect: 401, the pipelines fail and restart after
+    // The file holds an expired token at a reconnect: 401, the pipelines fail and restart after
     // their backoff, and recover once the file is valid again.
     await waitForNoBacklog(target, topic, 'archive');
-    await rotateTokenFile(tokenFile, a);
+    await rotateTokenFile(tokenFile, expired);
+    requestsBefore = faults.requests.length;
     faults.cut();
     await until('the pipelines failed', async () => {
       const { status, body } = await readyz(sidecar.url);
@@ -147,14 +157,26 @@ pipelines:
         /archive.*authentication failed.*hooks.*authentication failed/.test(JSON.stringify(body))
       );
     });
+    const refused = handshakeLog(faults.requests.slice(requestsBefore), names);
+    expect(refused.filter((handshake) => handshake !== 'expired 401')).toEqual([]);
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    requestsBefore = faults.requests.length;
     await rotateTokenFile(tokenFile, b);
     await until('/readyz 200 again', async () => (await readyz(sidecar.url)).status === 200);
     await batch('d');
+    // Handshakes sent before the restarted pipelines read the file again may still carry the
+    // expired token; the ones that connected carried B.
+    const recovered = handshakeLog(faults.requests.slice(requestsBefore), names);
+    expect(
+      recovered.filter((handshake) => handshake !== 'expired 401' && !handshake.startsWith('B ')),
+    ).toEqual([]);
+    expect(recovered.filter((handshake) => handshake === 'B 101')).toHaveLength(2);
 
     expect(await lines(output)).toEqual(written);
     expect(await topicPayloadsAsAdmin(target, events)).toEqual(posted);
     expect(sidecar.stderr()).not.toContain(a);
     expect(sidecar.stderr()).not.toContain(b);
+    expect(sidecar.stderr()).not.toContain(expired);
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(0);
   }, 120_000);
