@@ -3,6 +3,7 @@ import {
   compareMessageIds,
   decodeMessageId,
   encodeMessageId,
+  decodeMessageIdBytes,
   encodeMessageIdBytes,
   messageIdOf,
   MessageIdFormatError,
@@ -28,6 +29,31 @@ describe('message id codec (docs/protocol.md §7)', () => {
   it('round-trips partition, batch index and large ledger ids', () => {
     const id = { ledgerId: 2 ** 40 + 7, entryId: 123_456, partition: 5, batchIndex: 2, batchSize: 10 };
     expect(decodeMessageId(encodeMessageId(id))).toEqual(id);
+  });
+
+  it('decodes short varints as numbers and long ones exactly, at every boundary', () => {
+    // 7-byte varints (up to 2^49 - 1) take the number path, longer ones the BigInt path.
+    for (const value of [
+      0,
+      1,
+      127,
+      128,
+      2 ** 21,
+      2 ** 49 - 1,
+      2 ** 49,
+      2 ** 53 - 1,
+      Number.MAX_SAFE_INTEGER,
+    ]) {
+      const id = { ledgerId: value, entryId: value, partition: -1, batchIndex: -1, batchSize: -1 };
+      expect(decodeMessageId(encodeMessageId(id))).toEqual(id);
+    }
+    for (const value of [0, 127, 128, 2 ** 28, 2 ** 31 - 1]) {
+      const id = { ledgerId: 1, entryId: 2, partition: value, batchIndex: value, batchSize: value };
+      expect(decodeMessageId(encodeMessageId(id))).toEqual(id);
+    }
+    // A 32-bit field written as an unsigned 5-byte varint of 2^32 - 1 reads as -1, as Java's (int) cast.
+    const bytes = Buffer.from([0x08, 0x01, 0x10, 0x02, 0x18, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect(decodeMessageIdBytes(bytes).partition).toBe(-1);
   });
 
   it('writes fields in order 1,2,3,4,6 for a partitioned batched id', () => {
