@@ -51,6 +51,20 @@ const TAG_BATCH_INDEX = 0x20;
 const TAG_BATCH_SIZE = 0x30;
 const TAG_FIRST_CHUNK = 0x3a;
 
+/** Writes a field's value; the non-negative safe integers every real id holds without BigInt. */
+function writeNumber(out: number[], value: number): void {
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    writeVarint(out, value === Infinity ? LONG_MAX : BigInt(value));
+    return;
+  }
+  let rest = value;
+  while (rest >= 0x80) {
+    out.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  out.push(rest);
+}
+
 function writeVarint(out: number[], value: bigint): void {
   // Negative int32/int64 values are written as 10-byte two's complement varints (protobuf rule).
   let v = BigInt.asUintN(64, value);
@@ -64,33 +78,28 @@ function writeVarint(out: number[], value: bigint): void {
 function encodeFields(id: MessageIdData): number[] {
   const out: number[] = [];
   out.push(TAG_LEDGER);
-  writeVarint(out, longOf(id.ledgerId));
+  writeNumber(out, id.ledgerId);
   out.push(TAG_ENTRY);
-  writeVarint(out, longOf(id.entryId));
+  writeNumber(out, id.entryId);
   if (id.partition >= 0) {
     out.push(TAG_PARTITION);
-    writeVarint(out, BigInt(id.partition));
+    writeNumber(out, id.partition);
   }
   if (id.batchIndex >= 0) {
     out.push(TAG_BATCH_INDEX);
-    writeVarint(out, BigInt(id.batchIndex));
+    writeNumber(out, id.batchIndex);
   }
   if (id.batchSize >= 0) {
     out.push(TAG_BATCH_SIZE);
-    writeVarint(out, BigInt(id.batchSize));
+    writeNumber(out, id.batchSize);
   }
   if (id.firstChunkMessageId !== undefined) {
     const nested = encodeFields(id.firstChunkMessageId);
     out.push(TAG_FIRST_CHUNK);
-    writeVarint(out, BigInt(nested.length));
+    writeNumber(out, nested.length);
     out.push(...nested);
   }
   return out;
-}
-
-/** A ledger or entry id as the int64 written: `Infinity` is `MessageId.latest`'s Long.MAX_VALUE. */
-function longOf(value: number): bigint {
-  return value === Infinity ? LONG_MAX : BigInt(value);
 }
 
 export function encodeMessageIdBytes(id: MessageIdData): Buffer {
