@@ -15,7 +15,13 @@ import {
   TenantNotFoundError,
   type NamespaceRegistry,
 } from './namespaces.js';
-import { formDecode, topicNameOf, TopicNameError, type TopicName } from '../protocol/index.js';
+import {
+  formDecode,
+  parseTopicName,
+  topicNameOf,
+  TopicNameError,
+  type TopicName,
+} from '../protocol/index.js';
 import { NAME, namespaceTopicRoutes, type Route } from './admin-routes.js';
 import { checkRetentionPolicy, RetentionPolicyError } from './storage/retention.js';
 import {
@@ -173,9 +179,9 @@ export class AdminApi {
       {
         method: 'GET',
         pattern: new RegExp(`^/admin/v2/persistent/${NAME}/${NAME}/${SEGMENT}/partitions$`),
-        handler: (params) => ({
+        handler: async (params) => ({
           status: 200,
-          body: { partitions: topics.partitionsOf(this.topicOf(params)) },
+          body: { partitions: await this.partitionCountOf(this.topicOf(params)) },
         }),
       },
       {
@@ -274,6 +280,23 @@ export class AdminApi {
       if (error instanceof TopicNameError) throw new AdminRequestError(412, 'Topic name is not valid');
       throw error;
     }
+  }
+
+  /**
+   * A topic's partition count, as Pulsar 4.0 answers it: the count of a partitioned topic, 0 for a
+   * non-partitioned topic or a partition of a partitioned one, and 404 `Topic … not found` for a
+   * name nothing was created or published under.
+   */
+  private async partitionCountOf(name: TopicName): Promise<number> {
+    const partitions = this.topics.partitionsOf(name);
+    if (partitions > 0) return partitions;
+    if (name.partitionIndex >= 0) {
+      // Pulsar creates a partitioned topic's partitions with it.
+      const base = parseTopicName(name.fullName.replace(/-partition-\d+$/, ''));
+      if (name.partitionIndex < this.topics.partitionsOf(base)) return 0;
+    }
+    if (await this.topics.exists(name)) return 0;
+    throw new TopicNotFoundError(`Topic ${name.fullName} not found`);
   }
 
   private async existingTopic(params: string[]) {

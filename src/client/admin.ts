@@ -1,22 +1,17 @@
 /**
- * The admin REST calls the streams need: a topic's last message id, so a reader can stop at the
- * end of the topic as it was when the reader started, and a namespace's topics, which a pattern
- * consumer matches its pattern against. The admin API is served on the WebSocket
- * service's host and port (`ws://` → `http://`, `wss://` → `https://`), with the same token and TLS
- * (a token file is read again for every call, as for every connection).
+ * The admin REST calls the streams need: a topic's partition count (partitioned readers and
+ * effectively-once producers), its last message id, so a reader can stop at the end of the topic as
+ * it was when the reader started, and a namespace's topics, which a pattern consumer matches its
+ * pattern against. The admin API is served on the WebSocket service's host and port (`ws://` →
+ * `http://`, `wss://` → `https://`), with the same token and TLS (a token file is read again for
+ * every call, as for every connection). Each call is bounded and retried as admin-http.ts says.
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { ConnectError, handshakeError, InvalidArgumentError } from '../errors.js';
-import { messageIdOf, type MessageIdData, type TopicName } from '../protocol/index.js';
+import { ConnectError, InvalidArgumentError } from '../errors.js';
+import type { MessageIdData, TopicName } from '../protocol/index.js';
+import { AdminHttpError, getJson, isTopicNotFound, type AdminOptions } from './admin-http.js';
 import { safeUrl } from './safe-url.js';
-import type { TlsOptions } from './session.js';
-import { currentToken, type TokenOptions } from './token.js';
 
-/** The token (or token file, read again for each call) and TLS settings of the WebSocket sessions. */
-export interface AdminOptions extends TokenOptions {
-  readonly tls?: TlsOptions;
-}
+export { AdminHttpError, isTopicNotFound, MAX_ADMIN_BODY_BYTES, type AdminOptions } from './admin-http.js';
 
 /** The admin URL of `action` on a topic, on the WebSocket service's host (`ws` → `http`). */
 export function topicAdminUrl(serviceUrl: string, topic: TopicName, action: string): URL {
@@ -26,51 +21,6 @@ export function topicAdminUrl(serviceUrl: string, topic: TopicName, action: stri
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/admin/v2/${topic.domain}/${segments.join('/')}/${action}`;
   url.search = '';
   return url;
-}
-
-async function getJson(url: URL, options: AdminOptions): Promise<unknown> {
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  const token = await currentToken(options);
-  const headers = token === undefined ? {} : { Authorization: `Bearer ${token}` };
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers, ...(options.tls ?? {}) }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('error', reject);
-      response.on('end', () => {
-        const status = response.statusCode ?? 0;
-        if (status !== 200) {
-          let reason = body.slice(0, 200);
-          try {
-            const parsed = JSON.parse(body) as { reason?: unknown };
-            if (typeof parsed.reason === 'string') reason = parsed.reason;
-          } catch {
-            // Not JSON (a proxy's page): the raw start of the body is the best reason there is.
-          }
-          reject(handshakeError(status, reason, safeUrl(url.toString())));
-          return;
-        }
-        try {
-          resolve(JSON.parse(body));
-        } catch (error) {
-          reject(
-            new ConnectError(`${safeUrl(url.toString())} answered with a body that is not JSON`, 200, {
-              cause: error,
-            }),
-          );
-        }
-      });
-    });
-    req.on('error', (error) =>
-      reject(
-        new ConnectError(`cannot reach ${safeUrl(url.toString())}: ${error.message}`, undefined, {
-          cause: error,
-        }),
-      ),
-    );
-    req.end();
-  });
 }
 
 /** Pulsar answers `lastMessageId` of a partitioned topic with a 404: say what is really wrong. */
@@ -85,9 +35,13 @@ async function refusePartitioned(serviceUrl: string, topic: TopicName, options: 
   }
 }
 
+const isIndex = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value);
+
 /**
- * The id of the topic's last message, or null when the topic has none. Partitioned topics are not
- * supported by this admin call (Pulsar answers 404 for their base name).
+ * The id of the topic's last message, or null when the topic has none. When that message is in a
+ * batch, Pulsar names its batch index (the batch's last message); without one the id names the
+ * entry only (`batchIndex` -1). Partitioned topics are not supported by this admin call (Pulsar
+ * answers 404 for their base name).
  */
 export async function fetchLastMessageId(
   serviceUrl: string,
@@ -95,19 +49,27 @@ export async function fetchLastMessageId(
   options: AdminOptions,
 ): Promise<MessageIdData | null> {
   const url = topicAdminUrl(serviceUrl, topic, 'lastMessageId');
-  let body: { ledgerId?: unknown; entryId?: unknown };
+  let body: { ledgerId?: unknown; entryId?: unknown; partitionIndex?: unknown; batchIndex?: unknown };
   try {
     body = (await getJson(url, options)) as typeof body;
   } catch (error) {
-    if (error instanceof ConnectError && error.status === 404)
-      await refusePartitioned(serviceUrl, topic, options);
+    if (isTopicNotFound(error)) await refusePartitioned(serviceUrl, topic, options);
     throw error;
   }
-  const { ledgerId, entryId } = body;
-  if (typeof ledgerId !== 'number' || typeof entryId !== 'number') {
-    throw new ConnectError(`${safeUrl(url.toString())} answered without ledgerId/entryId`, 200);
+  const { ledgerId, entryId, partitionIndex, batchIndex } = body ?? {};
+  if (!isIndex(ledgerId) || !isIndex(entryId)) {
+    throw new ConnectError(`${safeUrl(url.toString())} answered without ledgerId/entryId`, 200, {
+      retryable: false,
+    });
   }
-  return entryId < 0 ? null : messageIdOf(ledgerId, entryId);
+  if (entryId < 0) return null;
+  return {
+    ledgerId,
+    entryId,
+    partition: isIndex(partitionIndex) && partitionIndex >= 0 ? partitionIndex : topic.partitionIndex,
+    batchIndex: isIndex(batchIndex) && batchIndex >= 0 ? batchIndex : -1,
+    batchSize: 0,
+  };
 }
 
 /** The topics of a namespace, as the admin API lists them. */
@@ -132,6 +94,7 @@ function stringList(url: URL, body: unknown): string[] {
     throw new ConnectError(
       `${safeUrl(url.toString())} answered with something other than a list of topics`,
       200,
+      { retryable: false },
     );
   }
   return body;
@@ -159,8 +122,11 @@ export async function fetchNamespaceTopics(
 
 /**
  * How many partitions the topic has (`GET /admin/v2/{domain}/{tenant}/{ns}/{topic}/partitions`):
- * 0 for a non-partitioned topic, and for one that does not exist yet (Pulsar 4.0 answers 404 then,
- * the embedded broker `{"partitions":0}`; either way first use creates a non-partitioned topic).
+ * 0 for a non-partitioned topic, and for one that does not exist yet (Pulsar 4.0 answers 404 with
+ * `{"reason":"Topic … not found"}` then, as the embedded broker does; older servers answer
+ * `{"partitions":0}`; either way first use creates a non-partitioned topic). Any other 404 (no admin
+ * API on that host and port) is an error: taking it for "not partitioned" would route an
+ * effectively-once producer's messages to the wrong topic.
  * @throws ConnectError (the admin API unreachable, or another HTTP error) or AuthError, as it answers.
  */
 export async function fetchPartitionCount(
@@ -173,14 +139,22 @@ export async function fetchPartitionCount(
   try {
     body = (await getJson(url, options)) as typeof body;
   } catch (error) {
-    if (error instanceof ConnectError && error.status === 404) return 0;
+    if (isTopicNotFound(error)) return 0;
+    if (error instanceof AdminHttpError && error.status === 404 && error.reason === undefined) {
+      throw new ConnectError(
+        `cannot tell how many partitions ${topic.fullName} has: ${error.message}, which is not Pulsar's answer for a topic (the admin API must be reachable on the WebSocket service's host and port; a WebSocket service run on its own, or a proxy that does not forward /admin/v2, answers so)`,
+        404,
+        { cause: error, retryable: false },
+      );
+    }
     throw error;
   }
-  const { partitions } = body;
+  const partitions = (body as { partitions?: unknown } | null)?.partitions;
   if (typeof partitions !== 'number' || !Number.isInteger(partitions) || partitions < 0) {
     throw new ConnectError(
       `${safeUrl(url.toString())} answered without a partition count: ${JSON.stringify(partitions)}`,
       200,
+      { retryable: false },
     );
   }
   return partitions;

@@ -2,7 +2,7 @@
  * Checkpoints for file sources: per input path, the file's identity (device + inode) and how far the
  * broker has acknowledged it (byte offset, and the count of messages made from it, which dedup uses
  * as sequence ids; into a partitioned topic, dedup also keeps each partition's last sequence id,
- * since each partition numbers its own messages). Saved atomically and durably (src/fs/atomic-file.ts), at most every `intervalMs`
+ * since each partition numbers its own messages, and the partition count). Saved atomically and durably (src/fs/atomic-file.ts), at most every `intervalMs`
  * and on `flush()`, so a crash leaves either the old or the new checkpoint, never a torn one.
  *
  * A save that fails (read-only or full disk) is logged and retried with backoff; progress keeps being
@@ -26,20 +26,35 @@ export interface FilePosition {
   readonly messages: number;
   /**
    * Effectively-once into a partitioned topic: per partition, the sequence id of the last message
-   * before `offset` that went to it (-1: none). Absent otherwise (and in checkpoints written before
-   * it existed).
+   * before `offset` that went to it (-1: none), one entry per partition of `partitions`. Absent
+   * otherwise (and in checkpoints written before it existed).
    */
   readonly sequenceIds?: readonly number[];
+  /**
+   * With `sequenceIds`: the partition count the producer routed over, so a restart tells a topic
+   * that gained partitions from partitions no message went to. Absent in checkpoints written
+   * before it existed, whose `sequenceIds` may be shorter than the count (see dedup-resume.ts).
+   */
+  readonly partitions?: number;
 }
 
-/** A checkpoint entry's `sequenceIds`, if present, is an array of integers from -1. */
-function validSequenceIds(position: unknown): boolean {
+/**
+ * A checkpoint entry's `sequenceIds`, if present, is an array of integers from -1; its
+ * `partitions`, if present, a positive integer, with `sequenceIds` of at most that many entries.
+ */
+function validPartitionState(position: unknown): boolean {
   if (typeof position !== 'object' || position === null) return false;
-  const ids: unknown = (position as { sequenceIds?: unknown }).sequenceIds;
-  return (
+  const { sequenceIds: ids, partitions } = position as { sequenceIds?: unknown; partitions?: unknown };
+  const idsValid =
     ids === undefined ||
-    (Array.isArray(ids) && ids.every((id) => Number.isSafeInteger(id) && (id as number) >= -1))
-  );
+    (Array.isArray(ids) && ids.every((id) => Number.isSafeInteger(id) && (id as number) >= -1));
+  const partitionsValid =
+    partitions === undefined ||
+    (Number.isSafeInteger(partitions) &&
+      (partitions as number) >= 1 &&
+      Array.isArray(ids) &&
+      ids.length <= (partitions as number));
+  return idsValid && partitionsValid;
 }
 
 interface CheckpointFile {
@@ -111,10 +126,10 @@ export class CheckpointStore {
       );
     }
     for (const [file, position] of Object.entries(parsed.files)) {
-      if (!validSequenceIds(position)) {
+      if (!validPartitionState(position)) {
         throw new ConnectorError(
           'checkpoint',
-          `checkpoint ${path}: the entry of ${file} is malformed (sequenceIds must be integers >= -1); remove the checkpoint to start over`,
+          `checkpoint ${path}: the entry of ${file} is malformed (sequenceIds must be integers >= -1, partitions a positive integer with at most that many sequenceIds); remove the checkpoint to start over`,
         );
       }
     }

@@ -70,6 +70,8 @@ class CheckpointedPrefix {
   private readonly prefix: AckedPrefix<AckedMessage>;
   /** Per partition, the last sequence id within the prefix; undefined until a partition is seen. */
   private sequenceIds: number[] | undefined;
+  /** The partition count the producer routes over (from the receipts), or as last checkpointed. */
+  private partitions: number | undefined;
 
   constructor(
     start: FilePosition | undefined,
@@ -77,6 +79,7 @@ class CheckpointedPrefix {
   ) {
     this.prefix = new AckedPrefix(start?.messages ?? 0);
     this.sequenceIds = start?.sequenceIds === undefined ? undefined : [...start.sequenceIds];
+    this.partitions = start?.partitions;
   }
 
   acked(ordinal: number, message: AckedMessage): void {
@@ -86,15 +89,23 @@ class CheckpointedPrefix {
     for (const { receipt } of advanced) {
       if (receipt?.partition === undefined || receipt.sequenceId === undefined) continue;
       this.sequenceIds ??= [];
-      // Partitions not seen yet (holes) had no message: -1.
-      while (this.sequenceIds.length < receipt.partition) this.sequenceIds.push(-1);
+      if (receipt.partitionCount !== undefined) this.partitions = receipt.partitionCount;
+      // One entry per partition of the topic, so that a restart compares counts, not the highest
+      // partition a message happened to reach: partitions with no message yet stay at -1.
+      const length = Math.max(this.partitions ?? 0, receipt.partition + 1);
+      while (this.sequenceIds.length < length) this.sequenceIds.push(-1);
       this.sequenceIds[receipt.partition] = receipt.sequenceId;
     }
     this.onAdvance({
       ...last.identity,
       offset: last.end,
       messages: this.prefix.next,
-      ...(this.sequenceIds === undefined ? {} : { sequenceIds: [...this.sequenceIds] }),
+      ...(this.sequenceIds === undefined
+        ? {}
+        : {
+            sequenceIds: [...this.sequenceIds],
+            ...(this.partitions === undefined ? {} : { partitions: this.partitions }),
+          }),
     });
   }
 }
@@ -119,7 +130,9 @@ export class FileSource extends Readable {
   readonly firstMessage: number;
   /**
    * From the checkpoint, effectively-once into a partitioned topic: per partition, the sequence id
-   * of the last message before `firstMessage` (the producer's `partitionSequenceIds`).
+   * of the last message before `firstMessage` (the producer's `partitionSequenceIds`), one entry
+   * per partition the topic had then (-1: none went to it), so the producer can tell a topic that
+   * gained partitions since.
    */
   readonly partitionSequenceIds: readonly number[] | undefined;
   private readonly records: AsyncGenerator<Tracked<ProducerMessageObject>>;
@@ -139,7 +152,11 @@ export class FileSource extends Readable {
   ) {
     super({ objectMode: true, highWaterMark: 64 });
     this.firstMessage = start?.messages ?? 0;
-    this.partitionSequenceIds = start?.sequenceIds;
+    const { sequenceIds, partitions = 0 } = start ?? {};
+    this.partitionSequenceIds =
+      sequenceIds === undefined
+        ? undefined
+        : [...sequenceIds, ...Array.from({ length: Math.max(0, partitions - sequenceIds.length) }, () => -1)];
     const checkpoint = options.checkpoint;
     const prefix = new CheckpointedPrefix(start, (position) => checkpoint?.set(path, position));
     // A checkpoint that can no longer be saved ends the source: going on would publish what a
@@ -179,6 +196,7 @@ export class FileSource extends Readable {
             offset: 0,
             messages: saved.messages,
             ...(saved.sequenceIds === undefined ? {} : { sequenceIds: saved.sequenceIds }),
+            ...(saved.partitions === undefined ? {} : { partitions: saved.partitions }),
           };
     }
     return new FileSource(absolute, handle, identity, start, options);

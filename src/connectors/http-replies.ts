@@ -7,8 +7,9 @@
  * once its request was admitted, so a refused one never sends it at all.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { AuthError } from '../errors.js';
 
-/** A request refused with an HTTP status (and, for 429 and 503, a `Retry-After`). */
+/** A request refused with an HTTP status (and, for 429 and 503, a `Retry-After`; never for 502). */
 export class HttpRefusal extends Error {
   override readonly name = 'HttpRefusal';
 
@@ -20,6 +21,24 @@ export class HttpRefusal extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * The answer to requests whose producer the broker refused at its handshake (401 or 403: this
+ * process's own credentials may not write the topic): 502, the upstream refused, without
+ * `Retry-After`, because retrying changes nothing until an operator fixes the token or the grants.
+ * The message is the refusal's (the broker's URL without any token, and the broker's reason).
+ * @returns undefined for any other failure (those are answered 503 + `Retry-After`).
+ */
+export function upstreamRefusal(error: unknown): HttpRefusal | undefined {
+  // The refusal itself, or what it caused (a few links deep at most).
+  let cause = error;
+  for (let depth = 0; depth < 4 && cause instanceof Error; depth++, cause = cause.cause) {
+    if (cause instanceof AuthError) {
+      return new HttpRefusal(502, `the broker refused this server's producer: ${cause.message}`);
+    }
+  }
+  return undefined;
 }
 
 export function replyJson(

@@ -7,20 +7,20 @@
  * Nothing is trusted: the shared secret, the presence and form of the HMAC signature, the path, the
  * method and the declared length are checked on the headers, and a request failing one is refused
  * without its body being read (the connection closes after the answer). The body is then read (at
- * most `maxBodyBytes`) with its HMAC computed as it arrives, and every NDJSON line checked, before
+ * most `maxBodyBytes`, within `bodyTimeoutMs`) with its HMAC computed as it arrives, and every NDJSON line checked, before
  * anything of it is published: no record of an unauthenticated or malformed body reaches the topic.
  * The messages then stream into the producer a window at a time (`maxRequestMessagesInFlight` per
  * request, `maxMessagesInFlight` for the whole source), so memory is bounded by messages as well as
  * bytes.
  *
  * Refusals, each with a body that says what is wrong: 404 (path), 405 (method), 413 (body over
- * `maxBodyBytes`), 400 (malformed NDJSON, naming the line; empty body), 401 (missing or wrong shared
- * secret or HMAC signature), 429 + Retry-After (the bounded request queue is full; nothing stored),
- * 503 + Retry-After (closing, the pipeline failed, or no progress for `ackTimeoutMs`; part of the
- * request may be stored). `close()` stops accepting and waits for the requests in flight before
+ * `maxBodyBytes`), 408 (the body did not arrive within `bodyTimeoutMs`), 400 (malformed NDJSON,
+ * naming the line; empty body), 401 (missing or wrong shared secret or HMAC signature), 429 +
+ * Retry-After (the bounded request queue is full; nothing stored), 503 + Retry-After (closing, the
+ * pipeline failed, or no progress for `ackTimeoutMs`; part of the request may be stored), 502 (the
+ * broker refused the producer's credentials: no Retry-After, a retry cannot help). `close()` stops accepting and waits for the requests in flight before
  * ending the stream. Each answer is a `'response'` event with its status code.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -30,7 +30,9 @@ import { pino } from 'pino';
 import { InvalidArgumentError } from '../errors.js';
 import type { ProducerMessageObject } from '../streams/producer-message.js';
 import type { Tracked } from '../streams/tracked.js';
-import { continueIfExpected, HttpRefusal, refuse, replyJson } from './http-replies.js';
+import { matchesSecret, secretDigest } from './constant-time.js';
+import { continueIfExpected, HttpRefusal, refuse, replyJson, upstreamRefusal } from './http-replies.js';
+import { boundRequestTimes, DEFAULT_BODY_TIMEOUT_MS } from './http-timeouts.js';
 import { MessageWindow } from './message-window.js';
 import {
   checkDeclaredLength,
@@ -40,6 +42,7 @@ import {
 } from './request-body.js';
 import { messagesOfRequest } from './request-messages.js';
 import { RequestPublication, type StoredMessages } from './request-publication.js';
+import { wakeOrAbort } from './wake-or-abort.js';
 
 /** Defaults of the bounds (documented in docs/connectors.md and the CLI's flags). */
 export const WEBHOOK_DEFAULTS = {
@@ -49,6 +52,7 @@ export const WEBHOOK_DEFAULTS = {
   maxMessagesInFlight: 10_000,
   maxRequestMessagesInFlight: 1000,
   ackTimeoutMs: 30_000,
+  bodyTimeoutMs: DEFAULT_BODY_TIMEOUT_MS,
 } as const;
 
 export interface WebhookOptions {
@@ -82,13 +86,9 @@ export interface WebhookOptions {
   readonly maxRequestMessagesInFlight?: number;
   /** A request that makes no progress (nothing acknowledged) for this long gets a 503. @default 30000 */
   readonly ackTimeoutMs?: number;
+  /** A body not arrived whole this long after its request is handled gets 408. @default 30000 */
+  readonly bodyTimeoutMs?: number;
   readonly logger?: Logger;
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const POSITIVE_OPTIONS = [
@@ -97,6 +97,7 @@ const POSITIVE_OPTIONS = [
   'ackTimeoutMs',
   'maxMessagesInFlight',
   'maxRequestMessagesInFlight',
+  'bodyTimeoutMs',
 ] as const;
 
 export class WebhookSource extends Readable {
@@ -107,6 +108,8 @@ export class WebhookSource extends Readable {
   private readonly publishing = new Set<RequestPublication>();
   /** Requests waiting for the stream to want more (`_read`). Bounded by `maxInFlight`. */
   private readonly readWaiters = new Set<() => void>();
+  /** The shared secret's digest: what a presented secret is compared with (see constant-time.ts). */
+  private readonly secretDigest: Buffer | undefined;
   private closing = false;
 
   private constructor(
@@ -120,6 +123,7 @@ export class WebhookSource extends Readable {
       'maxMessagesInFlight',
     );
     this.logger = options.logger ?? pino({ enabled: false });
+    this.secretDigest = options.secret === undefined ? undefined : secretDigest(options.secret);
     const onRequest = (request: IncomingMessage, response: ServerResponse): void =>
       this.onRequest(request, response);
     server.on('request', onRequest);
@@ -140,6 +144,7 @@ export class WebhookSource extends Readable {
       throw new InvalidArgumentError(`expected \`maxQueued\` to be an integer >= 0, got ${maxQueued}`);
     }
     const server = createServer();
+    boundRequestTimes(server, options.bodyTimeoutMs ?? WEBHOOK_DEFAULTS.bodyTimeoutMs);
     const source = new WebhookSource(server, options);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -205,12 +210,12 @@ export class WebhookSource extends Readable {
     if (request.method !== 'POST') {
       throw new HttpRefusal(405, `${request.method} is not allowed; use POST`, undefined, { allow: 'POST' });
     }
-    const { secret, hmacSecret } = this.options;
-    if (secret !== undefined) {
+    const { hmacSecret } = this.options;
+    if (this.secretDigest !== undefined) {
       const header = this.options.secretHeader ?? 'x-webhook-secret';
       const given = request.headers[header];
       if (typeof given !== 'string') throw new HttpRefusal(401, `missing ${header} header`);
-      if (!sameSecret(given, secret)) throw new HttpRefusal(401, `wrong ${header}`);
+      if (!matchesSecret(given, this.secretDigest)) throw new HttpRefusal(401, `wrong ${header}`);
     }
     const signatureHeader = this.options.signatureHeader ?? 'x-signature-256';
     const signature =
@@ -234,9 +239,17 @@ export class WebhookSource extends Readable {
     response: ServerResponse,
     signature: ExpectedSignature | undefined,
   ): Promise<StoredMessages> {
-    const max = this.options.maxBodyBytes ?? WEBHOOK_DEFAULTS.maxBodyBytes;
     continueIfExpected(request, response);
-    const body = await readRequestBody(request, max, 'maxBodyBytes', signature);
+    const body = await readRequestBody(
+      request,
+      {
+        maxBytes: this.options.maxBodyBytes ?? WEBHOOK_DEFAULTS.maxBodyBytes,
+        maxBytesName: 'maxBodyBytes',
+        timeoutMs: this.options.bodyTimeoutMs ?? WEBHOOK_DEFAULTS.bodyTimeoutMs,
+        timeoutName: 'bodyTimeoutMs',
+      },
+      signature,
+    );
     const messages = messagesOfRequest(request.headers, body, this.options);
     if (this.destroyed) throw new HttpRefusal(503, 'the pipeline is down', 5);
     const publication = new RequestPublication(messages, {
@@ -257,21 +270,9 @@ export class WebhookSource extends Readable {
 
   /** Resolves when the stream asks for more (`_read`); rejects with `signal.reason` once it aborts. */
   private wantsMore(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason as Error);
-        return;
-      }
-      const onAbort = (): void => {
-        this.readWaiters.delete(wake);
-        reject(signal.reason as Error);
-      };
-      const wake = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+    return wakeOrAbort(signal, (wake) => {
       this.readWaiters.add(wake);
+      return () => this.readWaiters.delete(wake);
     });
   }
 
@@ -291,8 +292,9 @@ export class WebhookSource extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    for (const publication of this.publishing)
-      publication.abandon(new HttpRefusal(503, 'the pipeline failed; nothing more was stored', 5));
+    const refusal =
+      upstreamRefusal(error) ?? new HttpRefusal(503, 'the pipeline failed; nothing more was stored', 5);
+    for (const publication of this.publishing) publication.abandon(refusal);
     this.publishing.clear();
     this.server.close();
     // Connections go once the failed requests have their 503s.

@@ -6,6 +6,7 @@
  * acknowledgement gives some back.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { wakeOrAbort } from './wake-or-abort.js';
 
 export class MessageWindow {
   private used = 0;
@@ -43,18 +44,10 @@ export class MessageWindow {
    */
   take(signal: AbortSignal): Promise<void> {
     if (this.tryTake()) return Promise.resolve();
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.waiters.delete(wake);
-        reject(signal.reason as Error);
-      };
-      const wake = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+    // `give()` takes the room for a waiter before waking it.
+    return wakeOrAbort(signal, (wake) => {
       this.waiters.add(wake);
+      return () => this.waiters.delete(wake);
     });
   }
 

@@ -1,9 +1,10 @@
 /**
  * Reading a request body for publishing: at most `maxBytes` (413 before a byte is read when
- * `Content-Length` says more, or as soon as the body grows past it), with its HMAC-SHA256 computed
- * chunk by chunk as it arrives. The body is kept (it is at most `maxBytes`) because nothing of it may
- * be published before the signature is checked and every NDJSON line is known to be valid: a request
- * is stored whole or refused whole, never half-published and then refused.
+ * `Content-Length` says more, or as soon as the body grows past it) within `timeoutMs` (408 past
+ * it), with its HMAC-SHA256 computed chunk by chunk as it arrives. The body is kept (it is at most
+ * `maxBytes`) because nothing of it may be published before the signature is checked and every
+ * NDJSON line is known to be valid: a request is stored whole or refused whole, never
+ * half-published and then refused.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -45,39 +46,57 @@ export function checkDeclaredLength(request: IncomingMessage, maxBytes: number, 
   }
 }
 
+/** How much of a body may be read, and for how long; the names are the options', for the refusals. */
+export interface BodyLimits {
+  readonly maxBytes: number;
+  /** e.g. `maxBodyBytes`, `publish.maxBodyBytes` */
+  readonly maxBytesName: string;
+  /** From the first wait for the body to its last byte. */
+  readonly timeoutMs: number;
+  /** e.g. `bodyTimeoutMs`, `publish.bodyTimeout` */
+  readonly timeoutName: string;
+}
+
 /**
- * The whole body, its signature verified when `signature` is given.
- * @throws HttpRefusal 413 (over `maxBytes`: reading stops there), 401 (the signature does not match),
- *   400 (the client went away before the body ended).
+ * The whole body, its signature verified when `signature` is given. A body that has not arrived
+ * whole within `timeoutMs` is refused (408; the refusal closes the connection): a client trickling
+ * its body a byte at a time would otherwise hold one of the requests handled at once for as long as
+ * Node lets a request take (5 minutes by default), a cheap way to starve the server.
+ * @throws HttpRefusal 413 (over `maxBytes`: reading stops there), 408 (too slow), 401 (the signature
+ *   does not match), 400 (the client went away before the body ended).
  */
 export async function readRequestBody(
   request: IncomingMessage,
-  maxBytes: number,
-  limitName: string,
+  limits: BodyLimits,
   signature?: ExpectedSignature,
 ): Promise<Buffer> {
-  checkDeclaredLength(request, maxBytes, limitName);
+  const { maxBytes, maxBytesName, timeoutMs, timeoutName } = limits;
+  checkDeclaredLength(request, maxBytes, maxBytesName);
   if (request.destroyed) throw new HttpRefusal(400, 'the client went away before sending the body');
   const hmac = signature === undefined ? undefined : createHmac('sha256', signature.key);
   const parts: Buffer[] = [];
   let size = 0;
   // Events rather than `for await`: leaving an async iteration early destroys the request, and its
-  // socket with it, before the 413 could be sent.
+  // socket with it, before the 413 or 408 could be sent.
   await new Promise<void>((resolve, reject) => {
     const stop = (error?: HttpRefusal): void => {
+      clearTimeout(deadline);
       request.off('data', onData);
       request.off('end', onEnd);
       request.off('error', onCutShort);
       request.off('close', onClose);
-      if (error === undefined) resolve();
-      else reject(error);
+      if (error === undefined) {
+        resolve();
+        return;
+      }
+      // Nothing more is read: the refusal closes the connection.
+      request.pause();
+      reject(error);
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > maxBytes) {
-        // Nothing more is read: the refusal closes the connection.
-        request.pause();
-        stop(new HttpRefusal(413, `body is over the ${maxBytes}-byte limit (${limitName})`));
+        stop(new HttpRefusal(413, `body is over the ${maxBytes}-byte limit (${maxBytesName})`));
         return;
       }
       hmac?.update(chunk);
@@ -89,6 +108,16 @@ export async function readRequestBody(
     const onClose = (): void => {
       if (!request.complete) onCutShort();
     };
+    const deadline = setTimeout(
+      () =>
+        stop(
+          new HttpRefusal(
+            408,
+            `the body did not arrive within ${timeoutMs} ms (${timeoutName}); ${size} bytes came`,
+          ),
+        ),
+      timeoutMs,
+    );
     request.on('data', onData);
     request.once('end', onEnd);
     request.once('error', onCutShort);

@@ -1,126 +1,31 @@
 /**
  * The sidecar's config file as a zod schema: every key, its type, default and description (the
  * description feeds the reference in docs/sidecar.md, which a test keeps in step with this file).
- * Durations and sizes are strings (`60s`, `64MiB`) turned into milliseconds and bytes here. Objects
- * are strict: an unknown key is a problem, not something silently ignored.
+ * Durations and sizes are strings (`60s`, `64MiB`) turned into milliseconds and bytes
+ * (config-fields.ts). The `publish` section and the `topic` source have modules of their own
+ * (config-publish.ts, config-topic-source.ts). Objects are strict: an unknown key is a problem, not
+ * something silently ignored.
  */
 import * as z from 'zod';
 import { FRAMINGS, type Framing } from '../connectors/framing.js';
-import { WEBHOOK_DEFAULTS } from '../connectors/http-webhook.js';
 import { DEFAULT_KEY_TEMPLATE } from '../connectors/s3-sink.js';
 import { SINK_FORMATS, type SinkFormat } from '../connectors/sink-format.js';
-import {
-  INITIAL_POSITIONS,
-  MAX_RECEIVER_QUEUE_SIZE,
-  parseTopicName,
-  SUBSCRIPTION_TYPES,
-  TopicNameError,
-} from '../protocol/index.js';
-import { InvalidArgumentError } from '../errors.js';
-import { PIPE_RECEIVER_QUEUE_SIZE } from '../streams/consumer-stream.js';
-import { MAX_CONSUMER_TOPICS, parseTopicPattern } from '../streams/topic-selection.js';
+import { MAX_RECEIVER_QUEUE_SIZE } from '../protocol/index.js';
 import { PIPE_READER_QUEUE_SIZE } from '../streams/reader-stream.js';
-import { isLoopbackHost } from './publish-access.js';
-import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.js';
+import {
+  duration,
+  httpIntakeBounds,
+  listenAddress,
+  port,
+  positiveInt,
+  receiverQueueSize,
+  size,
+  url,
+} from './config-fields.js';
+import { checkPublish, publishSchema } from './config-publish.js';
+import { checkTopicSource, topicSource } from './config-topic-source.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** A duration string, parsed to milliseconds. */
-function duration(description: string) {
-  // Numbers are taken in so that `60` gets the duration hint (a unit is needed) rather than a type error.
-  return z
-    .union([z.string(), z.number()])
-    .describe(`${description} (duration)`)
-    .transform((text, context) => {
-      const ms = typeof text === 'string' ? parseDuration(text) : undefined;
-      if (ms === undefined) {
-        context.addIssue({
-          code: 'custom',
-          message: `expected ${DURATION_HINT}, got ${JSON.stringify(text)}`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
-}
-
-/** A size: a number of bytes or a string with a unit, parsed to bytes (> 0). */
-function size(description: string) {
-  return z
-    .union([z.number(), z.string()])
-    .describe(`${description} (size)`)
-    .transform((value, context) => {
-      const bytes = typeof value === 'number' ? value : parseSize(value);
-      if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes <= 0) {
-        context.addIssue({ code: 'custom', message: `expected ${SIZE_HINT}, got ${JSON.stringify(value)}` });
-        return z.NEVER;
-      }
-      return bytes;
-    });
-}
-
-function url(description: string, protocols: readonly string[]) {
-  return z
-    .string()
-    .describe(description)
-    .refine(
-      (text) => {
-        try {
-          return protocols.includes(new URL(text).protocol);
-        } catch {
-          return false;
-        }
-      },
-      {
-        error: (issue) =>
-          `expected a ${protocols.map((p) => `${p}//`).join(' or ')} URL, got ${JSON.stringify(issue.input)}`,
-      },
-    );
-}
-
-const positiveInt = (description: string) => z.number().int().positive().describe(description);
-/**
- * A consumer's permit window or a reader's `receiverQueueSize`: an integer from 1 (to `max`), the
- * error naming the value.
- */
-function receiverQueueSize(max: number | undefined, fallback: number) {
-  const range = max === undefined ? '>= 1' : `from 1 to ${max}`;
-  const error = (issue: { readonly input: unknown }) =>
-    `expected an integer ${range}, got ${JSON.stringify(issue.input)}`;
-  const atLeastOne = z.number().int({ error }).min(1, { error });
-  return (max === undefined ? atLeastOne : atLeastOne.max(max, { error }))
-    .default(fallback)
-    .describe(
-      `Messages buffered plus asked of the broker (the window that keeps the pipe full${max === undefined ? '' : `; at most ${max}`}); holds up to this many messages in memory`,
-    );
-}
-
-/** A topic name Pulsar accepts (short or full). */
-const topicName = z.string().superRefine((text, context) => {
-  try {
-    parseTopicName(text);
-  } catch (error) {
-    if (!(error instanceof TopicNameError)) throw error;
-    context.addIssue({ code: 'custom', message: error.message });
-  }
-});
-
-const port = (description: string) => z.number().int().min(0).max(65_535).describe(description);
-
-/** `host:port` (or `[v6]:port`) to listen on. */
-const listenAddress = (description: string) =>
-  z
-    .string()
-    .describe(description)
-    .transform((text, context) => {
-      const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
-      const portNumber = Number(match?.[2]);
-      if (match === null || !(portNumber >= 0 && portNumber <= 65_535)) {
-        context.addIssue({ code: 'custom', message: `expected host:port, got ${JSON.stringify(text)}` });
-        return z.NEVER;
-      }
-      return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port: portNumber };
-    });
 
 const framing = {
   format: z
@@ -175,47 +80,8 @@ const webhookSource = z.strictObject({
     .string()
     .default('x-property-')
     .describe('Headers PREFIX + name become property name'),
-  maxBodyBytes: size('Larger bodies get 413').prefault('1MiB'),
   maxInFlight: positiveInt('Requests handled at once (then queued, then 429)').default(64),
-  maxMessagesInFlight: positiveInt(
-    'Messages of all requests handed to the producer and not yet acknowledged',
-  ).default(WEBHOOK_DEFAULTS.maxMessagesInFlight),
-  maxRequestMessagesInFlight: positiveInt(
-    'Messages of one request handed to the producer and not yet acknowledged',
-  ).default(WEBHOOK_DEFAULTS.maxRequestMessagesInFlight),
-});
-
-/** A `topicsPattern` the consumer accepts (see src/streams/topic-selection.ts). */
-const topicsPattern = z.string().superRefine((text, context) => {
-  try {
-    parseTopicPattern(text);
-  } catch (error) {
-    if (!(error instanceof InvalidArgumentError)) throw error;
-    context.addIssue({ code: 'custom', message: error.message });
-  }
-});
-
-const topicSource = z.strictObject({
-  type: z.literal('topic'),
-  topic: z.string().min(1).optional().describe('Topic (short or full name); or topics, or topicsPattern'),
-  topics: z
-    .array(z.string().min(1))
-    .min(1)
-    .max(MAX_CONSUMER_TOPICS)
-    .optional()
-    .describe('Several topics, one session each (each message keeps its topic)'),
-  topicsPattern: topicsPattern
-    .optional()
-    .describe(
-      'Every persistent topic matching this regex: persistent://<tenant>/<namespace>/<regex of local names>',
-    ),
-  patternAutoDiscoveryPeriod: duration('With topicsPattern: list the namespace again this often').prefault(
-    '60s',
-  ),
-  subscription: z.string().min(1).describe('Subscription name'),
-  subscriptionType: z.enum(SUBSCRIPTION_TYPES).default('Exclusive').describe('Subscription type'),
-  initialPosition: z.enum(INITIAL_POSITIONS).default('Earliest').describe('Where a new subscription starts'),
-  receiverQueueSize: receiverQueueSize(undefined, PIPE_RECEIVER_QUEUE_SIZE),
+  ...httpIntakeBounds,
 });
 
 const readerSource = z.strictObject({
@@ -287,21 +153,7 @@ export const pipelineSchema = z
   .strictObject({ source: sourceSchema, sink: sinkSchema })
   .superRefine((pipeline, context) => {
     const { source, sink } = pipeline;
-    if (source.type === 'topic') {
-      const given = (['topic', 'topics', 'topicsPattern'] as const).filter(
-        (key) => source[key] !== undefined,
-      );
-      if (given.length !== 1) {
-        context.addIssue({
-          code: 'custom',
-          path: ['source', given[1] ?? 'topic'],
-          message:
-            given.length === 0
-              ? 'a topic source needs topic, topics or topicsPattern'
-              : `give one of topic, topics and topicsPattern, not ${given.join(' and ')}`,
-        });
-      }
-    }
+    if (source.type === 'topic') checkTopicSource(source, context);
     if (PUBLISHING_SOURCES.includes(source.type) && sink.type !== 'topic') {
       context.addIssue({
         code: 'custom',
@@ -354,32 +206,6 @@ const connectionSchema = z
     if (connection.token !== undefined && connection.tokenFile !== undefined)
       context.addIssue({ code: 'custom', path: ['tokenFile'], message: 'conflicts with token' });
   });
-
-const publishSchema = z.strictObject({
-  enabled: z.boolean().default(false).describe('Serve POST /publish/{topic}'),
-  listen: listenAddress(
-    'A listener of its own for POST /publish, host:port (default: on http.listen, beside /metrics)',
-  ).optional(),
-  tokenFile: z
-    .string()
-    .optional()
-    .describe(
-      'File holding the token callers send as Authorization: Bearer TOKEN; required unless POST /publish listens on loopback only',
-    ),
-  topics: z
-    .array(topicName)
-    .min(1)
-    .optional()
-    .describe('The only topics POST /publish may publish to (others get 403; default: any)'),
-  maxBodyBytes: size('Bodies larger than this get 413').prefault('1MiB'),
-  maxInFlight: positiveInt('Requests handled at once; more get 429').default(64),
-  maxMessagesInFlight: positiveInt(
-    'Messages of all requests handed to producers and not yet acknowledged',
-  ).default(WEBHOOK_DEFAULTS.maxMessagesInFlight),
-  maxRequestMessagesInFlight: positiveInt(
-    'Messages of one request handed to its producer and not yet acknowledged',
-  ).default(WEBHOOK_DEFAULTS.maxRequestMessagesInFlight),
-});
 
 const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -443,37 +269,6 @@ export const configSchema = z
       ports.set(`${pipeline.source.port}`, `pipelines.${name}.source`);
     }
   });
-
-/**
- * `/publish` reachable from outside needs a token; its own listener needs a port of its own.
- * Registers that port in `ports` (port → key) for the webhooks' check.
- */
-function checkPublish(
-  config: { http: { listen: { host: string; port: number } }; publish: z.output<typeof publishSchema> },
-  ports: Map<string, string>,
-  context: z.core.$RefinementCtx,
-): void {
-  const { publish } = config;
-  if (!publish.enabled) return;
-  const listen = publish.listen ?? config.http.listen;
-  if (publish.tokenFile === undefined && !isLoopbackHost(listen.host)) {
-    context.addIssue({
-      code: 'custom',
-      path: ['publish', 'tokenFile'],
-      message: `required: POST /publish listens on ${listen.host}, which is not loopback only, so callers must send a bearer token (or listen on 127.0.0.1)`,
-    });
-  }
-  if (publish.listen === undefined || publish.listen.port === 0) return;
-  const owner = ports.get(`${publish.listen.port}`);
-  if (owner !== undefined) {
-    context.addIssue({
-      code: 'custom',
-      path: ['publish', 'listen'],
-      message: `port ${publish.listen.port} is taken by ${owner}`,
-    });
-  }
-  ports.set(`${publish.listen.port}`, 'publish.listen');
-}
 
 export type SidecarConfig = z.output<typeof configSchema>;
 export type PipelineConfig = z.output<typeof pipelineSchema>;

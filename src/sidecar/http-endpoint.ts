@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { SidecarMetrics } from './metrics.js';
 import { replyJson } from '../connectors/http-replies.js';
+import { boundRequestTimes, DEFAULT_BODY_TIMEOUT_MS } from '../connectors/http-timeouts.js';
 import type { HttpPublisher } from './publish.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -87,8 +88,17 @@ async function route(
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
-/** Serves `handler` on `host:port`. @throws the listen error (address in use, permission). */
-async function serve(host: string, port: number, handler: Handler, logger: Logger): Promise<HttpEndpoint> {
+/**
+ * Serves `handler` on `host:port`, with Node's request timeouts set around the time a `/publish`
+ * body may take (`bodyTimeoutMs`). @throws the listen error (address in use, permission).
+ */
+async function serve(
+  host: string,
+  port: number,
+  handler: Handler,
+  logger: Logger,
+  bodyTimeoutMs: number,
+): Promise<HttpEndpoint> {
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     handler(request, response).catch((error: unknown) => {
       logger.error({ err: error, url: request.url }, 'http request failed');
@@ -96,6 +106,7 @@ async function serve(host: string, port: number, handler: Handler, logger: Logge
     });
   };
   const server = createServer(onRequest);
+  boundRequestTimes(server, bodyTimeoutMs);
   // `/publish` says `100 Continue` itself once a request is admitted (Node would say it at once).
   server.on('checkContinue', onRequest);
   await new Promise<void>((resolve, reject) => {
@@ -126,6 +137,7 @@ export function startHttpEndpoint(options: HttpEndpointOptions): Promise<HttpEnd
     options.port,
     (request, response) => route(options, request, response),
     options.logger,
+    options.publisher()?.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
   );
 }
 
@@ -150,5 +162,6 @@ export function startPublishEndpoint(
       await publisher.handle(request, response, pathname.slice('/publish/'.length));
     },
     logger,
+    publisher.bodyTimeoutMs,
   );
 }

@@ -277,6 +277,7 @@ export class PipelineRun {
       maxInFlight: source.maxInFlight,
       maxMessagesInFlight: source.maxMessagesInFlight,
       maxRequestMessagesInFlight: source.maxRequestMessagesInFlight,
+      bodyTimeoutMs: source.bodyTimeout,
       logger: this.options.logger,
     }).catch((error: unknown) => {
       producer.destroy();

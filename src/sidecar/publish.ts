@@ -4,17 +4,27 @@
  * from `x-message-key` and `x-property-*` headers), answered 200 once the broker acknowledged every
  * message. What can be checked on the headers is checked before the body is read (method, bearer
  * token, topic, the topic allow-list, draining, requests at once, declared length), and a request
- * refused then has its connection closed unread. The body (at most `maxBodyBytes`) is checked whole
- * before anything is published, then streams into the topic's producer a window at a time
- * (`maxRequestMessagesInFlight` per request, `maxMessagesInFlight` for the endpoint). Producers are
+ * refused then has its connection closed unread. The body (at most `maxBodyBytes`, arrived within
+ * `bodyTimeoutMs` or 408) is checked whole before anything is published, then streams into the
+ * topic's producer a window at a time (`maxRequestMessagesInFlight` per request,
+ * `maxMessagesInFlight` for the endpoint). Producers are
  * opened per topic on first use and kept (past `maxProducers`, the least recently opened one that no
- * request is publishing through is ended).
+ * request is publishing through is ended). A producer that fails fails the requests publishing
+ * through it: 502 when the broker refused the sidecar's credentials for the topic (no Retry-After),
+ * else 503 + Retry-After.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { continueIfExpected, HttpRefusal, refuse, replyJson } from '../connectors/http-replies.js';
+import {
+  continueIfExpected,
+  HttpRefusal,
+  refuse,
+  replyJson,
+  upstreamRefusal,
+} from '../connectors/http-replies.js';
+import { DEFAULT_BODY_TIMEOUT_MS } from '../connectors/http-timeouts.js';
 import { MessageWindow } from '../connectors/message-window.js';
-import { readRequestBody } from '../connectors/request-body.js';
+import { checkDeclaredLength, readRequestBody } from '../connectors/request-body.js';
 import { messagesOfRequest, type RequestMessages } from '../connectors/request-messages.js';
 import { RequestPublication, type StoredMessages } from '../connectors/request-publication.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -26,6 +36,7 @@ import {
 } from '../index.js';
 import { parseTopicName, TopicNameError } from '../protocol/index.js';
 import type { Tracked } from '../streams/tracked.js';
+import { wakeOrAbort } from '../connectors/wake-or-abort.js';
 import type { BearerToken, TopicAllowList } from './publish-access.js';
 
 export interface PublisherOptions {
@@ -42,6 +53,8 @@ export interface PublisherOptions {
   readonly maxProducers?: number;
   /** A request with no progress (nothing acknowledged) for this long gets 503. @default 30000 */
   readonly ackTimeoutMs?: number;
+  /** A body not arrived whole this long after its request was admitted gets 408. @default 30000 */
+  readonly bodyTimeoutMs?: number;
   /** When set, requests must carry `Authorization: Bearer <token>`. */
   readonly token?: BearerToken;
   /** When set, the only topics requests may publish to. */
@@ -52,21 +65,9 @@ export interface PublisherOptions {
 
 /** Resolves on the producer's next 'drain'; rejects with `signal.reason` once it aborts. */
 function drained(producer: ProducerStream, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      producer.off('drain', onDrain);
-      reject(signal.reason as Error);
-    };
-    const onDrain = (): void => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    producer.once('drain', onDrain);
-    signal.addEventListener('abort', onAbort, { once: true });
+  return wakeOrAbort(signal, (wake) => {
+    producer.once('drain', wake);
+    return () => producer.off('drain', wake);
   });
 }
 
@@ -88,6 +89,11 @@ export class HttpPublisher {
   constructor(private readonly options: PublisherOptions) {
     this.client = new PulsarWsClient({ ...options.client, logger: options.logger });
     this.window = new MessageWindow(options.maxMessagesInFlight ?? 10_000, 'publish.maxMessagesInFlight');
+  }
+
+  /** How long a request's body may take to arrive once admitted (the listeners' timeouts follow it). */
+  get bodyTimeoutMs(): number {
+    return this.options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   }
 
   /** Handles `POST /publish/{topic}`; `encodedTopic` is the path after `/publish/`, still %-encoded. */
@@ -163,13 +169,7 @@ export class HttpPublisher {
     if (topics !== undefined && !topics.allows(fullName)) {
       throw new HttpRefusal(403, `publishing to ${fullName} is not allowed (publish.topics)`);
     }
-    const declared = Number(request.headers['content-length'] ?? NaN);
-    if (declared > this.options.maxBodyBytes) {
-      throw new HttpRefusal(
-        413,
-        `body of ${declared} bytes is over the ${this.options.maxBodyBytes}-byte limit (publish.maxBodyBytes)`,
-      );
-    }
+    checkDeclaredLength(request, this.options.maxBodyBytes, 'publish.maxBodyBytes');
     return fullName;
   }
 
@@ -177,19 +177,22 @@ export class HttpPublisher {
     const existing = this.producers.get(topic);
     if (existing !== undefined && !existing.destroyed && !existing.writableEnded) return existing;
     const producer = this.client.producer(topic);
-    producer.on('error', (error: Error) =>
-      this.options.logger.warn({ err: error, topic }, 'publish producer failed'),
-    );
+    let failure: Error | undefined;
+    producer.on('error', (error: Error) => {
+      failure = error;
+      this.options.logger.warn({ err: error, topic }, 'publish producer failed');
+    });
     const flights = new Set<RequestPublication>();
     this.flights.set(producer, flights);
     producer.once('close', () => {
       if (this.producers.get(topic) === producer) this.producers.delete(topic);
       // A closed producer drops what it holds: those requests fail, and their room is free again.
-      for (const publication of flights) {
-        publication.abandon(
-          new HttpRefusal(503, `the producer for ${topic} failed; nothing more was stored`, 5),
-        );
-      }
+      // Refused by the broker (this sidecar's credentials may not write the topic): 502, retrying
+      // will not help; anything else may pass (503 + Retry-After).
+      const refusal =
+        upstreamRefusal(failure) ??
+        new HttpRefusal(503, `the producer for ${topic} failed; nothing more was stored`, 5);
+      for (const publication of flights) publication.abandon(refusal);
       flights.clear();
     });
     this.producers.set(topic, producer);
@@ -213,7 +216,12 @@ export class HttpPublisher {
   }
 
   private async publish(request: IncomingMessage, topic: string): Promise<StoredMessages> {
-    const body = await readRequestBody(request, this.options.maxBodyBytes, 'publish.maxBodyBytes');
+    const body = await readRequestBody(request, {
+      maxBytes: this.options.maxBodyBytes,
+      maxBytesName: 'publish.maxBodyBytes',
+      timeoutMs: this.bodyTimeoutMs,
+      timeoutName: 'publish.bodyTimeout',
+    });
     // Checked before a producer is opened: a bad body costs no connection to the broker.
     const messages = messagesOfRequest(request.headers, body, {});
     this.users.set(topic, (this.users.get(topic) ?? 0) + 1);

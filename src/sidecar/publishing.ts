@@ -18,6 +18,7 @@ export class Publishing {
     readonly publisher: HttpPublisher,
     private readonly listen: { readonly host: string; readonly port: number } | undefined,
     private readonly logger: Logger,
+    private readonly token: BearerToken | undefined,
   ) {}
 
   /**
@@ -32,8 +33,11 @@ export class Publishing {
   ): Promise<Publishing | undefined> {
     const { publish } = config;
     if (!publish.enabled) return undefined;
-    const token = publish.tokenFile === undefined ? undefined : await BearerToken.fromFile(publish.tokenFile);
     const publishLogger = logger.child({ component: 'publish' });
+    const token =
+      publish.tokenFile === undefined
+        ? undefined
+        : await BearerToken.fromFile(publish.tokenFile, publishLogger);
     const publisher = new HttpPublisher({
       client,
       logger: publishLogger,
@@ -41,11 +45,23 @@ export class Publishing {
       maxInFlight: publish.maxInFlight,
       maxMessagesInFlight: publish.maxMessagesInFlight,
       maxRequestMessagesInFlight: publish.maxRequestMessagesInFlight,
+      bodyTimeoutMs: publish.bodyTimeout,
       ...(token === undefined ? {} : { token }),
       ...(publish.topics === undefined ? {} : { topics: new TopicAllowList(publish.topics) }),
       onResponse: (status) => metrics.publishRequests.inc({ status: String(status) }),
     });
-    return new Publishing(publisher, publish.listen, publishLogger);
+    return new Publishing(publisher, publish.listen, publishLogger, token);
+  }
+
+  /**
+   * Reads `publish.tokenFile` again now (SIGHUP; requests also make it checked once a second) and
+   * logs whether the token changed, never the token. A missing or empty file is logged as a
+   * warning, and every request is refused until it holds a token again.
+   */
+  async rereadToken(): Promise<void> {
+    if (this.token === undefined) return;
+    const changed = await this.token.reread();
+    this.logger.info({ changed }, 'publish token file re-read');
   }
 
   /** True when `/publish` has a listener of its own (and `http.listen` does not serve it). */

@@ -160,6 +160,8 @@ export class Sidecar {
   private async applyReload(): Promise<void> {
     const { logger, configFile } = this.options;
     if (this.draining) return;
+    // Whatever becomes of the config, SIGHUP re-reads the /publish token file (a rotation revoking a token).
+    await this.publishing?.rereadToken();
     const result = await loadConfig(configFile, this.options.load);
     if (!result.ok) {
       logger.error(

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { TopicName } from '../protocol/index.js';
 import type { ConsumerStreamOptions } from './consumer-stream.js';
 import { resolveDecryptor, type DecryptMessagesOptions, type Decryptor } from './decrypt-messages.js';
-import type { StreamLifecycleOptions } from './pulsar-ws-client.js';
+import type { StreamLifecycleOptions } from './client-options.js';
 
 export interface ConsumerOptions
   extends ConsumerParamOptions, Omit<ConsumerStreamOptions, 'topic'>, StreamLifecycleOptions {

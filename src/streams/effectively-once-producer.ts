@@ -3,6 +3,11 @@
  * effectively-once on partitioned topics, where Pulsar deduplicates each partition on its own (by
  * producer name and that partition's sequence ids).
  *
+ * As with `ProducerStream`, a write's callback means the message was accepted into the in-flight
+ * window, not that it is stored. Stored is: the `'ack'` event (or `onAck`), a tracked chunk's
+ * `written()` with its receipt, `'finish'` (every message acknowledged), and the resume state
+ * (`lastAckedSequenceId`, `partitionSequenceIds`), which only covers acknowledged messages.
+ *
  * Pulsar's WebSocket proxy routes a partitioned producer's keyless messages to one partition picked
  * at random per connection (`SinglePartition`), so after a restart a resent message may land on a
  * partition that never saw it. So on a partitioned topic this stream does what Pulsar's partitioned
@@ -191,8 +196,10 @@ export class EffectivelyOnceProducerStream extends Writable {
       );
     }
     if (given.length > 0 && given.length < count) {
+      // `given` has one entry per partition the topic had (the producer's `partitionSequenceIds`,
+      // or a file source's checkpoint): a shorter array means partitions were added since.
       this.source.warn(
-        `${topic} has ${count} partitions, ${given.length} when this input was last published: keyless messages sent before the restart but not acknowledged may now go to another partition and be stored twice`,
+        `${topic} has ${count} partitions, ${given.length} when this input was last published: every message is now routed over ${count} partitions (a key's hash, or a keyless message's input position, modulo the count), so a message that was in flight when the last run stopped (after input position ${initialSequenceId}, at most maxInFlight of them) may be resent to another partition than its first copy, whose deduplication never saw it, and be stored twice; nothing is lost. If duplicates matter, look for them among those messages; next time, add partitions only once the producer of this input has finished (every message acknowledged)`,
       );
     }
     return Array.from({ length: count }, (_, lane) => given[lane] ?? -1);
@@ -227,6 +234,7 @@ export class EffectivelyOnceProducerStream extends Writable {
     stream.write(
       new Tracked(value, (receipt) => this.acked(position, { lane, sequenceId }, receipt, written)),
     );
+    // Accepted into the window, not stored: the callback only paces the writer (see the module doc).
     if (this.nextPosition - this.prefix.next < this.maxInFlight) callback();
     else this.heldCallback = callback;
   }
@@ -250,7 +258,7 @@ export class EffectivelyOnceProducerStream extends Writable {
     written({
       messageId: receipt.messageId ?? '',
       sequenceId: placement.sequenceId,
-      ...(this.partitions === 0 ? {} : { partition: placement.lane }),
+      ...(this.partitions === 0 ? {} : { partition: placement.lane, partitionCount: this.partitions }),
     });
     for (const { lane, sequenceId } of this.prefix.acked(position, placement))
       this.ackedSequenceIds[lane] = sequenceId;
@@ -262,6 +270,7 @@ export class EffectivelyOnceProducerStream extends Writable {
     if (this.finalCallback !== undefined && this.prefix.next === this.nextPosition) this.finishLanes();
   }
 
+  /** Holds `'finish'` until every position is acknowledged and every lane closed (or the timeout). */
   override _final(callback: Callback): void {
     this.finalCallback = callback;
     if (this.prefix.next === this.nextPosition) {

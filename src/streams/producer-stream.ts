@@ -1,11 +1,16 @@
 /**
- * The producer endpoint as a Node `Writable` (objectMode): a write's callback fires once the broker
- * has acknowledged that message, up to `maxInFlight` sends are pipelined, and `'finish'` means every
- * message was acknowledged. A `send-error` ack destroys the stream with a `SendError`. When the
- * session reconnects, unacknowledged messages are sent again in order (at-least-once).
+ * The producer endpoint as a Node `Writable` (objectMode); up to `maxInFlight` sends are pipelined.
  *
- * Written chunks may be tracked (a consumer message, or a `Tracked` value from an ackable transform):
- * their source is acknowledged when the broker acknowledges the message made from them.
+ * What tells that a message is stored: NOT the write's callback. It fires as soon as the message is
+ * sent and there is room in the in-flight window (held only while `maxInFlight` messages await
+ * their acks), so that the writer keeps the pipe full. A message is stored once the broker
+ * acknowledged it: the `'ack'` event (or `onAck`), a tracked chunk's `written()` (a consumer
+ * message is acknowledged then, a `Tracked` value's callback runs with the receipt), and `'finish'`
+ * (so `pipeline()`'s resolution), which `_final` holds until every message was acknowledged.
+ * Progress recorded in a write callback would run ahead of what is stored.
+ *
+ * A `send-error` ack destroys the stream with a `SendError`. When the session reconnects,
+ * unacknowledged messages are sent again in order (at-least-once).
  *
  * Effectively-once: the WebSocket producer numbers its messages from `initialSequenceId` + 1 and
  * ignores any sequence id in the frame. The stream keeps each pending message's number, and a
@@ -154,10 +159,12 @@ export class ProducerStream extends Writable {
     this.pending.set(context, { message: value, written, sequenceId });
     // Not connected right now: the frame stays pending and goes out when the session reconnects.
     this.session.send(frame);
+    // Accepted into the window, not stored: the callback only paces the writer (see the module doc).
     if (this.pending.size < this.maxInFlight) callback();
     else this.heldCallback = callback;
   }
 
+  /** Holds `'finish'` until every message sent was acknowledged (or `finishTimeoutMs` passed). */
   override _final(callback: (error?: Error | null) => void): void {
     if (this.pending.size === 0) {
       callback();

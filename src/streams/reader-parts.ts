@@ -13,18 +13,23 @@
  * moves only the id's partition. With `stopAtEnd` each partition ends at its own last message as
  * of the start; an empty partition, or one whose start is at its end, ends at once.
  */
-import { fetchLastMessageId, fetchPartitionCount, type AdminOptions } from '../client/admin.js';
+import {
+  fetchLastMessageId,
+  fetchPartitionCount,
+  isTopicNotFound,
+  type AdminOptions,
+} from '../client/admin.js';
 import { readerUrl, type ReaderParamOptions, type StartMessageId } from '../client/endpoints.js';
 import type { StreamSession } from '../client/stream-session.js';
-import { ConnectError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import {
-  compareMessageIds,
   decodeMessageId,
   partitionTopicName,
+  positionOfMessageId,
   type MessageIdData,
   type TopicName,
 } from '../protocol/index.js';
-import { ReaderSessionStream } from './reader-session-stream.js';
+import { reachesEnd, ReaderSessionStream } from './reader-session-stream.js';
 
 /** Where a reader starts: one position for the whole topic, or message ids each naming its partition. */
 export type ReaderStart = StartMessageId | readonly string[];
@@ -32,6 +37,7 @@ export type ReaderStart = StartMessageId | readonly string[];
 /** What opening the sessions needs from the client. */
 export interface ReaderPartsContext {
   readonly serviceUrl: string;
+  /** Token, TLS and the time bounds of the admin calls (the client's handshake and connect timeouts). */
   readonly admin: AdminOptions;
   readonly params: ReaderParamOptions;
   readonly highWaterMark: number;
@@ -40,7 +46,11 @@ export interface ReaderPartsContext {
   readonly session: (topic: TopicName, url: () => string) => StreamSession;
 }
 
-/** A partition's window (buffered plus in transit): the high-water mark shared out, at least 1. */
+/**
+ * A partition's window (buffered plus in transit): the high-water mark shared out, at least 1. So
+ * the sessions together hold up to `max(highWaterMark, partitions)` messages (rounded up per
+ * partition): a topic with more partitions than the high-water mark gets 1 per partition.
+ */
 export function partitionWindow(highWaterMark: number, partitions: number): number {
   return Math.max(1, Math.ceil(highWaterMark / Math.max(1, partitions)));
 }
@@ -122,17 +132,18 @@ async function endOf(
   topic: TopicName,
   start: StartMessageId,
   partition: boolean,
+  signal: AbortSignal,
 ): Promise<MessageIdData | null> {
   let last: MessageIdData | null;
   try {
-    last = await fetchLastMessageId(context.serviceUrl, topic, context.admin);
+    last = await fetchLastMessageId(context.serviceUrl, topic, { ...context.admin, signal });
   } catch (error) {
     // A partition nothing was ever published to may not exist yet as a topic: it is empty.
-    if (partition && error instanceof ConnectError && error.status === 404) return null;
+    if (partition && isTopicNotFound(error)) return null;
     throw error;
   }
   if (last === null || start === 'latest') return null;
-  if (start !== 'earliest' && compareMessageIds(decodeMessageId(start), last) >= 0) return null;
+  if (start !== 'earliest' && reachesEnd(decodeMessageId(start), last)) return null;
   return last;
 }
 
@@ -155,24 +166,36 @@ function openSession(
     highWaterMark: window,
     topic: topic.fullName,
     mergesPartitions: topic.partitionIndex < 0 && (start === 'earliest' || start === 'latest'),
-    ...(context.stopAtEnd ? { until: () => endOf(context, topic, start, partition) } : {}),
+    ...(context.stopAtEnd
+      ? { until: (signal: AbortSignal) => endOf(context, topic, start, partition, signal) }
+      : {}),
   });
   created.stream = stream;
   return stream;
 }
 
-/** The sessions a reader of `topic` from `start` merges (asks the admin API when it must). */
+/** Pulsar's `MessageId.earliest` or `MessageId.latest` as a message id means that position. */
+function positionOf(start: ReaderStart): ReaderStart {
+  if (typeof start !== 'string' || isPosition(start)) return start;
+  return positionOfMessageId(decodeMessageId(start)) ?? start;
+}
+
+/**
+ * The sessions a reader of `topic` from `start` merges (asks the admin API when it must, retrying
+ * within the client's connect timeout; aborting `signal` stops that).
+ */
 export function readerParts(
   context: ReaderPartsContext,
   topic: TopicName,
-  start: ReaderStart,
-): () => Promise<readonly ReaderSessionStream[]> {
+  given: ReaderStart,
+): (signal: AbortSignal) => Promise<readonly ReaderSessionStream[]> {
+  const start = positionOf(given);
   if (!needsPartitionCount(topic, start, context.stopAtEnd)) {
     return () =>
       Promise.resolve([openSession(context, topic, singleStart(topic, start), context.highWaterMark)]);
   }
-  return async () => {
-    const partitions = await fetchPartitionCount(context.serviceUrl, topic, context.admin);
+  return async (signal) => {
+    const partitions = await fetchPartitionCount(context.serviceUrl, topic, { ...context.admin, signal });
     if (partitions === 0) {
       return [openSession(context, topic, singleStart(topic, start), context.highWaterMark)];
     }

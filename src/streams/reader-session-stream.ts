@@ -12,7 +12,8 @@
  * a session (`mergesPartitions`) reconnects from its original start instead and drops what it
  * emitted already, by the last id of each partition: from earliest nothing is lost or repeated;
  * from latest, what was published while it was disconnected is not read. With `until`, the stream
- * ends after the message at that id (the topic's last message when the stream started).
+ * ends after the message at that id (the topic's last message when the stream started; see
+ * `reachesEnd` for a last entry that is a batch).
  */
 import { Readable } from 'node:stream';
 import type { StreamSession } from '../client/stream-session.js';
@@ -40,9 +41,10 @@ export interface ReaderSessionStreamOptions {
   readonly highWaterMark?: number;
   /**
    * Called before connecting: the id after which the stream ends, or null to end at once (an empty
-   * topic, or a start already at the end). Undefined: the stream follows the topic forever.
+   * topic, or a start already at the end). Undefined: the stream follows the topic forever. The
+   * signal is aborted when the stream is destroyed first (an admin call still retrying stops).
    */
-  readonly until?: () => Promise<MessageIdData | null>;
+  readonly until?: (signal: AbortSignal) => Promise<MessageIdData | null>;
   /**
    * The full name of the topic read: each message carries it as `topic` (its partition's name,
    * from the message id, when Pulsar merges a partitioned topic's partitions).
@@ -57,6 +59,21 @@ export interface ReaderSessionStreamOptions {
 
 /** A reader's `PIPE_RECEIVER_QUEUE_SIZE`: Pulsar caps a reader's `receiverQueueSize` at 1000. */
 export const PIPE_READER_QUEUE_SIZE = Math.min(PIPE_RECEIVER_QUEUE_SIZE, MAX_RECEIVER_QUEUE_SIZE);
+
+/**
+ * Whether a delivered message `id` is at or past `end`, the last message id the admin API gave. When
+ * the last entry is a batch, Pulsar names the batch's last index and the stream ends there; an end
+ * naming the entry only (batch index -1) is reached by a batched message once it is the batch's last
+ * (index `batchSize - 1`, from the delivered id), or by any message of it when the id carries no
+ * batch size.
+ */
+export function reachesEnd(id: MessageIdData, end: MessageIdData): boolean {
+  const entryOrder = compareMessageIds({ ...id, batchIndex: -1 }, { ...end, batchIndex: -1 });
+  if (entryOrder !== 0) return entryOrder > 0;
+  if (id.batchIndex < 0) return true;
+  if (end.batchIndex >= 0) return id.batchIndex >= end.batchIndex;
+  return id.batchSize <= 0 || id.batchIndex >= id.batchSize - 1;
+}
 
 export function resolveReaderHighWaterMark(value: number | undefined): number {
   const highWaterMark = value ?? 100;
@@ -81,6 +98,8 @@ export class ReaderSessionStream extends Readable {
    * partition of the topic): after a reconnect, messages up to it are dropped.
    */
   private readonly lastByPartition = new Map<number, MessageIdData>();
+  /** Stops `until`'s admin call when the stream is destroyed while it runs. */
+  private readonly constructing = new AbortController();
 
   /** `session` must point at a reader URL with `receiverQueueSize` = the high-water mark. */
   constructor(
@@ -104,7 +123,7 @@ export class ReaderSessionStream extends Readable {
       connectSession(this.session, callback);
       return;
     }
-    this.options.until().then(
+    this.options.until(this.constructing.signal).then(
       (endAt) => {
         if (endAt === null) {
           this.finish();
@@ -114,7 +133,8 @@ export class ReaderSessionStream extends Readable {
         this.endAt = endAt;
         connectSession(this.session, callback);
       },
-      (error: unknown) => callback(error as Error),
+      // Destroyed while the admin call ran: its AbortError is not the stream's error.
+      (error: unknown) => callback(this.constructing.signal.aborted ? null : (error as Error)),
     );
   }
 
@@ -159,7 +179,7 @@ export class ReaderSessionStream extends Readable {
     this.deliveredOn.set(message, this.session.connectionId);
     this.lastEmitted = frame.messageId;
     this.push(message);
-    if (this.endAt !== undefined && compareMessageIds(id, this.endAt) >= 0) this.finish();
+    if (this.endAt !== undefined && reachesEnd(id, this.endAt)) this.finish();
   }
 
   private decode(messageId: string): MessageIdData | undefined {
@@ -183,6 +203,7 @@ export class ReaderSessionStream extends Readable {
   }
 
   override destroy(error?: Error): this {
+    this.constructing.abort();
     stopConnecting(this.session);
     return super.destroy(error);
   }

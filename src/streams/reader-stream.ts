@@ -30,9 +30,14 @@ export class ReaderStream extends Readable {
   private turn = 0;
   private wanting = false;
   private draining = false;
+  /** Stops `openParts`' admin call (retried within the connect timeout) when the stream is destroyed first. */
+  private readonly constructing = new AbortController();
 
-  /** `openParts` runs once, when the stream is constructed: the sessions to merge, not yet connected. */
-  constructor(private readonly openParts: () => Promise<readonly ReaderSessionStream[]>) {
+  /**
+   * `openParts` runs once, when the stream is constructed: the sessions to merge, not yet connected.
+   * Its signal is aborted if the stream is destroyed before they are known.
+   */
+  constructor(private readonly openParts: (signal: AbortSignal) => Promise<readonly ReaderSessionStream[]>) {
     super({ objectMode: true, highWaterMark: MERGE_HIGH_WATER_MARK });
   }
 
@@ -42,14 +47,15 @@ export class ReaderStream extends Readable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    this.openParts().then(
+    this.openParts(this.constructing.signal).then(
       (parts) => {
         this.parts = parts;
         for (const part of parts) this.wire(part);
         if (parts.length === 0) this.push(null);
         callback();
       },
-      (error: unknown) => callback(error as Error),
+      // Destroyed while the admin call ran: its AbortError is not the stream's error.
+      (error: unknown) => callback(this.constructing.signal.aborted ? null : (error as Error)),
     );
   }
 
@@ -94,6 +100,11 @@ export class ReaderStream extends Readable {
     } finally {
       this.draining = false;
     }
+  }
+
+  override destroy(error?: Error): this {
+    this.constructing.abort();
+    return super.destroy(error);
   }
 
   /** Closes every session and waits until they are closed; the stream's own error is the one reported. */

@@ -12,6 +12,11 @@ export interface WriteReceipt {
   readonly sequenceId?: number;
   /** Effectively-once producers on a partitioned topic: the partition the message went to. */
   readonly partition?: number;
+  /**
+   * Effectively-once producers on a partitioned topic: the partition count the message was routed
+   * over (a checkpoint records it, so a restart can tell whether the count changed since).
+   */
+  readonly partitionCount?: number;
 }
 
 export class Tracked<T> {

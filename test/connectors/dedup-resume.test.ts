@@ -3,18 +3,22 @@
  * a partitioned topic the checkpoint keeps each partition's last sequence id next to the message
  * count; a checkpoint written before that existed (the count only) still loads, and into a
  * partitioned topic it is upgraded so that nothing new is dropped as a duplicate of what the older
- * version stored. Embedded broker, or real Pulsar (PULSAR_WS_URL).
+ * version stored. The entry also records the partition count, so a rerun warns that partitions
+ * were added only when they were, not when keys never reached the last partitions; an older entry
+ * without the count is completed. Embedded broker, or real Pulsar (PULSAR_WS_URL).
  */
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/connectors/checkpoint.js';
 import { effectivelyOnceOptions, upgradeCheckpointEntry } from '../../src/connectors/dedup-resume.js';
 import { FileSource } from '../../src/connectors/file-source.js';
 import { ConnectorError, PulsarWsClient } from '../../src/index.js';
+import { keyPartition } from '../../src/protocol/index.js';
 import { createDedupNamespace, expectAllDelivered, topicPayloads } from '../helpers/topics.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 
@@ -31,11 +35,41 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function client(): PulsarWsClient {
-  const made = new PulsarWsClient({ url: target.wsUrl });
+/** A client; `warnings` collects what its streams log at warn level (the partition-count warning). */
+function client(warnings?: string[]): PulsarWsClient {
+  const sink = new Writable({
+    write(line: Buffer, _encoding, callback) {
+      const entry = JSON.parse(line.toString()) as { level: number; msg: string };
+      if (entry.level >= 40) warnings?.push(entry.msg);
+      callback();
+    },
+  });
+  const made = new PulsarWsClient({ url: target.wsUrl, logger: pino({ level: 'warn' }, sink) });
   cleanups.push(() => made.close());
   return made;
 }
+
+interface SavedEntry {
+  messages: number;
+  sequenceIds?: number[];
+  partitions?: number;
+}
+
+async function savedEntry(path: string): Promise<SavedEntry | undefined> {
+  const saved = JSON.parse(await readFile(path, 'utf8')) as { files: Record<string, SavedEntry> };
+  return Object.values(saved.files)[0];
+}
+
+/** NDJSON lines whose keys all hash to partitions 0 and 1 of PARTITIONS (2 and 3 never get one). */
+function keyedLines(count: number): string[] {
+  const keys: string[] = [];
+  for (let candidate = 0; keys.length < 8; candidate++) {
+    if (keyPartition(`user-${candidate}`, PARTITIONS, 'JavaStringHash') < 2) keys.push(`user-${candidate}`);
+  }
+  return Array.from({ length: count }, (_, i) => JSON.stringify({ user: keys[i % keys.length], i }));
+}
+
+const ADDED_PARTITIONS = /partitions, \d+ when this input was last published/;
 
 async function partitionedDedupTopic(): Promise<string> {
   const namespace = await createDedupNamespace(target, 'dedup-resume');
@@ -59,9 +93,18 @@ async function allPartitions(topic: string): Promise<string[]> {
 }
 
 /** Publishes the file effectively-once from its checkpoint, as `file-to-topic --dedup` does. */
-async function publishFile(pulsar: PulsarWsClient, topic: string, file: string, checkpoint: CheckpointStore) {
+async function publishFile(
+  pulsar: PulsarWsClient,
+  topic: string,
+  file: string,
+  checkpoint: CheckpointStore,
+  keyField?: string,
+) {
   await upgradeCheckpointEntry(pulsar, topic, file, checkpoint, undefined);
-  const source = await FileSource.open(file, { checkpoint });
+  const source = await FileSource.open(file, {
+    checkpoint,
+    ...(keyField === undefined ? {} : { format: 'ndjson' as const, keyField }),
+  });
   await pipeline(source, pulsar.producer(topic, effectivelyOnceOptions(source, 'resume')));
   await checkpoint.flush();
 }
@@ -76,10 +119,11 @@ describe('effectively-once file publishing resumed from a checkpoint', () => {
     const path = join(dir, 'checkpoint.json');
     const pulsar = client();
     await publishFile(pulsar, topic, file, await CheckpointStore.open(path));
-    const saved = JSON.parse(await readFile(path, 'utf8')) as {
-      files: Record<string, { messages: number; sequenceIds?: number[] }>;
-    };
-    expect(Object.values(saved.files)[0]).toMatchObject({ messages: 600, sequenceIds: [149, 149, 149, 149] });
+    expect(await savedEntry(path)).toMatchObject({
+      messages: 600,
+      sequenceIds: [149, 149, 149, 149],
+      partitions: PARTITIONS,
+    });
     // The file grows; the rerun resumes after line 600, each partition after its sequence id 149.
     await writeFile(file, `${lines.join('\n')}\n`);
     await publishFile(pulsar, topic, file, await CheckpointStore.open(path));
@@ -122,6 +166,91 @@ describe('effectively-once file publishing resumed from a checkpoint', () => {
     expect(entry?.messages).toBe(1000);
     expect(entry?.sequenceIds).toHaveLength(PARTITIONS);
     for (const id of entry?.sequenceIds ?? []) expect(id).toBeGreaterThan(Date.now() - 3_600_000);
+  });
+
+  it('keys that never reach the last partitions: the entry still names every partition, and a rerun does not warn', async () => {
+    const dir = await tempDir();
+    const topic = await partitionedDedupTopic();
+    const file = join(dir, 'in.ndjson');
+    const lines = keyedLines(400);
+    await writeFile(file, `${lines.slice(0, 250).join('\n')}\n`);
+    const path = join(dir, 'checkpoint.json');
+    const warnings: string[] = [];
+    const pulsar = client(warnings);
+    await publishFile(pulsar, topic, file, await CheckpointStore.open(path), 'user');
+    const entry = await savedEntry(path);
+    expect(entry).toMatchObject({ messages: 250, partitions: PARTITIONS });
+    expect(entry?.sequenceIds?.slice(2)).toEqual([-1, -1]);
+    await writeFile(file, `${lines.join('\n')}\n`);
+    await publishFile(pulsar, topic, file, await CheckpointStore.open(path), 'user');
+    expect(warnings.filter((warning) => ADDED_PARTITIONS.test(warning))).toEqual([]);
+    const stored = await allPartitions(topic);
+    expect(expectAllDelivered('keyed rerun', stored, lines)).toBe(0);
+  });
+
+  it('an entry written before the partition count was recorded (a short sequenceIds) is completed, without a false warning', async () => {
+    const dir = await tempDir();
+    const topic = await partitionedDedupTopic();
+    const file = join(dir, 'in.ndjson');
+    const lines = keyedLines(400);
+    await writeFile(file, `${lines.slice(0, 250).join('\n')}\n`);
+    const path = join(dir, 'checkpoint.json');
+    const warnings: string[] = [];
+    const pulsar = client(warnings);
+    await publishFile(pulsar, topic, file, await CheckpointStore.open(path), 'user');
+    // What the version before wrote: only as many sequence ids as the highest partition reached.
+    const saved = JSON.parse(await readFile(path, 'utf8')) as {
+      version: 1;
+      files: Record<string, SavedEntry>;
+    };
+    for (const entry of Object.values(saved.files)) {
+      entry.sequenceIds = entry.sequenceIds?.slice(0, 2);
+      delete entry.partitions;
+    }
+    await writeFile(path, JSON.stringify(saved));
+    await writeFile(file, `${lines.join('\n')}\n`);
+    await publishFile(pulsar, topic, file, await CheckpointStore.open(path), 'user');
+    expect(warnings.filter((warning) => ADDED_PARTITIONS.test(warning))).toEqual([]);
+    expect(await savedEntry(path)).toMatchObject({ messages: 400, partitions: PARTITIONS });
+    expect((await savedEntry(path))?.sequenceIds?.slice(2)).toEqual([-1, -1]);
+    const stored = await allPartitions(topic);
+    expect(expectAllDelivered('older entry completed', stored, lines)).toBe(0);
+  });
+
+  it('a topic that really gained partitions since the entry was written: the warning says what changes and what to do', async () => {
+    const dir = await tempDir();
+    const topic = await partitionedDedupTopic();
+    const file = join(dir, 'in.txt');
+    const lines = Array.from({ length: 40 }, (_, i) => `line-${i}`);
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const info = await stat(file);
+    const offset = Buffer.byteLength(`${lines.slice(0, 20).join('\n')}\n`);
+    const path = join(dir, 'checkpoint.json');
+    // Written when the topic had 2 partitions (the embedded broker cannot add partitions: the
+    // entry says what a topic that gained two would look like). Sequence ids stay above what the
+    // new partitions' producers stored, so nothing here is dropped as a duplicate.
+    const entry = { dev: info.dev, ino: info.ino, offset, messages: 20, sequenceIds: [9, 9], partitions: 2 };
+    await writeFile(path, JSON.stringify({ version: 1, files: { [file]: entry } }));
+    const warnings: string[] = [];
+    await publishFile(client(warnings), topic, file, await CheckpointStore.open(path));
+    const warning = warnings.find((text) => ADDED_PARTITIONS.test(text));
+    expect(warning).toContain(`has ${PARTITIONS} partitions, 2 when this input was last published`);
+    expect(warning).toMatch(/a key's hash, or a keyless message's input position, modulo the count/);
+    expect(warning).toMatch(/stored twice; nothing is lost/);
+    expect(warning).toMatch(/add partitions only once the producer of this input has finished/);
+    expect(await savedEntry(path)).toMatchObject({ messages: 40, partitions: PARTITIONS });
+    expect((await savedEntry(path))?.sequenceIds).toHaveLength(PARTITIONS);
+    expect(await allPartitions(topic)).toHaveLength(20);
+  });
+
+  it('an entry whose partition count does not fit its sequence ids is refused, naming the file', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'checkpoint.json');
+    const entry = { dev: 1, ino: 2, offset: 0, messages: 3, sequenceIds: [1, 2, 3], partitions: 2 };
+    await writeFile(path, JSON.stringify({ version: 1, files: { '/data/in.txt': entry } }));
+    const error = await CheckpointStore.open(path).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConnectorError);
+    expect(String(error)).toContain(`checkpoint ${path}: the entry of /data/in.txt is malformed`);
   });
 
   it('a checkpoint whose sequence ids are malformed is refused, naming the file', async () => {

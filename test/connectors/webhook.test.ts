@@ -12,7 +12,7 @@ import { WebhookSource, type WebhookOptions } from '../../src/connectors/http-we
 import { PulsarWsClient } from '../../src/index.js';
 import type { ProducerMessageObject } from '../../src/streams/producer-message.js';
 import { Tracked } from '../../src/streams/tracked.js';
-import { headWithoutBody } from '../helpers/http-raw.js';
+import { headWithoutBody, tricklingBody } from '../helpers/http-raw.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 import { readTopic } from '../helpers/topics.js';
 
@@ -368,5 +368,26 @@ describe('webhook source', () => {
     expect(answer.body.error).toMatch(/acknowledged nothing of this request for 200 ms/);
     await webhook.close();
     await done;
+  });
+
+  it('a body trickled slower than bodyTimeoutMs: 408, the connection closed, its slot free again (a well-formed signature alone holds nothing for long)', async () => {
+    const topic = uniqueTopic('webhook-slow-body');
+    const { webhook } = await webhookToTopic(topic, {
+      hmacSecret: 'hmac-key',
+      maxInFlight: 1,
+      maxQueued: 0,
+      bodyTimeoutMs: 300,
+    });
+    // Any well-formed signature passes admission; the body it would have to match never arrives whole.
+    const slow = await tricklingBody(webhook.url, { 'x-signature-256': `sha256=${'0'.repeat(64)}` }, 1000);
+    expect(slow).toMatchObject({ status: 408, closedByServer: true, headers: { connection: 'close' } });
+    expect(slow.json?.error).toMatch(
+      /^the body did not arrive within 300 ms \(bodyTimeoutMs\); \d+ bytes came$/,
+    );
+    const body = 'on time';
+    const signature = `sha256=${createHmac('sha256', 'hmac-key').update(body).digest('hex')}`;
+    const answer = await post(webhook.url, body, { 'x-signature-256': signature });
+    expect(answer).toMatchObject({ status: 200, body: { count: 1 } });
+    expect((await readTopic(target, topic)).map((message) => message.payload.toString())).toEqual([body]);
   });
 });

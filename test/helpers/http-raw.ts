@@ -22,11 +22,36 @@ export interface RawAnswer {
  * then waits for the server to answer and close the connection (`timeoutMs` only turns a server
  * that waits for the body forever into a failure message).
  */
-export async function headWithoutBody(
+export function headWithoutBody(
   url: string,
   headers: Readonly<Record<string, string>>,
   declaredLength = 1000,
   timeoutMs = 10_000,
+): Promise<RawAnswer> {
+  return rawRequest(url, headers, declaredLength, timeoutMs);
+}
+
+/**
+ * Sends the head of a request announcing `Content-Length: declaredLength`, then its body one byte
+ * every `intervalMs` (never all of it), until the server answers and closes the connection: a
+ * client too slow to be served.
+ */
+export function tricklingBody(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  declaredLength = 1000,
+  intervalMs = 20,
+  timeoutMs = 10_000,
+): Promise<RawAnswer> {
+  return rawRequest(url, headers, declaredLength, timeoutMs, intervalMs);
+}
+
+async function rawRequest(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  declaredLength: number,
+  timeoutMs: number,
+  trickleIntervalMs?: number,
 ): Promise<RawAnswer> {
   const target = new URL(url);
   const socket = connect(Number(target.port), target.hostname);
@@ -39,6 +64,18 @@ export async function headWithoutBody(
     ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
   ];
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+  let sent = 0;
+  const trickle =
+    trickleIntervalMs === undefined
+      ? undefined
+      : setInterval(() => {
+          // One byte short of the whole body at most (the server must not get it all), and none
+          // once the server answered.
+          if (received === '' && sent < declaredLength - 1 && socket.writable) {
+            socket.write('x');
+            sent += 1;
+          }
+        }, trickleIntervalMs);
   const closedByServer = await new Promise<boolean>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
@@ -52,7 +89,7 @@ export async function headWithoutBody(
       clearTimeout(timer);
       reject(error);
     });
-  });
+  }).finally(() => clearInterval(trickle));
   socket.destroy();
   const interim = /^HTTP\/1\.1 100 [^\r]*\r\n\r\n/.exec(received)?.[0] ?? '';
   const [head = '', body = ''] = received.slice(interim.length).split('\r\n\r\n', 2);

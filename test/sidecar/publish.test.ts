@@ -2,8 +2,10 @@
  * The sidecar's opt-in `POST /publish/{topic}`, against the embedded broker or real Pulsar
  * (PULSAR_WS_URL): off by default (404); on, a body is published the webhook's way and answered 200
  * with the ids once acknowledged; bad topics, bad %-escapes, empty and oversized bodies are refused
- * with a reason. With a token file, requests without the bearer token are refused on their headers
- * (the body unread) and a rotated file is taken up; a topic allow-list answers 403 naming the topic;
+ * with a reason; a body trickled slower than `publish.bodyTimeout` gets 408. With a token file,
+ * requests without the bearer token are refused on their headers (the body unread) and a rotated
+ * file is taken up (the old token refused within about a second, or at once on SIGHUP; a missing
+ * file refuses everyone); a topic allow-list answers 403 naming the topic;
  * `publish.listen` serves publishing apart from /metrics; a sidecar that would expose /publish
  * beyond loopback without a token does not start.
  */
@@ -12,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/sidecar/config.js';
-import { headWithoutBody } from '../helpers/http-raw.js';
+import { headWithoutBody, tricklingBody } from '../helpers/http-raw.js';
 import {
   killSidecar,
   readyz,
@@ -161,7 +163,7 @@ describe('POST /publish/{topic}', () => {
     expect(refused.body.error).toBe(
       `publishing to persistent://public/default/${forbidden} is not allowed (publish.topics)`,
     );
-    // The file is rotated: the new token works (read again on a mismatch, at most once a second).
+    // The file is rotated: the new token works (the file is checked for a change at most once a second).
     await writeFile(tokenFile, 'second-token\n');
     await until('the rotated token accepted', async () => {
       const answer = await post(url, 'rotated', { authorization: 'Bearer second-token' });
@@ -171,6 +173,48 @@ describe('POST /publish/{topic}', () => {
     expect((await readTopic(target, allowed)).map((m) => m.payload.toString())).toEqual(['hello', 'rotated']);
     // Never created: nothing was published to it.
     await expect(readTopic(target, forbidden)).rejects.toThrow(/not found/i);
+  });
+
+  it('a rotated token file revokes the old token without anyone presenting the new one; SIGHUP re-reads it at once; a missing file refuses every token', async () => {
+    const tokenFile = join(dir, `${uniqueTopic('token')}.txt`);
+    await writeFile(tokenFile, 'leaked-token\n');
+    const sidecar = await sidecarWith(
+      '{ listen: 127.0.0.1:0 }',
+      `{ enabled: true, tokenFile: ${tokenFile} }`,
+    );
+    const url = `${sidecar.url}/publish/${uniqueTopic('revoked')}`;
+    const as = (token: string) => post(url, 'x', { authorization: `Bearer ${token}` });
+    expect((await as('leaked-token')).status).toBe(200);
+    await writeFile(tokenFile, 'fresh-token\n');
+    // Only the old token is presented: the change is found by the file check, not by a mismatch.
+    await until('the old token refused', async () => (await as('leaked-token')).status === 401, 5000);
+    expect((await as('fresh-token')).status).toBe(200);
+
+    await writeFile(tokenFile, 'hup-token\n');
+    sidecar.child.kill('SIGHUP');
+    const reread = /publish token file re-read.*"changed":true|"changed":true.*publish token file re-read/;
+    await until('the re-read logged', () => Promise.resolve(reread.test(sidecar.stderr())));
+    expect((await as('fresh-token')).status).toBe(401);
+    expect((await as('hup-token')).status).toBe(200);
+
+    await rm(tokenFile);
+    await until('every token refused', async () => (await as('hup-token')).status === 401, 5000);
+    await writeFile(tokenFile, 'restored-token\n');
+    await until('the restored token accepted', async () => (await as('restored-token')).status === 200, 5000);
+    expect((await as('hup-token')).status).toBe(401);
+  });
+
+  it('a body trickled slower than publish.bodyTimeout: 408 and the connection closed, the request slot free again', async () => {
+    const sidecar = await sidecarWith(
+      '{ listen: 127.0.0.1:0 }',
+      '{ enabled: true, maxInFlight: 1, bodyTimeout: 300ms }',
+    );
+    const topic = uniqueTopic('publish-slow-body');
+    const slow = await tricklingBody(`${sidecar.url}/publish/${topic}`, {}, 1000);
+    expect(slow).toMatchObject({ status: 408, closedByServer: true, headers: { connection: 'close' } });
+    expect(slow.json?.error).toMatch(/^the body did not arrive within 300 ms \(publish\.bodyTimeout\)/);
+    const answer = await post(`${sidecar.url}/publish/${topic}`, 'on time');
+    expect(answer).toMatchObject({ status: 200, body: { count: 1 } });
   });
 
   it('publish.listen: publishing on a listener of its own, not beside /metrics (and nothing else there)', async () => {

@@ -3,6 +3,7 @@ import {
   decodeMessageId,
   HandshakeMessagePrefix,
   parseReaderParams,
+  positionOfMessageId,
   type MessageIdData,
 } from '../../protocol/index.js';
 import { clientMessage } from '../client-message.js';
@@ -24,16 +25,16 @@ import {
 } from './common.js';
 
 /**
- * The reader's start: a message id equal to Pulsar's `MessageId.earliest` (-1:-1, no partition, no
- * batch index) counts as earliest, as it does in Pulsar (where it is accepted on partitioned topics).
+ * The reader's start: a message id equal to Pulsar's `MessageId.earliest` (-1:-1) or
+ * `MessageId.latest` (Long.MAX:Long.MAX), no partition, no batch index, counts as earliest or
+ * latest, as it does in Pulsar (where both are accepted on partitioned topics).
  */
 function startPosition(
   start: 'earliest' | 'latest' | { readonly messageId: string },
 ): 'earliest' | 'latest' | MessageIdData {
   if (typeof start === 'string') return start;
   const id = decodeMessageId(start.messageId);
-  const earliest = id.ledgerId === -1 && id.entryId === -1 && id.partition === -1 && id.batchIndex === -1;
-  return earliest ? 'earliest' : id;
+  return positionOfMessageId(id) ?? id;
 }
 
 export async function prepareReader(

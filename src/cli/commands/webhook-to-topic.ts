@@ -31,6 +31,7 @@ interface WebhookArgs extends ConnectionArgs, EncryptArgs {
   'max-in-flight': number;
   'max-messages-in-flight': number;
   'max-request-messages-in-flight': number;
+  'body-timeout': number;
 }
 
 export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
@@ -89,6 +90,11 @@ export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
         type: 'number',
         default: WEBHOOK_DEFAULTS.maxRequestMessagesInFlight,
         describe: 'Messages of one request handed to the producer and not yet acknowledged',
+      })
+      .option('body-timeout', {
+        type: 'number',
+        default: WEBHOOK_DEFAULTS.bodyTimeoutMs,
+        describe: 'Milliseconds a body may take to arrive once its request is handled; slower ones get 408',
       }),
   handler: async (args) => {
     const logger = cliLogger(args);
@@ -111,6 +117,7 @@ export const webhookToTopicCommand: CommandModule<object, WebhookArgs> = {
         maxInFlight: args['max-in-flight'],
         maxMessagesInFlight: args['max-messages-in-flight'],
         maxRequestMessagesInFlight: args['max-request-messages-in-flight'],
+        bodyTimeoutMs: args['body-timeout'],
         logger,
       });
       const client = clientFromArgs(args, logger);
