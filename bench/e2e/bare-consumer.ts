@@ -23,7 +23,11 @@ let received = 0;
 let batch: Buffer[] = [];
 let ids: string[] = [];
 let writing: Promise<void> = Promise.resolve();
-const done = new Promise<void>((resolve) => {
+const done = new Promise<void>((resolve, reject) => {
+  // A connection that ends early fails the run (it would otherwise end with the messages missing).
+  ws.once('close', (code) =>
+    reject(new Error(`the connection closed (${code}) after ${received} of ${count} messages`)),
+  );
   ws.on('message', (data) => {
     const { messageId, payload } = JSON.parse(textOf(data)) as { messageId: string; payload: string };
     batch.push(Buffer.from(payload, 'base64'), NEWLINE);

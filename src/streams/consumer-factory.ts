@@ -64,13 +64,11 @@ export function openConsumer(
               'patternAutoDiscoveryPeriodMs',
               patternAutoDiscoveryPeriodMs ?? DEFAULT_PATTERN_DISCOVERY_PERIOD_MS,
             ),
-            list: () =>
-              fetchNamespaceTopics(
-                context.serviceUrl,
-                'persistent',
-                selection.pattern.namespace,
-                context.admin,
-              ),
+            list: (signal) =>
+              fetchNamespaceTopics(context.serviceUrl, 'persistent', selection.pattern.namespace, {
+                ...context.admin,
+                signal,
+              }),
           },
         }),
   });

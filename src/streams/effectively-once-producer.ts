@@ -39,8 +39,8 @@ import { settlementOf, Tracked, type WriteReceipt } from './tracked.js';
 
 /** How the stream gets its per-partition producers. */
 export interface ProducerLanes {
-  /** The topic's partition count; 0 for a non-partitioned topic. */
-  partitionCount(): Promise<number>;
+  /** The topic's partition count; 0 for a non-partitioned topic. Aborting `signal` gives up the lookup. */
+  partitionCount(signal: AbortSignal): Promise<number>;
   /**
    * A producer stream (effectively-once, not tracked by the client) on the topic (`partition`
    * undefined) or on one partition, numbering its messages from `initialSequenceId` + 1.
@@ -95,6 +95,8 @@ interface Placement {
 type Callback = (error?: Error | null) => void;
 
 export class EffectivelyOnceProducerStream extends Writable {
+  /** Aborted by destroy(): the partition lookup in progress (with its retries) is given up. */
+  private readonly constructing = new AbortController();
   private lanes: ProducerStream[] = [];
   private partitions = 0;
   /** Per lane, the sequence id of the last message routed to it (the routing state). */
@@ -151,7 +153,7 @@ export class EffectivelyOnceProducerStream extends Writable {
   }
 
   override _construct(callback: Callback): void {
-    this.source.partitionCount().then(
+    this.source.partitionCount(this.constructing.signal).then(
       (count) => {
         try {
           this.openLanes(count);
@@ -160,8 +162,15 @@ export class EffectivelyOnceProducerStream extends Writable {
           callback(error as Error);
         }
       },
-      (error: unknown) => callback(error as Error),
+      // Destroyed during the lookup: its AbortError is not the stream's error.
+      (error: unknown) => callback(this.constructing.signal.aborted ? null : (error as Error)),
     );
+  }
+
+  /** A destroy during construction gives up the partition lookup at once, not after its retries. */
+  override destroy(error?: Error): this {
+    this.constructing.abort();
+    return super.destroy(error);
   }
 
   private openLanes(count: number): void {

@@ -38,7 +38,8 @@ export const DEFAULT_PATTERN_DISCOVERY_PERIOD_MS = 60_000;
 export interface PatternDiscovery {
   readonly pattern: TopicPattern;
   /** Lists the pattern's namespace (the admin API). */
-  readonly list: () => Promise<NamespaceTopics>;
+  /** Aborting `signal` (the stream destroyed) gives up the listing. */
+  readonly list: (signal: AbortSignal) => Promise<NamespaceTopics>;
   readonly periodMs: number;
 }
 
@@ -76,6 +77,8 @@ export class MultiTopicConsumerStream extends Readable {
   private discoveryTimer: NodeJS.Timeout | undefined;
   private discovering: Promise<void> | undefined;
   private permitsStopped = false;
+  /** Aborted on destroy: a namespace listing in progress (with its retries) is given up. */
+  private readonly destroying = new AbortController();
 
   constructor(private readonly options: MultiTopicConsumerOptions) {
     super({ objectMode: true, highWaterMark: MERGE_HIGH_WATER_MARK });
@@ -116,17 +119,25 @@ export class MultiTopicConsumerStream extends Readable {
           );
         }
         this.discoveryTimer = setInterval(() => {
-          this.discover().catch((error: unknown) =>
+          this.discover().catch((error: unknown) => {
+            if (this.destroying.signal.aborted) return;
             this.options.logger.warn(
               { err: error, pattern: discovery.pattern.source },
               'topic discovery failed; trying again at the next period',
-            ),
-          );
+            );
+          });
         }, discovery.periodMs);
         callback();
       },
-      (error: unknown) => callback(error as Error),
+      // Destroyed during the first listing: its AbortError is not the stream's error.
+      (error: unknown) => callback(this.destroying.signal.aborted ? null : (error as Error)),
     );
+  }
+
+  /** A destroy during construction gives up the namespace listing at once, not after its retries. */
+  override destroy(error?: Error): this {
+    this.destroying.abort();
+    return super.destroy(error);
   }
 
   /** Lists the namespace; opens sessions for new matching topics, closes those of topics gone. */
@@ -138,7 +149,7 @@ export class MultiTopicConsumerStream extends Readable {
   private async discoverOnce(): Promise<void> {
     const discovery = this.options.discovery;
     if (discovery === undefined) return;
-    const found = matchingTopics(discovery.pattern, await discovery.list());
+    const found = matchingTopics(discovery.pattern, await discovery.list(this.destroying.signal));
     if (this.destroyed) return;
     if (found.length > MAX_CONSUMER_TOPICS) {
       throw new InvalidArgumentError(

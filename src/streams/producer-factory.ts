@@ -102,10 +102,10 @@ export function openProducer(
   }
   const lanes: ProducerLanes = {
     // Non-persistent topics keep no deduplication state: nothing to route for.
-    partitionCount: () =>
+    partitionCount: (signal) =>
       name.domain === 'non-persistent'
         ? Promise.resolve(0)
-        : fetchPartitionCount(context.serviceUrl, name, context.admin),
+        : fetchPartitionCount(context.serviceUrl, name, { ...context.admin, signal }),
     open: (partition, initialSequenceId) =>
       producerStream(
         context,
