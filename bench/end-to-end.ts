@@ -39,8 +39,8 @@ function run(command: string, args: readonly string[]): { child: ChildProcess; e
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve, reject) =>
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}:\n${stderr}`)),
+    child.once('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code ?? signal}:\n${stderr}`)),
     ),
   );
   return { child, exited };
