@@ -168,13 +168,13 @@ describe('admin calls', () => {
   it('an effectively-once producer and a pattern consumer waiting on an admin API that never answers close at once when destroyed', async () => {
     const { url, paths } = await serve(stall);
     const made = client(url, { connectTimeoutMs: Infinity });
-    const streams = [
-      made.producer('t', { effectivelyOnce: true, producerName: 'p', initialSequenceId: -1 }),
-      made.consumer({ topicsPattern: 'public/default/t-.*' }, 'sub'),
-    ];
-    for (const stream of streams) stream.on('error', () => undefined);
+    const producer = made.producer('t', { effectivelyOnce: true, producerName: 'p', initialSequenceId: -1 });
+    const consumer = made.consumer({ topicsPattern: 'public/default/t-.*' }, 'sub');
+    producer.on('error', () => undefined);
+    consumer.on('error', () => undefined);
     while (paths.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
-    for (const stream of streams) stream.destroy();
-    await Promise.all(streams.map((stream) => once(stream, 'close')));
+    producer.destroy();
+    consumer.destroy();
+    await Promise.all([once(producer, 'close'), once(consumer, 'close')]);
   });
 });
