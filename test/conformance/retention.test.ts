@@ -81,12 +81,20 @@ describe('namespace retention', () => {
     for (let i = 0; i < payloads.length; i++) {
       consumer.send({ messageId: (await consumer.next<{ messageId: string }>()).messageId });
     }
-    await consumer.close();
-    // Backlog stats: everything acknowledged.
-    const stats = (await (await admin('GET', `/admin/v2/persistent/${namespace}/t/stats`)).json()) as {
-      subscriptions: Record<string, { msgBacklog: number }>;
+    // Backlog stats: everything acknowledged. Pulsar applies acks asynchronously (and its WebSocket
+    // service may drop acks still in flight when the consumer closes), so the consumer stays
+    // connected until the stats show them all.
+    const backlog = async (): Promise<number | undefined> => {
+      const stats = (await (await admin('GET', `/admin/v2/persistent/${namespace}/t/stats`)).json()) as {
+        subscriptions: Record<string, { msgBacklog: number }>;
+      };
+      return stats.subscriptions.sub?.msgBacklog;
     };
-    expect(stats.subscriptions.sub?.msgBacklog).toBe(0);
+    for (let polls = 0; polls < 100 && (await backlog()) !== 0; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await backlog()).toBe(0);
+    await consumer.close();
     const reader = await pool.open(
       `${target.wsUrl}/ws/v2/reader/persistent/${namespace}/t?messageId=earliest`,
     );
