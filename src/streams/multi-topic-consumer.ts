@@ -37,8 +37,7 @@ export const DEFAULT_PATTERN_DISCOVERY_PERIOD_MS = 60_000;
 
 export interface PatternDiscovery {
   readonly pattern: TopicPattern;
-  /** Lists the pattern's namespace (the admin API). */
-  /** Aborting `signal` (the stream destroyed) gives up the listing. */
+  /** Lists the pattern's namespace (the admin API); aborting `signal` (the stream destroyed) gives it up. */
   readonly list: (signal: AbortSignal) => Promise<NamespaceTopics>;
   readonly periodMs: number;
 }
