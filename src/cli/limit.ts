@@ -8,6 +8,7 @@
  * stop listener for the whole run (refreshed, not recreated), and a race only while waiting. An
  * AbortController per message cost the `topic-to-file` process about a sixth of its CPU.
  */
+import { Readable } from 'node:stream';
 import { isConsumerMessage } from '../streams/consumer-message.js';
 
 export interface LimitOptions<T = unknown> {
@@ -65,6 +66,10 @@ class Wait {
     return this.timer !== undefined || this.stop !== undefined;
   }
 
+  get stopped(): boolean {
+    return this.stop?.aborted === true;
+  }
+
   race<T>(pending: Promise<IteratorResult<T>>): Promise<IteratorResult<T> | typeof IDLE> {
     if (this.stop?.aborted === true) return Promise.resolve(IDLE);
     return new Promise<IteratorResult<T> | typeof IDLE>((resolve, reject) => {
@@ -95,11 +100,16 @@ export function limit<T>(options: LimitOptions<T>): (source: AsyncIterable<T>) =
     if (options.count === 0) return;
     const iterator = source[Symbol.asyncIterator]();
     const wait = new Wait(options.idleMs, options.stop);
+    // A message already buffered in a stream source is read by `next()` at once (a Readable's
+    // iterator reads its buffer synchronously): no race (a promise, a closure and a timer refresh
+    // per message) is needed to be woken by the idle timer or the stop for it.
+    const buffered = source instanceof Readable ? () => source.readableLength > 0 : () => false;
     try {
       let seen = 0;
       for (;;) {
+        const racing = wait.needed && (wait.stopped || !buffered());
         const pending = iterator.next();
-        const next = wait.needed ? await wait.race(pending) : await pending;
+        const next = racing ? await wait.race(pending) : await pending;
         if (next === IDLE) {
           settleLate(pending);
           return;

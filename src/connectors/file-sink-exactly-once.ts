@@ -126,10 +126,9 @@ export class ExactlyOnceOutput {
    * map grows no further than the sink's (one entry per topic-partition, MAX_STATE_POSITIONS).
    * Call it before anything is written.
    */
-  willWrite(): (topic: string | undefined, text: string) => boolean {
+  willWrite(): (topic: string | undefined, id: MessageIdData) => boolean {
     const newest = new Map<string, MessageIdData>([...this.last].map(([topic, { id }]) => [topic, id]));
-    return (topic, text) => {
-      const id = decodeMessageId(text);
+    return (topic, id) => {
       const partition = this.topicOf(topic, id);
       const known = newest.get(partition);
       if (known !== undefined && isAtOrBefore(id, known)) return false;

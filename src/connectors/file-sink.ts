@@ -27,13 +27,12 @@ import { pino } from 'pino';
 import { ConnectorError, InvalidArgumentError } from '../errors.js';
 import { syncDirectory } from '../fs/atomic-file.js';
 import { appendAll, cutTornTail } from '../fs/record-file.js';
-import type { ConsumerMessage } from '../streams/consumer-message.js';
-import { decodeMessageId } from '../protocol/index.js';
+import { messageIdDataOf, type ConsumerMessage } from '../streams/consumer-message.js';
 import { settlementOf, type Tracked } from '../streams/tracked.js';
 import { ExactlyOnceOutput, type Positions } from './file-sink-exactly-once.js';
 import { Rotations } from './file-sink-rotation.js';
 import type { ExactlyOnceOptions } from './file-sink-state.js';
-import { checkSinkFormat, encodeRecord, type SinkFormat } from './sink-format.js';
+import { checkSinkFormat, pushRecord, type SinkFormat } from './sink-format.js';
 
 export interface FileSinkOptions {
   /** @default 'lines' */
@@ -143,7 +142,7 @@ export class FileSink extends Writable {
   willWrite(): (message: ConsumerMessage) => boolean {
     const exactly = this.exactly?.willWrite();
     if (exactly === undefined) return () => true;
-    return (message) => exactly(message.topic, message.messageId);
+    return (message) => exactly(message.topic, messageIdDataOf(message));
   }
 
   /** Runs file operations one after another; a failure destroys the sink. */
@@ -180,7 +179,7 @@ export class FileSink extends Writable {
       }
       // Not taken: in the file already (queued, or covered by the state file). Acknowledged with
       // the next fsync, which makes sure the copy in the file is durable first.
-      if (taken) parts.push(encodeRecord(value, this.format));
+      if (taken) pushRecord(parts, value, this.format);
       acks.push(written);
     }
     const data = Buffer.concat(parts);
@@ -206,7 +205,7 @@ export class FileSink extends Writable {
   private takeIn(message: ConsumerMessage, newest: Positions): boolean {
     const exactly = this.exactly;
     if (exactly === undefined) return true;
-    const id = decodeMessageId(message.messageId);
+    const id = messageIdDataOf(message);
     const topic = exactly.topicOf(message.topic, id);
     if (exactly.alreadyWritten(topic, message.messageId, id)) return false;
     newest.set(topic, { text: message.messageId, id });

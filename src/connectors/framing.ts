@@ -158,16 +158,20 @@ export function toProducerMessage(
   record: FramedRecord,
   format: Framing,
   mapping: NdjsonMapping,
-  where: string,
+  input: string,
 ): ProducerMessageObject {
   if (format !== 'ndjson') return { payload: record.payload };
   let value: unknown;
   try {
     value = JSON.parse(record.payload.toString('utf8'));
   } catch (error) {
-    throw new ConnectorError('file', `${where}: not a JSON value (${(error as Error).message})`, {
-      cause: error,
-    });
+    throw new ConnectorError(
+      'file',
+      `${input}:${record.line}: not a JSON value (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
   }
   const fields = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   let key: string | undefined;

@@ -38,8 +38,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { ConnectorError, InvalidArgumentError, TimeoutError } from '../errors.js';
-import { decodeMessageId, type MessageIdData } from '../protocol/index.js';
-import type { ConsumerMessage } from '../streams/consumer-message.js';
+import type { MessageIdData } from '../protocol/index.js';
+import { messageIdDataOf, type ConsumerMessage } from '../streams/consumer-message.js';
 import { settlementOf, type Tracked } from '../streams/tracked.js';
 import { baseTopicOf } from '../streams/topic-selection.js';
 import { checkSinkFormat, encodeRecord, type SinkFormat } from './sink-format.js';
@@ -268,7 +268,7 @@ export class S3Sink extends Writable {
   }
 
   private async append(message: ConsumerMessage, written: () => void): Promise<void> {
-    const id = decodeMessageId(message.messageId);
+    const id = messageIdDataOf(message);
     const idText = keyId(id);
     const object = await this.objectFor(message, id, idText);
     const record = encodeRecord(message, this.format);

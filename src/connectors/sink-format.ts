@@ -55,3 +55,12 @@ export function encodeRecord(message: ConsumerMessage, format: SinkFormat): Buff
   if (format === 'lines') return Buffer.concat([message.payload, NEWLINE]);
   return Buffer.from(`${JSON.stringify(ndjsonEnvelope(message))}\n`);
 }
+
+/**
+ * Appends one message's record to `parts`, for a caller that joins many records into one buffer:
+ * a `lines` record goes in as the payload and a newline, without a copy of its own.
+ */
+export function pushRecord(parts: Buffer[], message: ConsumerMessage, format: SinkFormat): void {
+  if (format === 'lines') parts.push(message.payload, NEWLINE);
+  else parts.push(encodeRecord(message, format));
+}

@@ -42,11 +42,10 @@ export function stdinSource(options: StdinSourceOptions = {}, input: Readable = 
   async function* messages(): AsyncGenerator<ProducerMessageObject> {
     for await (const chunk of input as AsyncIterable<Buffer | string>) {
       for (const record of framer.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk))) {
-        yield toProducerMessage(record, format, mapping, `${name}:${record.line}`);
+        yield toProducerMessage(record, format, mapping, name);
       }
     }
-    for (const record of framer.flush())
-      yield toProducerMessage(record, format, mapping, `${name}:${record.line}`);
+    for (const record of framer.flush()) yield toProducerMessage(record, format, mapping, name);
   }
   return Readable.from(messages(), { objectMode: true, highWaterMark: 64 });
 }

@@ -1,5 +1,10 @@
 /** A message as consumer and reader streams emit it. */
-import type { DeliveredMessage, EncryptionContext } from '../protocol/index.js';
+import {
+  decodeMessageId,
+  type DeliveredMessage,
+  type EncryptionContext,
+  type MessageIdData,
+} from '../protocol/index.js';
 
 export interface ConsumerMessage {
   readonly payload: Buffer;
@@ -25,18 +30,40 @@ export interface ConsumerMessage {
   nack(): void;
 }
 
-const consumerMessages = new WeakSet<object>();
+/**
+ * The messages consumer and reader streams emitted, each with its id decoded once it was needed:
+ * the stream (for the partition), a `--count` stage and the sink (exactly-once positions) each need
+ * it, and decoding it again at every step was a visible share of a consumer's CPU. Weak: the entry
+ * goes with the message.
+ */
+const consumerMessages = new WeakMap<object, MessageIdData | null>();
 
 /** True for messages that consumer and reader streams emitted (sinks ack those after writing them). */
 export function isConsumerMessage(value: unknown): value is ConsumerMessage {
   return typeof value === 'object' && value !== null && consumerMessages.has(value);
 }
 
-/** Builds the message object; `settle` sends the ack or nack frame, once. */
+/**
+ * `message.messageId` decoded, decoded once per message that a stream emitted.
+ * @throws MessageIdFormatError for an id that is not a message id
+ */
+export function messageIdDataOf(message: ConsumerMessage): MessageIdData {
+  const known = consumerMessages.get(message);
+  if (known !== undefined && known !== null) return known;
+  const decoded = decodeMessageId(message.messageId);
+  if (known === null) consumerMessages.set(message, decoded);
+  return decoded;
+}
+
+/**
+ * Builds the message object; `settle` sends the ack or nack frame, once. `id` is the frame's
+ * `messageId` decoded, when the caller decoded it already.
+ */
 export function toConsumerMessage(
   frame: DeliveredMessage & { readonly encryptionContext?: EncryptionContext },
   settle: (kind: 'ack' | 'nack', messageId: string) => void,
   topic?: string,
+  id?: MessageIdData,
 ): ConsumerMessage {
   let settled = false;
   // Only the id: capturing `frame` would keep its base64 payload alive until the message is settled.
@@ -59,6 +86,6 @@ export function toConsumerMessage(
     ack: () => once('ack'),
     nack: () => once('nack'),
   };
-  consumerMessages.add(message);
+  consumerMessages.set(message, id ?? null);
   return message;
 }

@@ -17,6 +17,7 @@ import type { StreamSession } from '../client/stream-session.js';
 import { InvalidArgumentError, ProtocolError } from '../errors.js';
 import {
   decodeMessageId,
+  type MessageIdData,
   encodeAckFrame,
   encodeNegativeAckFrame,
   encodePermitFrame,
@@ -211,9 +212,11 @@ export class ConsumerStream extends Readable {
       return;
     }
     let topic: string | undefined;
+    let id: MessageIdData | undefined;
     if (this.topic !== undefined) {
       try {
-        topic = messageTopicOf(this.topic, decodeMessageId(frame.messageId).partition);
+        id = decodeMessageId(frame.messageId);
+        topic = messageTopicOf(this.topic, id.partition);
       } catch (error) {
         this.destroy(
           new ProtocolError(`consumer frame: messageId is not a message id: ${(error as Error).message}`, {
@@ -225,21 +228,18 @@ export class ConsumerStream extends Readable {
         return;
       }
     }
-    this.push(
-      toConsumerMessage(
-        frame,
-        (kind, messageId) => {
-          // A settle that finds no connection is lost with it; the broker redelivers the message
-          // (an ack is replayed after the reconnect, see recentAcks).
-          if (kind === 'ack') this.recentAcks.add(messageId);
-          this.session.send(kind === 'ack' ? encodeAckFrame(messageId) : encodeNegativeAckFrame(messageId));
-          this.handedOut.delete(messageId);
-          if (this.handedOut.size === 0) this.onAllSettled?.();
-        },
-        topic,
-      ),
-    );
+    this.push(toConsumerMessage(frame, this.settle, topic, id));
   }
+
+  /** Sends a message's ack or nack: one function for every message, not a closure each. */
+  private readonly settle = (kind: 'ack' | 'nack', messageId: string): void => {
+    // A settle that finds no connection is lost with it; the broker redelivers the message (an ack
+    // is replayed after the reconnect, see recentAcks).
+    if (kind === 'ack') this.recentAcks.add(messageId);
+    this.session.send(kind === 'ack' ? encodeAckFrame(messageId) : encodeNegativeAckFrame(messageId));
+    this.handedOut.delete(messageId);
+    if (this.handedOut.size === 0) this.onAllSettled?.();
+  };
 
   /** Sends the recent acks again on a new connection: those sent into the lost one may never have arrived. */
   private replayAcks(): void {

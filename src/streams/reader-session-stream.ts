@@ -175,7 +175,7 @@ export class ReaderSessionStream extends Readable {
     }
     const topic =
       this.options.topic === undefined ? undefined : messageTopicOf(this.options.topic, id.partition);
-    const message = toConsumerMessage(frame, noop, topic);
+    const message = toConsumerMessage(frame, noop, topic, id);
     this.deliveredOn.set(message, this.session.connectionId);
     this.lastEmitted = frame.messageId;
     this.push(message);

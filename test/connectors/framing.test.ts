@@ -53,10 +53,10 @@ describe('framing', () => {
     );
     expect(message).toEqual({ payload: line, key: '7', properties: { a: 'x', n: '1' } });
     expect(() =>
-      toProducerMessage({ payload: Buffer.from('{oops'), end: 0, line: 9 }, 'ndjson', {}, 'in.ndjson:9'),
+      toProducerMessage({ payload: Buffer.from('{oops'), end: 0, line: 9 }, 'ndjson', {}, 'in.ndjson'),
     ).toThrow(ConnectorError);
     expect(() =>
-      toProducerMessage({ payload: Buffer.from('{oops'), end: 0, line: 9 }, 'ndjson', {}, 'in.ndjson:9'),
+      toProducerMessage({ payload: Buffer.from('{oops'), end: 0, line: 9 }, 'ndjson', {}, 'in.ndjson'),
     ).toThrow(/in\.ndjson:9: not a JSON value/);
   });
 });

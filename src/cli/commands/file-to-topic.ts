@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { glob } from 'tinyglobby';
@@ -71,19 +71,17 @@ function framingOptions<T>(yargs: Argv<T>) {
 }
 
 /**
- * Counts what reaches the producer (every message counted here is acknowledged by the end); lines
- * and NDJSON records also consumed their newline from the input.
+ * Counts what the source hands the producer (every message counted is acknowledged by the end);
+ * lines and NDJSON records also consumed their newline from the input. A `'data'` listener beside
+ * the pipeline's own sees every message as it goes, with no stream in between (a counting
+ * Transform cost a stream hop per message); the pipeline's backpressure pauses both.
  */
-function counter(progress: Progress, format: Framing): Transform {
+function countInto(source: Readable, progress: Progress, format: Framing): void {
   const framing = format === 'raw' ? 0 : 1;
-  return new Transform({
-    objectMode: true,
-    transform(chunk: unknown, _encoding, callback) {
-      const value =
-        chunk instanceof Tracked ? (chunk.value as { payload: Buffer }) : (chunk as { payload: Buffer });
-      progress.add(1, value.payload.length, value.payload.length + framing);
-      callback(null, chunk);
-    },
+  source.on('data', (chunk: unknown) => {
+    const value =
+      chunk instanceof Tracked ? (chunk.value as { payload: Buffer }) : (chunk as { payload: Buffer });
+    progress.add(1, value.payload.length, value.payload.length + framing);
   });
 }
 
@@ -131,14 +129,10 @@ async function publish(
   progress: Progress,
   signal: AbortSignal,
 ): Promise<void> {
-  await pipeline(
-    source,
-    counter(progress, args.format),
-    keyErrorAsUsage(() => client.producer(args.topic, producerOptions)),
-    {
-      signal,
-    },
-  );
+  const producer = keyErrorAsUsage(() => client.producer(args.topic, producerOptions));
+  // In the tick the pipeline starts in: the source flows only once both listen.
+  countInto(source, progress, args.format);
+  await pipeline(source, producer, { signal });
 }
 
 async function run(args: FileToTopicArgs, logger: Logger, signal: AbortSignal): Promise<void> {
