@@ -255,6 +255,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
 
   private async writableSegment(): Promise<Segment> {
     if (this.writableIsFull || this.writable === undefined) {
+      if (this.writable !== undefined) await this.trimPreallocation(this.writable);
       const ledgerId = await this.ledgerIds.allocate();
       const segment = await Segment.create(join(this.dir, `ledger-${ledgerId}.log`), ledgerId);
       this.addSegment(segment);
@@ -292,6 +293,21 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
       this.options.logger.info({ ledgerId: segment.ledgerId }, 'topic log writes succeed again');
     }
     this.emit('appended');
+    if (this.options.fsync) await this.preallocate(segment);
+  }
+
+  /**
+   * Writes zeros ahead of the ledger's end (see Segment.preallocate), after the batch's acks went
+   * out. A failure (a full disk) costs only speed: it is logged once per ledger and the appends go on
+   * growing the file.
+   */
+  private async preallocate(segment: Segment): Promise<void> {
+    await segment.preallocate().catch((error: unknown) => {
+      this.options.logger.warn(
+        { err: error, ledgerId: segment.ledgerId },
+        'could not write zeros ahead of the ledger; its appends grow the file instead',
+      );
+    });
   }
 
   /**
@@ -489,7 +505,21 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
       // messages whose publishes were answered with an error (which clients resend anyway).
       this.options.logger.error({ err: error }, 'closing with a ledger seal not recorded');
     });
+    if (this.writable !== undefined) await this.trimPreallocation(this.writable);
     await Promise.all(this.segments.map((segment) => segment.close()));
+  }
+
+  /**
+   * Cuts the zeros written ahead of a ledger that is written no more. A failure costs only disk
+   * space until the next start, whose recovery cuts them: it is logged, and the write goes on.
+   */
+  private async trimPreallocation(segment: Segment): Promise<void> {
+    await segment.trimPreallocation().catch((error: unknown) => {
+      this.options.logger.warn(
+        { err: error, ledgerId: segment.ledgerId },
+        'could not cut the zeros written ahead of a full ledger (recovery cuts them at the next start)',
+      );
+    });
   }
 }
 

@@ -5,6 +5,15 @@
  * A write that fails is cut off again (`cut`), so a failed batch never comes back. When even that
  * fails, the ledger is sealed: `seal` records its committed length in `ledger-<id>.sealed` beside it,
  * it is never written again, and recovery reads no further than that length.
+ *
+ * With fsync on, the file is kept written with zeros ahead of its end (as many bytes as the ledger
+ * holds, at least 256 KiB and at most `PREALLOCATE_MAX_BYTES`). An fdatasync of an append that grows a file must
+ * also commit the file's new size through the filesystem's journal; an fdatasync of bytes written
+ * over zeros already on disk flushes the data alone. Measured on ext4 here, 150 B writes each
+ * fdatasync'ed at 1 000/s: p99 0.78-1.0 ms growing the file, 0.27-0.64 ms over zeros, and the
+ * appending runs had stalls of 127 ms (journal commits) the other had not. The zeros past the
+ * committed end are cut when the ledger stops being written (`trimPreallocation`) and, after a
+ * crash, by recovery, which tells them from a torn record.
  */
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { writeFileAtomic } from '../../fs/atomic-file.js';
@@ -12,9 +21,18 @@ import { readTextIfExists } from '../../fs/missing-ok.js';
 import { RECORD_HEADER_BYTES } from './record-codec.js';
 import { scanLedger } from './segment-recovery.js';
 
+/** The most a writable ledger is written with zeros ahead of its end (fsync on). */
+export const PREALLOCATE_MAX_BYTES = 1024 * 1024;
+/** The least a ledger is written ahead of its end: fewer extensions while a new ledger fills. */
+const PREALLOCATE_MIN_BYTES = 256 * 1024;
+/** One buffer of zeros that every preallocation writes from (never written to). */
+let zeros: Buffer | undefined;
+
 export interface SegmentRecovery {
   /** Bytes cut from the end because the last record was torn (a crash mid-write). */
   readonly tornBytes: number;
+  /** Zeros cut from the end: written ahead of the records (preallocation), never a record. */
+  readonly preallocatedBytes: number;
   /** Bytes cut past the length recorded when the ledger was sealed: a batch whose write failed. */
   readonly failedBatchBytes: number;
   /** Entries whose records are damaged in the middle of the ledger; they keep their ids. */
@@ -41,6 +59,10 @@ export class Segment {
   private count = 0;
   private deletedFile = false;
   private damaged: ReadonlySet<number> | undefined;
+  /** Where the file ends on disk: past `size` by the zeros written ahead (fsync on only). */
+  private allocated: number;
+  /** Set when a preallocation failed: this ledger's appends grow the file from then on. */
+  private preallocationFailed = false;
 
   private constructor(
     readonly ledgerId: number,
@@ -49,7 +71,9 @@ export class Segment {
     private size: number,
     /** Epoch ms of the last write (the file's mtime for a recovered ledger): retention's clock. */
     private lastWrite: number,
-  ) {}
+  ) {
+    this.allocated = size;
+  }
 
   static async create(path: string, ledgerId: number): Promise<Segment> {
     const handle = await open(path, 'wx+');
@@ -71,6 +95,12 @@ export class Segment {
       const sealed = await readSeal(segment.sealPath);
       const end = Math.min(stat.size, sealed?.committedBytes ?? stat.size);
       const scanned = await scanLedger(handle, end);
+      // Zeros at the end of the file were written ahead (preallocation), never a record.
+      const zeroTail = await trailingZeros(handle, scanned.validEnd, stat.size);
+      const preallocated =
+        scanned.unreadableBytes === 0 && stat.size - zeroTail <= scanned.validEnd
+          ? end - scanned.validEnd
+          : 0;
       segment.offsets = scanned.offsets;
       segment.lengths = scanned.lengths;
       segment.count = scanned.offsets.length;
@@ -87,8 +117,9 @@ export class Segment {
       return {
         segment,
         recovery: {
-          tornBytes: scanned.unreadableBytes === 0 ? end - scanned.validEnd : 0,
-          failedBatchBytes: stat.size - end,
+          tornBytes: scanned.unreadableBytes === 0 ? end - scanned.validEnd - preallocated : 0,
+          preallocatedBytes: preallocated,
+          failedBatchBytes: Math.max(0, stat.size - end - zeroTail),
           damagedEntries: scanned.damagedEntries,
           unreadableBytes: scanned.unreadableBytes,
           ...(cutError === undefined ? {} : { cutError }),
@@ -134,7 +165,41 @@ export class Segment {
       position += bytesWritten;
       remaining = afterBytes(remaining, bytesWritten);
     }
+    this.allocated = Math.max(this.allocated, position);
     if (fsync) await this.handle.datasync();
+  }
+
+  /**
+   * Keeps zeros written ahead of the committed end, for the fdatasyncs of the next appends (fsync
+   * on; called once a batch is acknowledged, so it delays no ack): as many bytes as the ledger holds,
+   * at least PREALLOCATE_MIN_BYTES (fewer extensions while a new ledger fills) and at most
+   * PREALLOCATE_MAX_BYTES, extended once less than half of that is left. Made durable by the next
+   * append's fdatasync: a crash before leaves fewer zeros, which recovery cuts as well.
+   * @throws the write's error (a full disk), once: the ledger preallocates no more after it
+   */
+  async preallocate(): Promise<void> {
+    const end = this.size;
+    const ahead = Math.min(PREALLOCATE_MAX_BYTES, Math.max(PREALLOCATE_MIN_BYTES, end));
+    if (this.deletedFile || this.preallocationFailed || this.allocated - end >= ahead / 2) return;
+    zeros ??= Buffer.alloc(PREALLOCATE_MAX_BYTES);
+    const target = end + ahead;
+    try {
+      while (this.allocated < target) {
+        const { bytesWritten } = await this.handle.write(zeros, 0, target - this.allocated, this.allocated);
+        if (bytesWritten <= 0) throw new Error(`preallocation stored nothing at ${this.allocated}`);
+        this.allocated += bytesWritten;
+      }
+    } catch (error) {
+      this.preallocationFailed = true;
+      throw error;
+    }
+  }
+
+  /** Cuts the zeros written ahead (the ledger is written no more): the file ends at its last record. */
+  async trimPreallocation(): Promise<void> {
+    if (this.deletedFile || this.allocated <= this.size) return;
+    await this.handle.truncate(this.size);
+    this.allocated = this.size;
   }
 
   /** Indexes records just written by `write` (their body lengths, in order). */
@@ -151,6 +216,7 @@ export class Segment {
   /** Cuts the file back to its committed length (after a failed write), durably. */
   async cut(): Promise<void> {
     await this.handle.truncate(this.size);
+    this.allocated = this.size;
     await this.handle.sync();
   }
 
@@ -220,6 +286,22 @@ export class Segment {
     await rm(this.path, { force: true });
     await rm(this.sealPath, { force: true });
   }
+}
+
+/** How many zero bytes end the file (of `size` bytes), looking no further back than `start`. */
+async function trailingZeros(handle: FileHandle, start: number, size: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024);
+  let end = size;
+  while (end > start) {
+    const from = Math.max(start, end - chunk.length);
+    const { bytesRead } = await handle.read(chunk, 0, end - from, from);
+    if (bytesRead < end - from) return size - end;
+    for (let index = bytesRead - 1; index >= 0; index--) {
+      if (chunk[index] !== 0) return size - (from + index + 1);
+    }
+    end = from;
+  }
+  return size - end;
 }
 
 async function readSeal(path: string): Promise<SealFile | undefined> {
