@@ -3,7 +3,9 @@
  * namespaces and namespace permissions, topics (the listings of a namespace are in admin-routes.ts).
  * Errors are JSON `{"reason": "..."}` with Pulsar's statuses. With auth enabled every admin call needs
  * a super-user token, except a namespace's topic listings, which a role granted consume there may
- * call too (Pulsar's GET_TOPICS operation); like Pulsar, anything less is a 401.
+ * call too (Pulsar's GET_TOPICS operation). Statuses as Pulsar 4.0.7 answers them: no valid token
+ * 401, a listing by a role without the grant 403 (a namespace operation), any other call by a role
+ * that is not a super-user 401.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -317,7 +319,8 @@ export class AdminApi {
 
   /**
    * With auth on, only a super-user may call the admin API (Pulsar answers 401 otherwise); a topic
-   * listing also a role granted consume on its namespace (`namespace`), Pulsar's GET_TOPICS rule.
+   * listing also a role granted consume on its namespace (`namespace`), Pulsar's GET_TOPICS rule,
+   * which Pulsar refuses with a 403, as every namespace operation.
    */
   private async checkSuperUser(request: IncomingMessage, namespace?: string): Promise<void> {
     if (this.auth === undefined) return;
@@ -334,7 +337,7 @@ export class AdminApi {
     if (namespace !== undefined) {
       if (permissions.allows(role, namespace, 'consume')) return;
       throw new AdminRequestError(
-        401,
+        403,
         `Unauthorized to validateNamespaceOperation for operation [GET_TOPICS] on namespace [${namespace}]`,
       );
     }
