@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LedgerIdAllocator } from '../../src/broker/storage/ledger-ids.js';
-import { LogFailedError, MessageLog } from '../../src/broker/storage/message-log.js';
+import { LogFailedError } from '../../src/broker/storage/log-errors.js';
+import { MessageLog } from '../../src/broker/storage/message-log.js';
 import type { StoredMessage } from '../../src/broker/storage/record-codec.js';
 import {
   DeduplicationState,

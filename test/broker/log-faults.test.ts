@@ -20,13 +20,8 @@ import { crc32 } from 'node:zlib';
 import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LedgerIdAllocator } from '../../src/broker/storage/ledger-ids.js';
-import {
-  CorruptEntryError,
-  EntryDeletedError,
-  LogFailedError,
-  MessageLog,
-  type AppendResult,
-} from '../../src/broker/storage/message-log.js';
+import { CorruptEntryError, EntryDeletedError, LogFailedError } from '../../src/broker/storage/log-errors.js';
+import { MessageLog, type AppendResult } from '../../src/broker/storage/message-log.js';
 import {
   encodeRecord,
   RECORD_HEADER_BYTES,

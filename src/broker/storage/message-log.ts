@@ -28,7 +28,9 @@ import {
   stampChecksum,
   type StoredMessage,
 } from './record-codec.js';
-import { Segment, type SegmentRecovery } from './segment.js';
+import { CorruptEntryError, EntryDeletedError, LogFailedError } from './log-errors.js';
+import { reportRecovery } from './recovery-report.js';
+import { Segment } from './segment.js';
 
 export interface MessageLogOptions {
   readonly fsync: boolean;
@@ -66,28 +68,8 @@ interface PendingAppend {
 const SEGMENT_FILE = /^ledger-(\d+)\.log$/;
 const MAX_BATCH_RECORDS = 4096;
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
-/** Damaged entries named one by one in the recovery log line; the count gives the rest. */
-const DAMAGED_ENTRIES_LOGGED = 20;
 /** Write errors after which the same ledger takes the next batch once the failed one is cut. */
 const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
-
-/** An append that was not stored: its write failed, or one before it did. The client may resend. */
-export class LogFailedError extends Error {
-  override readonly name = 'LogFailedError';
-}
-
-/** A read of an entry that retention deleted. */
-export class EntryDeletedError extends Error {
-  override readonly name: string = 'EntryDeletedError';
-}
-
-/**
- * A read of an entry whose record recovery found damaged. It is an EntryDeletedError, so consumers
- * and readers skip it as they skip a deleted entry (the log reports it, once, as an error).
- */
-export class CorruptEntryError extends EntryDeletedError {
-  override readonly name = 'CorruptEntryError';
-}
 
 export class MessageLog extends EventEmitter<{ appended: [] }> {
   private readonly segments: Segment[] = [];
@@ -529,45 +511,4 @@ function describeIoError(error: unknown): string {
   if (code === undefined) return message;
   const comma = message.indexOf(', ');
   return comma < 0 ? message : message.slice(0, comma);
-}
-
-function reportRecovery(logger: Logger, segment: Segment, recovery: SegmentRecovery): void {
-  const { ledgerId } = segment;
-  if (recovery.tornBytes > 0) {
-    logger.warn({ ledgerId, tornBytes: recovery.tornBytes }, 'cut a torn record left by a crash');
-  }
-  if (recovery.failedBatchBytes > 0) {
-    logger.warn(
-      { ledgerId, failedBatchBytes: recovery.failedBatchBytes },
-      'cut the records of a failed write past the ledger seal',
-    );
-  }
-  if (recovery.damagedEntries.length > 0) {
-    logger.error(
-      {
-        ledgerId,
-        damagedEntries: recovery.damagedEntries.slice(0, DAMAGED_ENTRIES_LOGGED),
-        damagedCount: recovery.damagedEntries.length,
-        path: segment.path,
-      },
-      'damaged records in the middle of a ledger (bad checksum): those entries are skipped, the records after them are kept',
-    );
-  }
-  if (recovery.unreadableBytes > 0) {
-    logger.error(
-      {
-        ledgerId,
-        entriesRead: segment.entryCount,
-        unreadableBytes: recovery.unreadableBytes,
-        path: segment.path,
-      },
-      'damaged record in a ledger written before checksums named their entries: the bytes after it are kept on disk but not read',
-    );
-  }
-  if (recovery.cutError !== undefined) {
-    logger.warn(
-      { err: recovery.cutError, ledgerId },
-      'cannot cut the ledger file; reading it up to its valid end',
-    );
-  }
 }

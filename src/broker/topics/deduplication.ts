@@ -24,7 +24,8 @@ import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../fs/atomic-file.js';
 import { readTextIfExists } from '../../fs/missing-ok.js';
 import type { Position } from '../storage/cursor-store.js';
-import { EntryDeletedError, type MessageLog } from '../storage/message-log.js';
+import { EntryDeletedError } from '../storage/log-errors.js';
+import type { MessageLog } from '../storage/message-log.js';
 import type { StoredMessage } from '../storage/record-codec.js';
 
 interface SnapshotFile {

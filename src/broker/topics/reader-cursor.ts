@@ -1,5 +1,6 @@
 /** A non-durable read position on a topic's log, as a reader's internal subscription is. */
-import { EntryDeletedError, type LogEntry, type MessageLog } from '../storage/message-log.js';
+import { EntryDeletedError } from '../storage/log-errors.js';
+import type { LogEntry, MessageLog } from '../storage/message-log.js';
 import { Signal } from './signal.js';
 
 export class ReaderCursor {

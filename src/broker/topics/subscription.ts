@@ -24,12 +24,8 @@
 import type { Logger } from 'pino';
 import type { InitialPosition, SubscriptionType, TopicName } from '../../protocol/index.js';
 import type { CursorPersistence, Position } from '../storage/cursor-store.js';
-import {
-  CorruptEntryError,
-  EntryDeletedError,
-  type LogEntry,
-  type MessageLog,
-} from '../storage/message-log.js';
+import { CorruptEntryError, EntryDeletedError } from '../storage/log-errors.js';
+import type { LogEntry, MessageLog } from '../storage/message-log.js';
 import { DelayedDeliveries } from './delayed-deliveries.js';
 import { failoverActive } from './failover.js';
 import { ConsistentHashRing, messageSlot, PendingSlots } from './key-shared.js';
