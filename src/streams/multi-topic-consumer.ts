@@ -27,6 +27,7 @@ import type { NamespaceTopics } from '../client/admin.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isConsumerMessage, type ConsumerMessage } from './consumer-message.js';
 import type { AckMode, ConsumerStream } from './consumer-stream.js';
+import { RoundRobin } from './round-robin.js';
 import { MAX_CONSUMER_TOPICS, matchingTopics, type TopicPattern } from './topic-selection.js';
 
 /** Messages the merged stream buffers on top of its sessions' windows. */
@@ -67,9 +68,15 @@ function naming(topic: string, error: Error): Error {
 export class MultiTopicConsumerStream extends Readable {
   /** The open sessions by topic, in the order they are read from. */
   private readonly parts = new Map<string, ConsumerStream>();
-  private turn = 0;
-  private wanting = false;
-  private draining = false;
+  /** A push may close a session (a pattern's topic dropped): the merge then reads from those still open. */
+  private readonly merge = new RoundRobin<ConsumerStream>(
+    () => [...this.parts.values()],
+    () => this.parts.size,
+    (item, part) => {
+      if (isConsumerMessage(item)) this.unread.set(item, part);
+      return this.push(item);
+    },
+  );
   /** Pushed into this stream's buffer and not yet handed out, with the session they came from. */
   private readonly unread = new Map<ConsumerMessage, ConsumerStream>();
   private readonly ackOnRead: boolean;
@@ -216,34 +223,12 @@ export class MultiTopicConsumerStream extends Readable {
   }
 
   override _read(): void {
-    this.wanting = true;
-    this.drain();
+    if (!this.destroyed) this.merge.want();
   }
 
   /** Moves messages from the sessions, one from each in turn, while this stream wants more. */
   private drain(): void {
-    if (!this.wanting || this.draining || this.destroyed) return;
-    this.draining = true;
-    try {
-      let parts = [...this.parts.values()];
-      let idle = 0;
-      while (this.wanting && parts.length > 0 && idle < parts.length) {
-        const part = parts[this.turn % parts.length];
-        this.turn = (this.turn + 1) % parts.length;
-        const item: unknown = part?.read();
-        if (part === undefined || item === null) {
-          idle++;
-          continue;
-        }
-        idle = 0;
-        if (isConsumerMessage(item)) this.unread.set(item, part);
-        if (!this.push(item)) this.wanting = false;
-        // A push may close a session (a pattern's topic dropped): read from those still open.
-        if (parts.length !== this.parts.size) parts = [...this.parts.values()];
-      }
-    } finally {
-      this.draining = false;
-    }
+    if (!this.destroyed) this.merge.drain();
   }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {

@@ -14,6 +14,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ReaderSessionStream } from './reader-session-stream.js';
+import { RoundRobin } from './round-robin.js';
 
 export {
   PIPE_READER_QUEUE_SIZE,
@@ -27,9 +28,11 @@ export const MERGE_HIGH_WATER_MARK = 16;
 export class ReaderStream extends Readable {
   private parts: readonly ReaderSessionStream[] = [];
   private endedParts = 0;
-  private turn = 0;
-  private wanting = false;
-  private draining = false;
+  private readonly merge = new RoundRobin<ReaderSessionStream>(
+    () => this.parts,
+    () => this.parts.length,
+    (item) => this.push(item),
+  );
   /** Stops `openParts`' admin call (retried within the connect timeout) when the stream is destroyed first. */
   private readonly constructing = new AbortController();
 
@@ -72,8 +75,7 @@ export class ReaderStream extends Readable {
   }
 
   override _read(): void {
-    this.wanting = true;
-    this.drain();
+    if (!this.destroyed) this.merge.want();
   }
 
   /**
@@ -81,25 +83,7 @@ export class ReaderStream extends Readable {
    * that returns null also lets an ended session emit its `'end'`.
    */
   private drain(): void {
-    if (!this.wanting || this.draining || this.destroyed) return;
-    this.draining = true;
-    try {
-      const parts = this.parts;
-      let idle = 0;
-      while (this.wanting && idle < parts.length) {
-        const part = parts[this.turn % parts.length];
-        this.turn = (this.turn + 1) % parts.length;
-        const item: unknown = part === undefined || part.readableEnded ? null : part.read();
-        if (item === null) {
-          idle++;
-          continue;
-        }
-        idle = 0;
-        if (!this.push(item)) this.wanting = false;
-      }
-    } finally {
-      this.draining = false;
-    }
+    if (!this.destroyed) this.merge.drain();
   }
 
   override destroy(error?: Error): this {
