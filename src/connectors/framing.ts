@@ -152,6 +152,7 @@ export interface NdjsonMapping {
 /**
  * One framed record as the message to publish. ndjson lines must be JSON (blank lines too: an empty
  * message would not be NDJSON); the payload is the line as it was.
+ * `input` names the input (a file's path, or stdin's name) in errors; the line is added only then.
  * @throws ConnectorError naming the input and line for a malformed NDJSON line.
  */
 export function toProducerMessage(
@@ -165,13 +166,10 @@ export function toProducerMessage(
   try {
     value = JSON.parse(record.payload.toString('utf8'));
   } catch (error) {
-    throw new ConnectorError(
-      'file',
-      `${input}:${record.line}: not a JSON value (${(error as Error).message})`,
-      {
-        cause: error,
-      },
-    );
+    const where = `${input}:${record.line}`;
+    throw new ConnectorError('file', `${where}: not a JSON value (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   const fields = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   let key: string | undefined;

@@ -7,9 +7,9 @@
  * it is never written again, and recovery reads no further than that length.
  *
  * With fsync on, the file is kept written with zeros ahead of its end (as many bytes as the ledger
- * holds, at least 256 KiB and at most `PREALLOCATE_MAX_BYTES`). An fdatasync of an append that grows a file must
- * also commit the file's new size through the filesystem's journal; an fdatasync of bytes written
- * over zeros already on disk flushes the data alone. Measured on ext4 here, 150 B writes each
+ * holds, at least 256 KiB and at most `PREALLOCATE_MAX_BYTES`). An fdatasync of an append that grows
+ * a file must also commit the file's new size through the filesystem's journal; an fdatasync of
+ * bytes written over zeros already on disk flushes the data alone. Measured on ext4 here, 150 B writes each
  * fdatasync'ed at 1 000/s: p99 0.78-1.0 ms growing the file, 0.27-0.64 ms over zeros, and the
  * appending runs had stalls of 127 ms (journal commits) the other had not. The zeros past the
  * committed end are cut when the ledger stops being written (`trimPreallocation`) and, after a
