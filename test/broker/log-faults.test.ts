@@ -22,14 +22,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LedgerIdAllocator } from '../../src/broker/storage/ledger-ids.js';
 import { CorruptEntryError, EntryDeletedError, LogFailedError } from '../../src/broker/storage/log-errors.js';
 import { MessageLog, type AppendResult } from '../../src/broker/storage/message-log.js';
-import {
-  encodeRecord,
-  RECORD_HEADER_BYTES,
-  stampChecksum,
-  type StoredMessage,
-} from '../../src/broker/storage/record-codec.js';
+import { encodeRecord, RECORD_HEADER_BYTES, stampChecksum } from '../../src/broker/storage/record-codec.js';
 import { EmbeddedBroker } from '../../src/broker/index.js';
 import { decodeMessageId, type DeliveredMessage } from '../../src/protocol/index.js';
+import { capturingLogger, logPayloads, storedMessage } from '../helpers/message-log.js';
 import { mountTmpfs, tmpfsUnavailable } from '../helpers/mounts.js';
 import { publishAll } from '../helpers/publish.js';
 import { consumerUrl, readerUrl, type Target } from '../helpers/target.js';
@@ -44,24 +40,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A logger whose lines the test can read. */
-function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
-  let text = '';
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void (text += line) });
-  return {
-    logger,
-    lines: () =>
-      text
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
-
-function message(text: string): StoredMessage {
-  return { payload: Buffer.from(text), properties: {}, publishTime: 1, producerName: 'p', sequenceId: 0 };
-}
-
 async function openLog(
   topicDir: string,
   logger: Logger = pino({ enabled: false }),
@@ -74,14 +52,6 @@ async function openLog(
     cacheBytes: 0, // every read goes to disk
     logger,
   });
-}
-
-async function payloads(log: MessageLog): Promise<string[]> {
-  const texts: string[] = [];
-  for (let ordinal = log.firstOrdinal; ordinal < log.length; ordinal++) {
-    texts.push((await log.read(ordinal)).message.payload.toString());
-  }
-  return texts;
 }
 
 async function ledgerFiles(topicDir: string): Promise<string[]> {
@@ -128,18 +98,18 @@ async function failTruncate(): Promise<() => void> {
   return () => spy.mockRestore();
 }
 
-/** Bytes of the record of `message('x')`-sized payloads (all test payloads are one character). */
-const RECORD_BYTES = encodeRecord(message('x')).length;
+/** Bytes of the record of `storedMessage('x')`-sized payloads (all test payloads are one character). */
+const RECORD_BYTES = encodeRecord(storedMessage('x')).length;
 
 /** Appends `a`; then `x` and `texts` without waiting: `x` is written alone, the rest as later batches. */
 async function appendBehindOne(
   log: MessageLog,
   texts: string[],
 ): Promise<{ x: AppendResult; settled: PromiseSettledResult<AppendResult>[] }> {
-  await log.append(message('a'));
+  await log.append(storedMessage('a'));
   await log.drained(); // so that `x` starts a write of its own
-  const x = log.append(message('x'));
-  const rest = texts.map((text) => log.append(message(text)));
+  const x = log.append(storedMessage('x'));
+  const rest = texts.map((text) => log.append(storedMessage(text)));
   return { x: await x, settled: await Promise.allSettled(rest) };
 }
 
@@ -165,17 +135,17 @@ describe('a write that fails', () => {
     expect(lines().filter((line) => line.level === 50)).toHaveLength(1);
 
     // Still full: the next append fails too, logged quietly (debug).
-    await expect(log.append(message('f'))).rejects.toThrow(LogFailedError);
+    await expect(log.append(storedMessage('f'))).rejects.toThrow(LogFailedError);
     expect(lines().filter((line) => line.level === 50)).toHaveLength(1);
 
     restore(); // space freed
-    const g = await log.append(message('g'));
+    const g = await log.append(storedMessage('g'));
     expect(g).toMatchObject({ ledgerId: x.ledgerId, entryId: 2 });
     expect(lines().some((line) => line.msg === 'topic log writes succeed again')).toBe(true);
     await log.close();
 
     const reopened = await openLog(topicDir);
-    expect(await payloads(reopened)).toEqual(['a', 'x', 'g']);
+    expect(await logPayloads(reopened)).toEqual(['a', 'x', 'g']);
     await reopened.close();
   });
 
@@ -195,7 +165,7 @@ describe('a write that fails', () => {
       entries: 2,
     });
     restoreWrites();
-    const d = await log.append(message('d'));
+    const d = await log.append(storedMessage('d'));
     expect(d.ledgerId).toBeGreaterThan(x.ledgerId);
     expect(d.entryId).toBe(0);
     await log.close();
@@ -203,7 +173,7 @@ describe('a write that fails', () => {
 
     const { logger, lines } = capturingLogger();
     const reopened = await openLog(topicDir, logger);
-    expect(await payloads(reopened)).toEqual(['a', 'x', 'd']);
+    expect(await logPayloads(reopened)).toEqual(['a', 'x', 'd']);
     expect(lines()).toContainEqual(
       expect.objectContaining({ ledgerId: x.ledgerId, failedBatchBytes: RECORD_BYTES }),
     );
@@ -214,25 +184,25 @@ describe('a write that fails', () => {
   it('while the seal cannot be recorded, appends fail; once it can, they succeed', async () => {
     const topicDir = join(dir, 'topic');
     const log = await openLog(topicDir);
-    const first = await log.append(message('a'));
+    const first = await log.append(storedMessage('a'));
     // The seal's place is taken by a non-empty directory: writing it fails.
     const sealPath = join(topicDir, `ledger-${first.ledgerId}.sealed`);
     await mkdir(join(sealPath, 'blocker'), { recursive: true });
     const restoreWrites = await failWrites(0, 0, 'EIO');
     const restoreTruncate = await failTruncate();
-    await expect(log.append(message('b'))).rejects.toThrow(LogFailedError);
+    await expect(log.append(storedMessage('b'))).rejects.toThrow(LogFailedError);
     restoreWrites();
     restoreTruncate();
-    await expect(log.append(message('c'))).rejects.toThrow(
+    await expect(log.append(storedMessage('c'))).rejects.toThrow(
       `cannot record the end of ledger ${first.ledgerId} after a failed write`,
     );
     await rm(sealPath, { recursive: true });
-    const d = await log.append(message('d'));
+    const d = await log.append(storedMessage('d'));
     expect(d.ledgerId).toBeGreaterThan(first.ledgerId);
     expect(JSON.parse(await readFile(sealPath, 'utf8'))).toMatchObject({ committedBytes: RECORD_BYTES });
     await log.close();
     const reopened = await openLog(topicDir);
-    expect(await payloads(reopened)).toEqual(['a', 'd']);
+    expect(await logPayloads(reopened)).toEqual(['a', 'd']);
     await reopened.close();
   });
 
@@ -256,7 +226,7 @@ describe('a write that fails', () => {
         // 20 KB payloads, ten at a time, until the disk refuses them.
         for (let round = 0; failed.length === 0 && round < 100; round++) {
           const texts = Array.from({ length: 10 }, (_, i) => `${round}-${i}-${'x'.repeat(20_000)}`);
-          const results = await Promise.allSettled(texts.map((text) => log.append(message(text))));
+          const results = await Promise.allSettled(texts.map((text) => log.append(storedMessage(text))));
           results.forEach((result, i) =>
             (result.status === 'fulfilled' ? acked : failed).push(texts[i] ?? ''),
           );
@@ -264,7 +234,7 @@ describe('a write that fails', () => {
         expect(failed.length).toBeGreaterThan(0);
         await rm(filler);
         const after = ['after-1', 'after-2'];
-        for (const text of after) await log.append(message(text));
+        for (const text of after) await log.append(storedMessage(text));
         await log.close();
         const reopened = await MessageLog.open(topicDir, await LedgerIdAllocator.open(mount.dir), {
           fsync: true,
@@ -273,7 +243,7 @@ describe('a write that fails', () => {
           cacheBytes: 0,
           logger: pino({ enabled: false }),
         });
-        expect(await payloads(reopened)).toEqual([...acked, ...after]);
+        expect(await logPayloads(reopened)).toEqual([...acked, ...after]);
         await reopened.close();
       } finally {
         await mount.remove();
@@ -286,7 +256,7 @@ describe('a write that fails', () => {
 async function writeLedger(path: string, texts: string[], kind: 'seeded' | 'unseeded'): Promise<number[]> {
   const offsets: number[] = [];
   const records = texts.map((text, entryId) => {
-    const record = encodeRecord(message(text));
+    const record = encodeRecord(storedMessage(text));
     if (kind === 'seeded') stampChecksum(record, entryId);
     else record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_BYTES)), 4);
     return record;
@@ -349,7 +319,7 @@ describe('a ledger damaged on disk', () => {
     expect(lines().filter((line) => line.entryId === 2 && line.level === 50)).toHaveLength(1);
     expect((await stat(path)).size).toBe(size); // nothing cut
     // New messages go to a new ledger, after the kept ones.
-    const next = await log.append(message('new'));
+    const next = await log.append(storedMessage('new'));
     expect(log.ordinalOf(next)).toBe(6);
     await log.close();
   });
@@ -379,7 +349,7 @@ describe('a ledger damaged on disk', () => {
     const { size } = await stat(path);
     await writeFile(
       path,
-      Buffer.concat([await readFile(path), encodeRecord(message('torn')).subarray(0, 12)]),
+      Buffer.concat([await readFile(path), encodeRecord(storedMessage('torn')).subarray(0, 12)]),
     );
     const { logger, lines } = capturingLogger();
     const log = await openLog(topicDir, logger);

@@ -12,31 +12,14 @@ import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LedgerIdAllocator } from '../../src/broker/storage/ledger-ids.js';
 import { MessageLog } from '../../src/broker/storage/message-log.js';
-import type { StoredMessage } from '../../src/broker/storage/record-codec.js';
 import { PREALLOCATE_MAX_BYTES } from '../../src/broker/storage/segment.js';
+import { capturingLogger, logPayloads, storedMessage } from '../helpers/message-log.js';
 
 let dir = '';
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pws-prealloc-'));
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
-
-function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
-  let text = '';
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void (text += line) });
-  return {
-    logger,
-    lines: () =>
-      text
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
-}
-
-function message(text: string): StoredMessage {
-  return { payload: Buffer.from(text), properties: {}, publishTime: 1, producerName: 'p', sequenceId: 0 };
-}
 
 const topicDir = (): string => join(dir, 'topic');
 
@@ -52,14 +35,6 @@ async function openLog(
   });
 }
 
-async function payloads(log: MessageLog): Promise<string[]> {
-  const texts: string[] = [];
-  for (let ordinal = log.firstOrdinal; ordinal < log.length; ordinal++) {
-    texts.push((await log.read(ordinal)).message.payload.toString());
-  }
-  return texts;
-}
-
 /** Each ledger file's size, by name, in ledger order. */
 async function ledgerSizes(): Promise<{ name: string; size: number }[]> {
   const names = (await readdir(topicDir())).filter((name) => name.endsWith('.log')).sort();
@@ -71,7 +46,7 @@ async function appendEach(log: MessageLog, count: number, bytes: number, tag = '
   const texts: string[] = [];
   for (let index = 0; index < count; index++) {
     const text = `${tag}${index}-`.padEnd(bytes, 'x');
-    await log.append(message(text));
+    await log.append(storedMessage(text));
     texts.push(text);
   }
   return texts;
@@ -90,7 +65,7 @@ describe('zeros written ahead of a ledger (fsync on)', () => {
     expect(closed?.size).toBeGreaterThan(600 * 1000);
     expect(closed?.size).toBeLessThan(600 * 1200);
     const reopened = await openLog();
-    expect(await payloads(reopened)).toEqual(texts);
+    expect(await logPayloads(reopened)).toEqual(texts);
     await reopened.close();
   });
 
@@ -100,7 +75,7 @@ describe('zeros written ahead of a ledger (fsync on)', () => {
     const [before] = await ledgerSizes();
     const { logger, lines } = capturingLogger();
     const reopened = await openLog({ logger });
-    expect(await payloads(reopened)).toEqual(texts);
+    expect(await logPayloads(reopened)).toEqual(texts);
     expect(lines().some((line) => 'tornBytes' in line)).toBe(false);
     const [after] = await ledgerSizes();
     expect(after?.size).toBeLessThan(before?.size ?? 0);
@@ -119,7 +94,7 @@ describe('zeros written ahead of a ledger (fsync on)', () => {
     await handle.close();
     const { logger, lines } = capturingLogger();
     const reopened = await openLog({ logger });
-    expect(await payloads(reopened)).toEqual(texts);
+    expect(await logPayloads(reopened)).toEqual(texts);
     expect(lines()).toContainEqual(expect.objectContaining({ msg: 'cut a torn record left by a crash' }));
     expect((await stat(path)).size).toBe(committed);
     await reopened.close();
@@ -149,13 +124,13 @@ describe('zeros written ahead of a ledger (fsync on)', () => {
     await log.close();
     const reopened = await openLog();
     const second = await appendEach(reopened, 10, 100, 'b');
-    expect(await payloads(reopened)).toEqual([...first, ...second]);
+    expect(await logPayloads(reopened)).toEqual([...first, ...second]);
     await reopened.close();
     // A file extended by hand past a closed ledger's end reads the same.
     const [ledger] = await ledgerSizes();
     await appendFile(join(topicDir(), ledger?.name ?? ''), Buffer.alloc(4096));
     const again = await openLog();
-    expect(await payloads(again)).toEqual([...first, ...second]);
+    expect(await logPayloads(again)).toEqual([...first, ...second]);
     await again.close();
   });
 });

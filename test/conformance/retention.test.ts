@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { range } from '../helpers/publish.js';
+import { until } from '../helpers/sidecar.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 import { fromBase64, SocketPool } from '../helpers/ws-client.js';
 
@@ -90,9 +91,7 @@ describe('namespace retention', () => {
       };
       return stats.subscriptions.sub?.msgBacklog;
     };
-    for (let polls = 0; polls < 100 && (await backlog()) !== 0; polls++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until('every ack in the backlog stats', async () => (await backlog()) === 0, 10_000);
     expect(await backlog()).toBe(0);
     await consumer.close();
     const reader = await pool.open(
