@@ -5,11 +5,11 @@
  * What must hold: the zeros are bounded, never read as records, cut when the ledger is written no
  * more, and after a crash cut by recovery without being taken for a torn record.
  */
-import { appendFile, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LedgerIdAllocator } from '../../src/broker/storage/ledger-ids.js';
 import { MessageLog } from '../../src/broker/storage/message-log.js';
 import { PREALLOCATE_MAX_BYTES } from '../../src/broker/storage/segment.js';
@@ -108,6 +108,31 @@ describe('zeros written ahead of a ledger (fsync on)', () => {
     // Every full ledger ends at its last record: about 100 KiB, not 100 KiB and the zeros.
     for (const full of sizes.slice(0, -1)) expect(full.size).toBeLessThan(110 * 1024);
     await log.close();
+  });
+
+  it('a disk too full for the zeros: every append is stored all the same, the warning comes once', async () => {
+    const probe = await open(join(dir, 'probe'), 'w');
+    await probe.close();
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    // Only preallocation uses `write` on a ledger (records go through `writev`).
+    const refused = vi
+      .spyOn(proto, 'write')
+      .mockImplementation(() =>
+        Promise.reject(Object.assign(new Error('ENOSPC: simulated, write'), { code: 'ENOSPC' })),
+      );
+    try {
+      const { logger, lines } = capturingLogger();
+      const log = await openLog({ logger });
+      const texts = await appendEach(log, 200, 1000);
+      expect(await logPayloads(log)).toEqual(texts);
+      const warnings = lines().filter((line) => String(line.msg).startsWith('could not write zeros ahead'));
+      expect(warnings).toHaveLength(1);
+      const [ledger] = await ledgerSizes();
+      expect(ledger?.size).toBeLessThan(200 * 1100);
+      await log.close();
+    } finally {
+      refused.mockRestore();
+    }
   });
 
   it('with fsync off, nothing is written ahead', async () => {
