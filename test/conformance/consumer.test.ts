@@ -83,7 +83,9 @@ describe('consumer delivery', () => {
     first.send({ type: 'isEndOfTopic' });
     expect(await first.next()).toEqual({ endOfTopic: false });
     await first.close();
-    const second = await openEarliest(topic, 'sub');
+    const second = await pool.reopen(
+      consumerUrl(target, topic, 'sub', '?subscriptionInitialPosition=Earliest'),
+    );
     const redelivered = await second.take<Delivered>(5);
     expect(redelivered.map((m) => m.messageId)).toEqual(
       published.filter((_, i) => i % 2 === 1).map((p) => p.messageId),

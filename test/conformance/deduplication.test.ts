@@ -37,18 +37,6 @@ async function dedupNamespace(): Promise<string> {
   return `${tenant}/ns`;
 }
 
-/** Opens a producer, retrying briefly: Pulsar frees a closed producer's name asynchronously. */
-async function openProducer(url: string): Promise<Awaited<ReturnType<SocketPool['open']>>> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const socket = await pool.open(url).catch(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      return undefined;
-    });
-    if (socket !== undefined) return socket;
-  }
-  throw new Error(`could not open ${url}`);
-}
-
 /** Sends one message and returns its ack's message id. */
 async function sendOne(
   producer: Awaited<ReturnType<SocketPool['open']>>,
@@ -79,15 +67,7 @@ describe('deduplication', () => {
       expect(await first.next()).toMatchObject({ result: 'ok' });
     }
     await first.close();
-    let second;
-    // Pulsar frees the producer name asynchronously; retry briefly.
-    for (let attempt = 0; attempt < 20 && second === undefined; attempt++) {
-      second = await pool.open(`${path}?producerName=p1&initialSequenceId=1`).catch(async () => {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        return undefined;
-      });
-    }
-    if (second === undefined) throw new Error('could not reopen producer p1');
+    const second = await pool.reopen(`${path}?producerName=p1&initialSequenceId=1`);
     const acks: { result: string; messageId: string }[] = [];
     for (let i = 2; i < 5; i++) {
       second.send({ payload: base64(`m${i}`), context: `b${i}` });
@@ -113,14 +93,7 @@ describe('deduplication', () => {
       expect(await first.next()).toMatchObject({ result: 'ok' });
     }
     await first.close();
-    let second;
-    for (let attempt = 0; attempt < 20 && second === undefined; attempt++) {
-      second = await pool.open(path).catch(async () => {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        return undefined;
-      });
-    }
-    if (second === undefined) throw new Error('could not reopen producer p2');
+    const second = await pool.reopen(path);
     // Starting again at sequence id 0 would have these dropped as duplicates of m0 and m1 (-1:-1).
     for (let i = 3; i < 5; i++) {
       second.send({ payload: base64(`m${i}`), context: `b${i}` });
@@ -139,15 +112,15 @@ describe('deduplication', () => {
     const path = await partitionedDedupTopic(3);
     const producerUrl = (partition: number) =>
       `${target.wsUrl}/ws/v2/producer/persistent/${path}-partition-${partition}?producerName=pp&initialSequenceId=-1`;
-    const first = await openProducer(producerUrl(0));
+    const first = await pool.reopen(producerUrl(0));
     expect((await sendOne(first, 'a0')).entryId).toBeGreaterThanOrEqual(0);
     await first.close();
     // Sequence id 0 of producer pp again, on another partition: that partition never saw it.
-    const other = await openProducer(producerUrl(1));
+    const other = await pool.reopen(producerUrl(1));
     expect((await sendOne(other, 'b0')).entryId).toBeGreaterThanOrEqual(0);
     await other.close();
     // And on the partition that stored it: a duplicate.
-    const again = await openProducer(producerUrl(0));
+    const again = await pool.reopen(producerUrl(0));
     expect(await sendOne(again, 'a0')).toMatchObject({ ledgerId: -1, entryId: -1 });
     const next = await sendOne(again, 'a1');
     expect(next.entryId).toBeGreaterThanOrEqual(0);
@@ -177,13 +150,13 @@ describe('deduplication', () => {
       ) ?? '';
     const partitionB = keyPartition(keyB, partitions, 'JavaStringHash');
     const url = `${target.wsUrl}/ws/v2/producer/persistent/${path}?producerName=base`;
-    const first = await openProducer(`${url}&initialSequenceId=-1`);
+    const first = await pool.reopen(`${url}&initialSequenceId=-1`);
     // Partition A gets sequence ids 0 and 1, partition B its own 0.
     await sendOne(first, 'a0', keyA);
     await sendOne(first, 'a1', keyA);
     expect((await sendOne(first, 'b0', keyB)).partition).toBe(partitionB);
     await first.close();
-    const second = await openProducer(`${url}&initialSequenceId=-1`);
+    const second = await pool.reopen(`${url}&initialSequenceId=-1`);
     // Partition B's sequence id 0 again: dropped; its sequence id 1 is new there (one shared
     // numbering would have given b0 the id 2 and dropped b1 too).
     expect(await sendOne(second, 'b0', keyB)).toMatchObject({ ledgerId: -1, entryId: -1 });
@@ -203,14 +176,7 @@ describe('deduplication', () => {
     first.send({ payload: base64('x'), context: '0' });
     await first.next();
     await first.close();
-    let second;
-    for (let attempt = 0; attempt < 20 && second === undefined; attempt++) {
-      second = await pool.open(`${path}?producerName=${topic}&initialSequenceId=-1`).catch(async () => {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        return undefined;
-      });
-    }
-    if (second === undefined) throw new Error('could not reopen the producer');
+    const second = await pool.reopen(`${path}?producerName=${topic}&initialSequenceId=-1`);
     second.send({ payload: base64('x'), context: '1' });
     const ack = await second.next<{ messageId: string }>();
     expect(decodeMessageId(ack.messageId).entryId).toBeGreaterThanOrEqual(0);

@@ -203,7 +203,7 @@ describe.skipIf(!cryptoKeysAvailable)('encryption (server-side and client-side m
       discard.send({ messageId: message.messageId });
       expect(await discard.drain()).toEqual([]);
       await discard.close();
-      const consume = await pool.open(
+      const consume = await pool.reopen(
         consumerUrl(target, topic, 'sub', `${earliest}&cryptoFailureAction=CONSUME`),
       );
       expect(await consume.drain()).toEqual([]);

@@ -41,7 +41,7 @@ describe('non-persistent topics', () => {
     expect(new Set([...consumed, ...read].map((m) => m.messageId))).toEqual(new Set([NON_PERSISTENT_ID]));
 
     await consumer.close();
-    const again = await pool.open(`${path('consumer', topic)}/sub?subscriptionInitialPosition=Earliest`);
+    const again = await pool.reopen(`${path('consumer', topic)}/sub?subscriptionInitialPosition=Earliest`);
     expect(await again.drain()).toEqual([]);
   });
 });

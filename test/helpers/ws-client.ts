@@ -140,6 +140,24 @@ export class SocketPool {
     return socket;
   }
 
+  /**
+   * Opens a socket on a name or an Exclusive subscription a just-closed socket held. Pulsar releases
+   * the producer or consumer behind a closed socket asynchronously, so the handshake can meet a 409
+   * for a moment; only that status is retried, for up to `timeoutMs`. Any other refusal is thrown.
+   */
+  async reopen(url: string, timeoutMs = 5_000): Promise<TestSocket> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.open(url);
+      } catch (error) {
+        const stillHeld = error instanceof HandshakeRefusedError && error.status === 409;
+        if (!stillHeld || Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
   async closeAll(): Promise<void> {
     await Promise.all(this.sockets.splice(0).map((socket) => socket.close()));
   }
