@@ -11,7 +11,7 @@ export interface EmbeddedBrokerOptions {
   /** 0 picks a free port. @default 8080 */
   port?: number;
   /**
-   * `'always'`: a publish is acked only after its record is fdatasync'ed (group commit: one sync per
+   * `'always'`: a publish is acked only after its record is on disk (O_DSYNC writes; group commit: one per
    * batch of concurrent publishes). `'never'`: acked once written to the OS; survives a killed broker
    * process but not a power loss.
    * @default 'always'

@@ -3,9 +3,9 @@
  * through a bounded cache (read-cache.ts). Entries are addressed by ordinal (0..length-1 across all
  * segments) and map one-to-one to message ids (ledgerId, entryId).
  *
- * Durability: an append resolves only after its record is written and, with `fsync: true`,
- * fdatasync'ed. Appends that arrive while a write is in progress share the next write and sync
- * (group commit), so a pipelining producer pays for one sync per batch, not per message.
+ * Durability: an append resolves only after its record is written and, with `fsync: true`, on the
+ * disk (a synchronous write, see segment.ts). Appends that arrive while a write is in progress share
+ * the next write (group commit), so a pipelining producer pays for one sync per batch, not per message.
  *
  * Write failures (a full disk above all) fail the batch being written and every append queued behind
  * it, so nothing is stored after a message that was not; the log stays open, and the next append
@@ -239,7 +239,11 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     if (this.writableIsFull || this.writable === undefined) {
       if (this.writable !== undefined) await this.trimPreallocation(this.writable);
       const ledgerId = await this.ledgerIds.allocate();
-      const segment = await Segment.create(join(this.dir, `ledger-${ledgerId}.log`), ledgerId);
+      const segment = await Segment.create(
+        join(this.dir, `ledger-${ledgerId}.log`),
+        ledgerId,
+        this.options.fsync,
+      );
       this.addSegment(segment);
       this.writable = segment;
     }
@@ -253,10 +257,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     const firstEntryId = segment.entryCount;
     batch.forEach((pending, index) => stampChecksum(pending.record, firstEntryId + index));
     try {
-      await segment.write(
-        batch.map((pending) => pending.record),
-        this.options.fsync,
-      );
+      await segment.write(batch.map((pending) => pending.record));
     } catch (error) {
       await this.recoverFromFailedWrite(segment, error as Error);
       throw error;
@@ -275,7 +276,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
       this.options.logger.info({ ledgerId: segment.ledgerId }, 'topic log writes succeed again');
     }
     this.emit('appended');
-    if (this.options.fsync) await this.preallocate(segment);
+    if (this.options.fsync && segment.wantsZerosAhead) await this.preallocate(segment);
   }
 
   /**

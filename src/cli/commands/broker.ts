@@ -63,7 +63,7 @@ export const brokerCommand: CommandModule<object, BrokerArgs> = {
         choices: ['always', 'never'] as const,
         default: 'always' as const,
         describe:
-          "always: ack a publish after it is fdatasync'ed (group commit); never: after it is written to the OS",
+          'always: ack a publish once it is on disk (synchronous writes, group commit); never: once written to the OS',
       })
       .option('max-text-frame-size', {
         type: 'number',
