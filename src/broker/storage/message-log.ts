@@ -5,7 +5,8 @@
  *
  * Durability: an append resolves only after its record is written and, with `fsync: true`, on the
  * disk (a synchronous write, see segment.ts). Appends that arrive while a write is in progress share
- * the next write (group commit), so a pipelining producer pays for one sync per batch, not per message.
+ * the next write (group commit, commit-queue.ts), so a pipelining producer pays for one sync per
+ * batch, not per message.
  *
  * Write failures (a full disk above all) fail the batch being written and every append queued behind
  * it, so nothing is stored after a message that was not; the log stays open, and the next append
@@ -16,6 +17,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { MessageIdData } from '../../protocol/index.js';
+import { CommitQueue, type Commit } from './commit-queue.js';
 import type { LedgerIdAllocator } from './ledger-ids.js';
 import { ReadAhead, RUN_BYTES, RUN_ENTRIES } from './read-ahead.js';
 import { ReadCache } from './read-cache.js';
@@ -58,16 +60,13 @@ export interface AppendResult {
   readonly entryId: number;
 }
 
-interface PendingAppend {
-  readonly record: Buffer;
+interface PendingAppend extends Commit {
   readonly message: StoredMessage;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: Error) => void;
 }
 
 const SEGMENT_FILE = /^ledger-(\d+)\.log$/;
-const MAX_BATCH_RECORDS = 4096;
-const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 /** Write errors after which the same ledger takes the next batch once the failed one is cut. */
 const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
@@ -80,8 +79,11 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   private firstLive = 0;
   private trimming = false;
   private writable: Segment | undefined;
-  private queue: PendingAppend[] = [];
-  private flushing = false;
+  private readonly commits: CommitQueue<PendingAppend> = new CommitQueue({
+    room: () => this.roomInSegment(),
+    write: (batch) => this.writeBatch(batch),
+    fail: (error, batch, behind) => this.failBatch(error, batch, behind),
+  });
   /** True from a failed write until the next one succeeds: repeated failures are logged quietly. */
   private failing = false;
   /** Ledgers whose failed write could not be cut and whose seal is not recorded yet. */
@@ -92,8 +94,6 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   /** Runs of entries read from disk ahead of the one asked for (bounded, see read-ahead.ts). */
   private readonly readAhead = new ReadAhead();
   private count = 0;
-  private idle: Promise<void> = Promise.resolve();
-  private markIdle: () => void = () => undefined;
 
   private constructor(
     private readonly dir: string,
@@ -173,50 +173,13 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
    */
   append(message: StoredMessage): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ record: encodeRecord(message), message, resolve, reject });
-      if (!this.flushing) this.startFlushing();
+      this.commits.add({ record: encodeRecord(message), message, resolve, reject });
     });
   }
 
   /** Resolves when every append issued so far has completed. */
   drained(): Promise<void> {
-    return this.flushing ? this.idle : Promise.resolve();
-  }
-
-  private startFlushing(): void {
-    this.flushing = true;
-    this.idle = new Promise((resolve) => (this.markIdle = resolve));
-    void this.flushLoop();
-  }
-
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.takeBatch();
-        try {
-          await this.writeBatch(batch);
-        } catch (error) {
-          this.failBatch(error as Error, batch);
-        }
-      }
-    } finally {
-      this.flushing = false;
-      this.markIdle();
-    }
-  }
-
-  private takeBatch(): PendingAppend[] {
-    let bytes = 0;
-    let take = 0;
-    // A batch goes to one segment, so it stops where that segment is full of entries.
-    const limit = Math.min(MAX_BATCH_RECORDS, this.roomInSegment());
-    while (take < this.queue.length && take < limit && bytes < MAX_BATCH_BYTES) {
-      bytes += this.queue[take]?.record.length ?? 0;
-      take++;
-    }
-    const batch = this.queue.slice(0, take);
-    this.queue = this.queue.slice(take);
-    return batch;
+    return this.commits.drained();
   }
 
   private get writableIsFull(): boolean {
@@ -344,9 +307,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   }
 
   /** Fails `batch` and everything queued behind it, so nothing is stored after a message that was not. */
-  private failBatch(error: Error, batch: readonly PendingAppend[]): void {
-    const queued = this.queue;
-    this.queue = [];
+  private failBatch(error: Error, batch: readonly PendingAppend[], queued: readonly PendingAppend[]): void {
     const cause = describeIoError(error);
     const level = this.failing ? 'debug' : 'error';
     this.failing = true;
@@ -462,7 +423,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
         const segment = this.segments[this.firstLive];
         const base = this.baseOrdinals[this.firstLive] ?? 0;
         if (segment === undefined || base + segment.entryCount > consumedBefore) break;
-        if (segment === this.writable && (!includeWritable || this.flushing)) break;
+        if (segment === this.writable && (!includeWritable || this.commits.busy)) break;
         if (!retentionAllowsDeleting(retention, segment.lastWriteAt, storedBytes, now)) break;
         // Readers see the entries as gone before the file is: a read never hits a closed handle.
         this.firstLive++;
