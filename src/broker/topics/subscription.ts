@@ -14,12 +14,9 @@
  * Consumers of another type than the connected ones are refused (409), as in Pulsar.
  *
  * Bounds (docs/broker.md, "Memory"): acknowledged entries are ranges (subscription-cursor.ts); entries
- * to replay are ranges too; Shared and Key_Shared stop dispatching to a consumer holding
- * {@link MAX_UNACKED_PER_CONSUMER} unacknowledged messages, and to the subscription at
- * {@link MAX_UNACKED_PER_SUBSCRIPTION}, until half of them are acknowledged (Pulsar's
- * `maxUnackedMessagesPerConsumer` and `maxUnackedMessagesPerSubscription`, with their defaults);
- * Exclusive and Failover keep no per-message state: what was dispatched is the span from the first
- * unacknowledged entry to the read position.
+ * to replay are ranges too; Shared and Key_Shared track what each consumer holds unacknowledged, up
+ * to Pulsar's limits (unacked-messages.ts); Exclusive and Failover keep no per-message state: what
+ * was dispatched is the span from the first unacknowledged entry to the read position.
  */
 import type { Logger } from 'pino';
 import type { InitialPosition, SubscriptionType, TopicName } from '../../protocol/index.js';
@@ -32,6 +29,7 @@ import { ConsistentHashRing, messageSlot, PendingSlots } from './key-shared.js';
 import { OrdinalRanges } from './ordinal-ranges.js';
 import { Signal } from './signal.js';
 import { SubscriptionCursor } from './subscription-cursor.js';
+import { UnackedMessages } from './unacked-messages.js';
 
 /** The consumer side as the subscription sees it. */
 export interface SubscriptionConsumer {
@@ -53,11 +51,6 @@ export class ConsumerBusyError extends Error {
 /** How far Key_Shared looks past messages whose key belongs to a busy consumer. */
 const KEY_SHARED_LOOKAHEAD = 1000;
 
-/** Pulsar's `maxUnackedMessagesPerConsumer` default (Shared, Key_Shared). */
-export const MAX_UNACKED_PER_CONSUMER = 50_000;
-/** Pulsar's `maxUnackedMessagesPerSubscription` default (Shared, Key_Shared). */
-export const MAX_UNACKED_PER_SUBSCRIPTION = 200_000;
-
 export class Subscription {
   private type: SubscriptionType | undefined;
   private consumers: SubscriptionConsumer[] = [];
@@ -67,12 +60,8 @@ export class Subscription {
   private active: SubscriptionConsumer | undefined;
   /** Entries to dispatch again before new ones (Shared, Key_Shared). */
   private readonly replay = new OrdinalRanges();
-  /** Shared/Key_Shared: dispatched, not yet acknowledged: who has them. */
-  private readonly pending = new Map<number, SubscriptionConsumer>();
-  /** Shared/Key_Shared: how many entries each consumer holds unacknowledged. */
-  private readonly unackedBy = new Map<SubscriptionConsumer, number>();
-  /** Shared/Key_Shared: consumers (or, as `this`, the whole subscription) at their unacked limit. */
-  private readonly blocked = new Set<SubscriptionConsumer | Subscription>();
+  /** Shared/Key_Shared: dispatched, not yet acknowledged: who has them, within Pulsar's limits. */
+  private readonly pending = new UnackedMessages<SubscriptionConsumer>();
   /** Shared/Key_Shared only: how often an entry was redelivered (negative ack, ack timeout). */
   private readonly redeliveryCounts = new Map<number, number>();
   /** Shared/Key_Shared: entries held back until their `deliverAt` (delayed delivery). */
@@ -178,11 +167,7 @@ export class Subscription {
     this.consumers[index] = to;
     this.ring.replace(from, to);
     this.updateActive();
-    for (const [ordinal, owner] of this.pending) if (owner === from) this.pending.set(ordinal, to);
-    const unacked = this.unackedBy.get(from);
-    this.unackedBy.delete(from);
-    if (unacked !== undefined) this.unackedBy.set(to, unacked);
-    if (this.blocked.delete(from)) this.blocked.add(to);
+    this.pending.replace(from, to);
   }
 
   /** Detaches a consumer; what it was sent but did not acknowledge is delivered again. */
@@ -203,13 +188,11 @@ export class Subscription {
       if (activeBefore === consumer) this.rewind();
     } else {
       // Pulsar replays a closed Shared consumer's messages without counting a redelivery.
-      for (const [ordinal, owner] of this.pending) {
-        if (owner !== consumer) continue;
+      for (const ordinal of this.pending.heldBy(consumer)) {
         this.unclaim(ordinal);
         this.replay.add(ordinal);
       }
-      this.unackedBy.delete(consumer);
-      this.blocked.delete(consumer);
+      this.pending.forget(consumer);
     }
     this.changed.notify();
   }
@@ -219,8 +202,6 @@ export class Subscription {
     this.readPosition = this.cursor.firstUnacked;
     this.replay.clear();
     this.pending.clear();
-    this.unackedBy.clear();
-    this.blocked.clear();
     this.pendingSlots.clear();
     this.changed.notify();
   }
@@ -267,11 +248,7 @@ export class Subscription {
   private claim(ordinal: number, consumer: SubscriptionConsumer): number {
     this.replay.delete(ordinal);
     if (this.isSingleActive) return ordinal;
-    this.pending.set(ordinal, consumer);
-    const unacked = (this.unackedBy.get(consumer) ?? 0) + 1;
-    this.unackedBy.set(consumer, unacked);
-    if (unacked >= MAX_UNACKED_PER_CONSUMER) this.blocked.add(consumer);
-    if (this.pending.size >= MAX_UNACKED_PER_SUBSCRIPTION) this.blocked.add(this);
+    this.pending.claim(ordinal, consumer);
     const slot = this.slots.get(ordinal);
     if (slot !== undefined) this.pendingSlots.track(ordinal, slot, consumer);
     return ordinal;
@@ -279,22 +256,10 @@ export class Subscription {
 
   /** `ordinal` is no longer held by a consumer (acked, redelivered, held back). */
   private unclaim(ordinal: number): void {
-    const owner = this.pending.get(ordinal);
-    if (owner === undefined) return;
-    this.pending.delete(ordinal);
+    const { released, unblocked } = this.pending.release(ordinal);
+    if (!released) return;
     this.pendingSlots.untrack(ordinal);
-    const unacked = (this.unackedBy.get(owner) ?? 1) - 1;
-    if (unacked > 0) this.unackedBy.set(owner, unacked);
-    else this.unackedBy.delete(owner);
-    // Pulsar unblocks a consumer (and a subscription) once half of its limit is acknowledged.
-    let unblocked = unacked <= MAX_UNACKED_PER_CONSUMER / 2 && this.blocked.delete(owner);
-    if (this.pending.size <= MAX_UNACKED_PER_SUBSCRIPTION / 2 && this.blocked.delete(this)) unblocked = true;
     if (unblocked) this.changed.notify();
-  }
-
-  /** Shared/Key_Shared: `consumer` (or the whole subscription) is at its unacknowledged limit. */
-  private isBlocked(consumer: SubscriptionConsumer): boolean {
-    return this.blocked.size > 0 && (this.blocked.has(consumer) || this.blocked.has(this));
   }
 
   private isAvailable(ordinal: number): boolean {
@@ -335,7 +300,7 @@ export class Subscription {
     if (this.isSingleActive) {
       if (this.active !== consumer) return undefined;
     } else {
-      if (this.isBlocked(consumer)) return undefined;
+      if (this.pending.isBlocked(consumer)) return undefined;
       const replayed = this.firstReplay();
       if (replayed !== undefined) return this.claim(replayed, consumer);
     }
@@ -348,7 +313,7 @@ export class Subscription {
    * consumers' keys stay where they are; the scan looks a bounded way ahead.
    */
   private async pickByKey(consumer: SubscriptionConsumer): Promise<number | undefined> {
-    if (this.isBlocked(consumer)) return undefined;
+    if (this.pending.isBlocked(consumer)) return undefined;
     this.skipDispatched();
     for (const ordinal of this.keySharedCandidates()) {
       if (!this.isAvailable(ordinal)) continue;
@@ -424,7 +389,11 @@ export class Subscription {
       }
       for (const position of positions) {
         const ordinal = this.log.ordinalOf(position);
-        if (ordinal === undefined || this.cursor.isAcked(ordinal) || this.pending.get(ordinal) !== consumer)
+        if (
+          ordinal === undefined ||
+          this.cursor.isAcked(ordinal) ||
+          this.pending.ownerOf(ordinal) !== consumer
+        )
           continue;
         this.unclaim(ordinal);
         this.redeliveryCounts.set(ordinal, (this.redeliveryCounts.get(ordinal) ?? 0) + 1);
@@ -449,7 +418,7 @@ export class Subscription {
     unackedMessages: number;
     consumers: { consumerName: string; unackedMessages: number }[];
   } {
-    const unackedBy = new Map(this.unackedBy);
+    const unackedBy = this.pending.countsByConsumer();
     if (this.isSingleActive && this.active !== undefined) {
       // Dispatched since the first unacknowledged entry, less what was acknowledged of it.
       const first = this.cursor.firstUnacked;
