@@ -1,7 +1,7 @@
 /**
  * With fsync on, a writable ledger is kept written with zeros ahead of its last record, so that the
- * synchronous write of each append stores data alone instead of committing a new file size through the
- * filesystem's journal (whose commits stalled appends for 100 ms and more: `npm run bench:latency`).
+ * synchronous write of each append stores data alone instead of also writing a new file size to the
+ * filesystem (whose metadata writes stalled appends for 100 ms and more: `npm run bench:latency`).
  * What must hold: the zeros are bounded, never read as records, cut when the ledger is written no
  * more, and after a crash cut by recovery without being taken for a torn record.
  */

@@ -15,10 +15,11 @@
  *
  * With fsync on, the file is also kept written with zeros ahead of its end (as many bytes as the
  * ledger holds, at least 256 KiB and at most `PREALLOCATE_MAX_BYTES`). A synchronous write that
- * grows a file must also commit the file's new size through the filesystem's journal; one over
+ * grows a file must also write the file's new size (its metadata: a journal commit on a journaling
+ * filesystem, the inode itself without a journal); one over
  * bytes already on disk writes the data alone. Measured on ext4 here, 150 B writes each fdatasync'ed
  * at 1 000/s: p99 0.78-1.0 ms growing the file, 0.27-0.64 ms over zeros, and the appending runs had
- * stalls of 127 ms (journal commits) the other had not. The zeros past the committed end are cut
+ * stalls of 127 ms (metadata writes) the other had not. The zeros past the committed end are cut
  * when the ledger stops being written (`trimPreallocation`) and, after a crash, by recovery, which
  * tells them from a torn record.
  */
