@@ -58,7 +58,10 @@ export interface EmbeddedBrokerOptions {
    * topics in use are never closed. @default 256
    */
   maxOpenTopics?: number;
-  /** Decoded messages kept in memory per topic for fast dispatch, in bytes. @default 16777216 (16 MiB) */
+  /**
+   * Decoded messages kept in memory per topic for fast dispatch, in bytes; filled only while a
+   * consumer or reader is connected to the topic. @default 16777216 (16 MiB)
+   */
   cacheBytesPerTopic?: number;
   /**
    * Publishes a producer connection may have received and not yet stored; at this many the broker

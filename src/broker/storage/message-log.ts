@@ -1,6 +1,6 @@
 /**
  * A persistent topic's message log: ledger segments on disk, appended with group commit, read
- * through a bounded cache (read-cache.ts). Entries are addressed by ordinal (0..length-1 across all
+ * through a bounded cache (read-cache.ts) filled while the topic has readers attached. Entries are addressed by ordinal (0..length-1 across all
  * segments) and map one-to-one to message ids (ledgerId, entryId).
  *
  * Durability: an append resolves only after its record is written and, with `fsync: true`, on the
@@ -182,6 +182,25 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     return this.commits.drained();
   }
 
+  /**
+   * Someone reads this log as it grows: a subscription with a consumer connected, or a reader. Only
+   * then do appends fill the read cache (see ReadCache.readerAttached). Pair with `readerDetached`.
+   */
+  readerAttached(): void {
+    this.cache.readerAttached();
+  }
+
+  /** The reader counted by `readerAttached` left; the last one to leave empties the cache. */
+  readerDetached(): void {
+    // An unpaired call is a bug in a caller, not a reason to stop a broker: said loudly.
+    if (!this.cache.readerDetached()) this.options.logger.error('a reader of the log left twice');
+  }
+
+  /** Bytes of messages the read cache holds now (see ReadCache.bytes). */
+  get cachedBytes(): number {
+    return this.cache.bytes;
+  }
+
   private get writableIsFull(): boolean {
     return (
       this.writable === undefined ||
@@ -231,7 +250,9 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     batch.forEach((pending, index) => {
       const ordinal = firstOrdinal + index;
       // The cache keeps the payload as a view into the record (memory of its own, see encodeRecord).
-      this.cache.add(ordinal, { ...pending.message, payload: payloadOfRecord(pending.record) });
+      if (this.cache.filling) {
+        this.cache.add(ordinal, { ...pending.message, payload: payloadOfRecord(pending.record) });
+      }
       pending.resolve({ ordinal, ledgerId: segment.ledgerId, entryId: firstEntryId + index });
     });
     if (this.failing) {

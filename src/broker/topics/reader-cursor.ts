@@ -13,6 +13,8 @@ export class ReaderCursor {
     private position: number,
   ) {
     log.on('appended', this.onAppended);
+    // A reader reads the log as it grows: appends are cached for it (MessageLog.readerAttached).
+    log.readerAttached();
   }
 
   /** True when every entry written so far has been handed out. */
@@ -41,7 +43,9 @@ export class ReaderCursor {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    this.log.readerDetached();
     this.log.off('appended', this.onAppended);
     this.changed.notify();
   }

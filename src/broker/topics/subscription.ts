@@ -86,6 +86,8 @@ export class Subscription {
   private readonly onAppended = (): void => this.changed.notify();
   private readonly timers = new Set<NodeJS.Timeout>();
   private deleted = false;
+  /** Whether this subscription counts as a reader of the log (it has consumers, see `syncReading`). */
+  private readingLog = false;
   /**
    * Called with the new first unacknowledged entry when it moves on (the topic may trim consumed
    * segments).
@@ -156,6 +158,7 @@ export class Subscription {
     this.consumers.push(consumer);
     this.ring.add(consumer);
     this.updateActive();
+    this.syncReading();
     if (type === 'Failover' && activeBefore !== undefined && this.active !== activeBefore) this.rewind();
     this.changed.notify();
   }
@@ -178,6 +181,7 @@ export class Subscription {
     this.consumers.splice(index, 1);
     this.ring.remove(consumer);
     this.updateActive();
+    this.syncReading();
     if (this.consumers.length === 0 && this.onEmpty !== undefined) {
       this.deleted = true;
       this.stop();
@@ -463,8 +467,21 @@ export class Subscription {
     this.consumers = [];
     this.ring.clear();
     this.updateActive();
+    this.syncReading();
     this.stop();
     await this.cursor.delete();
+  }
+
+  /**
+   * Tells the log whether this subscription reads it as it grows (it does while it has consumers):
+   * the log caches appends only while someone does (MessageLog.readerAttached).
+   */
+  private syncReading(): void {
+    const reading = this.consumers.length > 0;
+    if (reading === this.readingLog) return;
+    this.readingLog = reading;
+    if (reading) this.log.readerAttached();
+    else this.log.readerDetached();
   }
 
   /** Stops timers and listeners. */
