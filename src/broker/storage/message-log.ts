@@ -1,7 +1,8 @@
 /**
  * A persistent topic's message log: ledger segments on disk, appended with group commit, read
- * through a bounded cache (read-cache.ts) filled while the topic has readers attached. Entries are addressed by ordinal (0..length-1 across all
- * segments) and map one-to-one to message ids (ledgerId, entryId).
+ * through a bounded cache (read-cache.ts) filled while the topic has readers attached. Entries are
+ * addressed by ordinal (0..length-1 across all segments) and map one-to-one to message ids
+ * (ledgerId, entryId).
  *
  * Durability: an append resolves only after its record is written and, with `fsync: true`, on the
  * disk (a synchronous write, see segment.ts). Appends that arrive while a write is in progress share
