@@ -7,8 +7,9 @@
  * Nothing is trusted: the shared secret, the presence and form of the HMAC signature, the path, the
  * method and the declared length are checked on the headers, and a request failing one is refused
  * without its body being read (the connection closes after the answer). The body is then read (at
- * most `maxBodyBytes`, within `bodyTimeoutMs`) with its HMAC computed as it arrives, and every NDJSON line checked, before
- * anything of it is published: no record of an unauthenticated or malformed body reaches the topic.
+ * most `maxBodyBytes`, within `bodyTimeoutMs`) with its HMAC computed as it arrives, and every
+ * NDJSON line checked, before anything of it is published: no record of an unauthenticated or
+ * malformed body reaches the topic.
  * The messages then stream into the producer a window at a time (`maxRequestMessagesInFlight` per
  * request, `maxMessagesInFlight` for the whole source), so memory is bounded by messages as well as
  * bytes.
@@ -18,8 +19,10 @@
  * naming the line; empty body), 401 (missing or wrong shared secret or HMAC signature), 429 +
  * Retry-After (the bounded request queue is full; nothing stored), 503 + Retry-After (closing, the
  * pipeline failed, or no progress for `ackTimeoutMs`; part of the request may be stored), 502 (the
- * broker refused the producer's credentials: no Retry-After, a retry cannot help). `close()` stops accepting and waits for the requests in flight before
- * ending the stream. Each answer is a `'response'` event with its status code.
+ * broker refused the producer's credentials: no Retry-After, a retry cannot help). A failed source
+ * stops listening and gives every request it still holds that failure's answer before closing its
+ * connection. `close()` stops accepting and waits for the requests in flight before ending the
+ * stream. Each answer is a `'response'` event with its status code.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -111,6 +114,11 @@ export class WebhookSource extends Readable {
   /** The shared secret's digest: what a presented secret is compared with (see constant-time.ts). */
   private readonly secretDigest: Buffer | undefined;
   private closing = false;
+  /**
+   * Set once the pipeline failed: what every request still reaching the server is answered (502
+   * when the broker refused the producer, so a caller is not told to retry what cannot succeed).
+   */
+  private failure: HttpRefusal | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -223,6 +231,7 @@ export class WebhookSource extends Readable {
         ? undefined
         : expectedSignature(hmacSecret, signatureHeader, request.headers[signatureHeader]);
     checkDeclaredLength(request, this.options.maxBodyBytes ?? WEBHOOK_DEFAULTS.maxBodyBytes, 'maxBodyBytes');
+    if (this.failure !== undefined) throw this.failure;
     if (this.closing || this.destroyed) throw new HttpRefusal(503, 'shutting down', 5);
     const limit =
       (this.options.maxInFlight ?? WEBHOOK_DEFAULTS.maxInFlight) +
@@ -251,7 +260,7 @@ export class WebhookSource extends Readable {
       signature,
     );
     const messages = messagesOfRequest(request.headers, body, this.options);
-    if (this.destroyed) throw new HttpRefusal(503, 'the pipeline is down', 5);
+    if (this.destroyed) throw this.failure ?? new HttpRefusal(503, 'the pipeline is down', 5);
     const publication = new RequestPublication(messages, {
       processWindow: this.window,
       requestMessages: this.options.maxRequestMessagesInFlight ?? WEBHOOK_DEFAULTS.maxRequestMessagesInFlight,
@@ -294,11 +303,14 @@ export class WebhookSource extends Readable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const refusal =
       upstreamRefusal(error) ?? new HttpRefusal(503, 'the pipeline failed; nothing more was stored', 5);
+    if (error !== null) this.failure = refusal;
     for (const publication of this.publishing) publication.abandon(refusal);
     this.publishing.clear();
     this.server.close();
-    // Connections go once the failed requests have their 503s.
-    void this.queue.onIdle().then(() => this.server.closeAllConnections());
+    // Connections go once the failed requests have their answers. Only idle ones: a connection
+    // whose request is still arriving gets the failure as its answer (see admit), where closing it
+    // would reset it; its headers and body are bounded in time (boundRequestTimes).
+    void this.queue.onIdle().then(() => this.server.closeIdleConnections());
     callback(error);
   }
 }

@@ -9,10 +9,10 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebhookSource, type WebhookOptions } from '../../src/connectors/http-webhook.js';
-import { PulsarWsClient } from '../../src/index.js';
+import { AuthError, PulsarWsClient } from '../../src/index.js';
 import type { ProducerMessageObject } from '../../src/streams/producer-message.js';
 import { Tracked } from '../../src/streams/tracked.js';
-import { headWithoutBody, tricklingBody } from '../helpers/http-raw.js';
+import { bodyAfterContinue, headWithoutBody, tricklingBody } from '../helpers/http-raw.js';
 import { uniqueTopic, useTarget } from '../helpers/target.js';
 import { readTopic } from '../helpers/topics.js';
 
@@ -170,6 +170,20 @@ describe('webhook source', () => {
     expect(failed.status).toBe(503);
     expect(failed.retryAfter).toBe('5');
     expect((await done)?.message).toBe('sink broke');
+  });
+
+  it('a request still arriving when the broker refuses the producer: 502 naming the refusal, then the connection closed (never reset)', async () => {
+    const webhook = await WebhookSource.listen();
+    const failed = new Promise<Error>((resolve) => webhook.once('error', resolve));
+    const refusal = new AuthError('authorization failed for ws://127.0.0.1/ws/v2/producer/x', 403);
+    // The head is admitted; the body is sent only once the source failed as a refused pipeline would.
+    const answer = await bodyAfterContinue(webhook.url, 'late', async () => {
+      webhook.destroy(refusal);
+      await failed;
+    });
+    expect(answer).toMatchObject({ status: 502, closedByServer: true });
+    expect(answer.headers['retry-after']).toBeUndefined();
+    expect(answer.json?.error).toBe(`the broker refused this server's producer: ${refusal.message}`);
   });
 
   it('1 000 concurrent small POSTs: each acknowledged (and stored) or refused with 429/503, none lost', async () => {

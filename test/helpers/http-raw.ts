@@ -1,7 +1,7 @@
 /**
  * HTTP at the socket level, for what `fetch` cannot show: a request whose head is sent and whose
- * body never comes, answered (or not) by the server, and whether the server then closed the
- * connection.
+ * body never comes (or comes only once something else happened), answered (or not) by the server,
+ * and whether the server then closed the connection.
  */
 import { connect } from 'node:net';
 
@@ -46,17 +46,42 @@ export function tricklingBody(
   return rawRequest(url, headers, declaredLength, timeoutMs, intervalMs);
 }
 
+/**
+ * Sends the head of a request with `Expect: 100-continue`; once the server invites the body (the
+ * request was admitted and is being handled), awaits `meanwhile` and only then sends `body`: for
+ * what happens to a request the server already holds when something else changes.
+ */
+export function bodyAfterContinue(
+  url: string,
+  body: string,
+  meanwhile: () => Promise<void>,
+  timeoutMs = 10_000,
+): Promise<RawAnswer> {
+  const headers = { Expect: '100-continue' };
+  return rawRequest(url, headers, Buffer.byteLength(body), timeoutMs, undefined, { body, meanwhile });
+}
+
 async function rawRequest(
   url: string,
   headers: Readonly<Record<string, string>>,
   declaredLength: number,
   timeoutMs: number,
   trickleIntervalMs?: number,
+  afterContinue?: { readonly body: string; readonly meanwhile: () => Promise<void> },
 ): Promise<RawAnswer> {
   const target = new URL(url);
   const socket = connect(Number(target.port), target.hostname);
   let received = '';
-  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  socket.on('data', (chunk: Buffer) => {
+    const first = received === '';
+    received += chunk.toString('latin1');
+    if (first && afterContinue !== undefined && received.startsWith('HTTP/1.1 100 ')) {
+      void afterContinue.meanwhile().then(
+        () => socket.write(afterContinue.body),
+        (error: unknown) => socket.destroy(error as Error),
+      );
+    }
+  });
   const lines = [
     `POST ${target.pathname}${target.search} HTTP/1.1`,
     `Host: ${target.host}`,

@@ -54,17 +54,21 @@ describe.skipIf(externalTarget && !externalAuthTarget)('a producer the broker re
     const token = await createToken(target.secretKey, role);
     const client = new PulsarWsClient({ url: target.wsUrl, token });
     const webhook = await WebhookSource.listen();
+    cleanups.push(() => webhook.close());
+    // The request is being published before the producer is even asked for: otherwise the refusal
+    // can come first and close the server while the request sits in its accept queue (a reset).
+    const answered = post(webhook.url, 'refused');
+    await until('the request is handed to the stream', () => Promise.resolve(webhook.messagesInFlight > 0));
     // The pipeline fails with the refusal (while the request is answered): caught here at once.
     const failure = pipeline(webhook, client.producer(uniqueTopic('webhook-refused'))).then(
       () => undefined,
       (error: unknown) => error as Error,
     );
     cleanups.push(async () => {
-      await webhook.close();
       await failure;
       await client.close();
     });
-    const answer = await post(webhook.url, 'refused');
+    const answer = await answered;
     expect(answer).toMatchObject({ status: 502, retryAfter: null });
     expect(answer.body.error).toMatch(
       /^the broker refused this server's producer: authorization failed for /,
