@@ -8,8 +8,9 @@
  * - Shared: every consumer gets the next available message; messages of a closed consumer, negative
  *   acks and ack timeouts are replayed, the latter two with `redeliveryCount` + 1.
  * - Key_Shared: like Shared, but every key sticks to one consumer, as Pulsar 4.0's AUTO_SPLIT mode
- *   assigns keys (consistent hashing, see key-shared.ts); a key that moves to another consumer waits
- *   until the messages of it the previous one holds are acknowledged.
+ *   assigns keys (consistent hashing, see key-shared.ts; the policy is key-shared-picker.ts); a key
+ *   that moves to another consumer waits until the messages of it the previous one holds are
+ *   acknowledged.
  *
  * Consumers of another type than the connected ones are refused (409), as in Pulsar.
  *
@@ -25,7 +26,7 @@ import { CorruptEntryError, EntryDeletedError } from '../storage/log-errors.js';
 import type { LogEntry, MessageLog } from '../storage/message-log.js';
 import { DelayedDeliveries } from './delayed-deliveries.js';
 import { failoverActive } from './failover.js';
-import { ConsistentHashRing, messageSlot, PendingSlots } from './key-shared.js';
+import { KeySharedPicker } from './key-shared-picker.js';
 import { OrdinalRanges } from './ordinal-ranges.js';
 import { Signal } from './signal.js';
 import { SubscriptionCursor } from './subscription-cursor.js';
@@ -74,14 +75,15 @@ export class Subscription {
    * acknowledged. As many as recovery found damaged, which is none on a healthy disk.
    */
   private readonly unreadable = new OrdinalRanges();
-  /** Key_Shared: the last entry read for its key, handed to its delivery if it is the one picked. */
-  private readForSlot: LogEntry | undefined;
-  /** Key_Shared: key slots of entries looked at but not yet acknowledged. */
-  private readonly slots = new Map<number, number>();
-  /** Key_Shared: which consumer owns which key slot. */
-  private readonly ring = new ConsistentHashRing<SubscriptionConsumer>();
-  /** Key_Shared: who holds unacknowledged entries of each slot (keys being drained). */
-  private readonly pendingSlots = new PendingSlots<SubscriptionConsumer>();
+  /** Key_Shared: which consumer may take which entry, by the slot of its key. */
+  private readonly keyShared: KeySharedPicker<SubscriptionConsumer>;
+  /** What a Key_Shared pick asks of this subscription. */
+  private readonly keySharedChecks = {
+    isAvailable: (ordinal: number) => this.isAvailable(ordinal),
+    isAttached: (consumer: SubscriptionConsumer) => this.consumers.includes(consumer),
+    markUnreadable: (ordinal: number) => this.unreadable.add(ordinal),
+    claim: (ordinal: number, consumer: SubscriptionConsumer) => this.claim(ordinal, consumer),
+  };
   private readonly changed = new Signal();
   private readonly onAppended = (): void => this.changed.notify();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -104,6 +106,7 @@ export class Subscription {
     private readonly onEmpty: (() => void) | undefined,
   ) {
     this.readPosition = cursor.firstUnacked;
+    this.keyShared = new KeySharedPicker(log);
     log.on('appended', this.onAppended);
   }
 
@@ -156,7 +159,7 @@ export class Subscription {
     const activeBefore = this.active;
     this.type = type;
     this.consumers.push(consumer);
-    this.ring.add(consumer);
+    this.keyShared.join(consumer);
     this.updateActive();
     this.syncReading();
     if (type === 'Failover' && activeBefore !== undefined && this.active !== activeBefore) this.rewind();
@@ -168,7 +171,7 @@ export class Subscription {
     const index = this.consumers.indexOf(from);
     if (index < 0) throw new ConsumerBusyError(`Subscription ${this.name} is not held by the handshake`);
     this.consumers[index] = to;
-    this.ring.replace(from, to);
+    this.keyShared.replace(from, to);
     this.updateActive();
     this.pending.replace(from, to);
   }
@@ -179,7 +182,7 @@ export class Subscription {
     if (index < 0) return;
     const activeBefore = this.active;
     this.consumers.splice(index, 1);
-    this.ring.remove(consumer);
+    this.keyShared.leave(consumer);
     this.updateActive();
     this.syncReading();
     if (this.consumers.length === 0 && this.onEmpty !== undefined) {
@@ -206,7 +209,7 @@ export class Subscription {
     this.readPosition = this.cursor.firstUnacked;
     this.replay.clear();
     this.pending.clear();
-    this.pendingSlots.clear();
+    this.keyShared.rewound();
     this.changed.notify();
   }
 
@@ -218,9 +221,7 @@ export class Subscription {
       if (ordinal !== undefined) {
         let entry: LogEntry;
         try {
-          const read = this.readForSlot;
-          this.readForSlot = undefined;
-          entry = read?.ordinal === ordinal ? read : await this.log.read(ordinal);
+          entry = this.keyShared.takeRead(ordinal) ?? (await this.log.read(ordinal));
         } catch (error) {
           // Retention deleted it meanwhile (only possible for what no durable cursor needs), or it is
           // damaged on disk: skipped, and never picked again.
@@ -253,8 +254,7 @@ export class Subscription {
     this.replay.delete(ordinal);
     if (this.isSingleActive) return ordinal;
     this.pending.claim(ordinal, consumer);
-    const slot = this.slots.get(ordinal);
-    if (slot !== undefined) this.pendingSlots.track(ordinal, slot, consumer);
+    this.keyShared.claimed(ordinal, consumer);
     return ordinal;
   }
 
@@ -262,7 +262,7 @@ export class Subscription {
   private unclaim(ordinal: number): void {
     const { released, unblocked } = this.pending.release(ordinal);
     if (!released) return;
-    this.pendingSlots.untrack(ordinal);
+    this.keyShared.released(ordinal);
     if (unblocked) this.changed.notify();
   }
 
@@ -313,29 +313,14 @@ export class Subscription {
   }
 
   /**
-   * Key_Shared: the first replayed or new entry whose key this consumer owns. Entries of other
-   * consumers' keys stay where they are; the scan looks a bounded way ahead.
+   * Key_Shared: the first replayed or new entry whose key this consumer owns (key-shared-picker.ts).
+   * Entries of other consumers' keys stay where they are; the scan looks a bounded way ahead. Not an
+   * async function itself: one promise per pick (the picker's), as this runs per message.
    */
-  private async pickByKey(consumer: SubscriptionConsumer): Promise<number | undefined> {
-    if (this.pending.isBlocked(consumer)) return undefined;
+  private pickByKey(consumer: SubscriptionConsumer): Promise<number | undefined> {
+    if (this.pending.isBlocked(consumer)) return Promise.resolve(undefined);
     this.skipDispatched();
-    for (const ordinal of this.keySharedCandidates()) {
-      if (!this.isAvailable(ordinal)) continue;
-      let slot: number;
-      try {
-        slot = await this.slotOf(ordinal);
-      } catch (error) {
-        if (!(error instanceof EntryDeletedError)) throw error;
-        if (error instanceof CorruptEntryError) this.unreadable.add(ordinal);
-        continue;
-      }
-      // Re-check after the read: another consumer may have taken it, or this one gone away.
-      if (!this.isAvailable(ordinal) || !this.consumers.includes(consumer)) continue;
-      if (this.ring.select(slot) === consumer && !this.pendingSlots.drainingFor(slot, consumer)) {
-        return this.claim(ordinal, consumer);
-      }
-    }
-    return undefined;
+    return this.keyShared.pick(consumer, this.keySharedCandidates(), this.keySharedChecks);
   }
 
   /**
@@ -350,18 +335,6 @@ export class Subscription {
     for (let ordinal = start; ordinal < limit; ordinal++) yield ordinal;
   }
 
-  /** The key slot of an entry; an entry read for it is kept for its delivery (one read, not two). */
-  private async slotOf(ordinal: number): Promise<number> {
-    let slot = this.slots.get(ordinal);
-    if (slot === undefined) {
-      const entry = await this.log.read(ordinal);
-      this.readForSlot = entry;
-      slot = messageSlot(entry.message.key, ordinal);
-      this.slots.set(ordinal, slot);
-    }
-    return slot;
-  }
-
   /** Individual ack. Unknown ids are ignored, as Pulsar's fire-and-forget acks are. */
   acknowledge(position: Position): void {
     if (this.deleted) return;
@@ -369,11 +342,10 @@ export class Subscription {
     const ordinal = this.cursor.acknowledge(position);
     if (ordinal === undefined) return;
     if (this.cursor.firstUnacked > consumedBefore) this.onConsumed(this.cursor.firstUnacked);
-    const heldSlot = this.pendingSlots.drainingAny(ordinal);
+    const heldSlot = this.keyShared.acknowledged(ordinal);
     this.unclaim(ordinal);
     this.replay.delete(ordinal);
     this.redeliveryCounts.delete(ordinal);
-    this.slots.delete(ordinal);
     // Key_Shared: the ack may end the draining of a key another consumer waits for.
     if (heldSlot) this.changed.notify();
   }
@@ -465,7 +437,7 @@ export class Subscription {
   async unsubscribe(): Promise<void> {
     this.deleted = true;
     this.consumers = [];
-    this.ring.clear();
+    this.keyShared.leaveAll();
     this.updateActive();
     this.syncReading();
     this.stop();
