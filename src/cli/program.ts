@@ -8,6 +8,7 @@ import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CliError } from './cli-error.js';
 import { withExamples } from './examples.js';
+import { rejectNonNumbers, type DeclaredOptions } from './number-flags.js';
 
 type AnyCommand = CommandModule<object, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -49,6 +50,14 @@ function packageVersion(): string {
 
 const args = hideBin(process.argv);
 const program = yargs(args).scriptName('pulsar-ws').usage('$0 <command> [options]');
+// A global check, so it runs before each command's own checks (which would see only NaN for
+// `--count abc`), and its CliError reaches the fail handler below. `getOptions` is yargs' (untyped
+// in its declarations): the options declared by then, the command's included.
+const declared = program as unknown as { getOptions(): DeclaredOptions };
+program.check((argv) => {
+  rejectNonNumbers(argv, declared.getOptions(), args);
+  return true;
+}, true);
 for (const command of await commandsFor(args)) program.command(withExamples(command));
 await program
   .completion('completion', 'Print a bash/zsh completion script: pulsar-ws completion >> ~/.bashrc')

@@ -67,7 +67,41 @@ describe('pulsar-ws', () => {
   it('a bad port exits 2 naming the option and value', async () => {
     const result = await cli(['broker', '--port', 'eighty', '--data-dir', dataDir]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/`port`.*got NaN \(number\)/);
+    expect(result.stderr).toBe('pulsar-ws: --port expects a number, got "eighty"\n');
+    const negative = await cli(['broker', '--port', '-1', '--data-dir', dataDir]);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toMatch(/`port`.*got -1 \(number\)/);
+  });
+
+  it('a numeric flag given a word or no value exits 2 quoting what was typed, whatever the command', async () => {
+    const url = ['--url', 'ws://127.0.0.1:1'];
+    const cases: [string[], string][] = [
+      [
+        ['consume', 't', '--subscription', 's', '--count', 'ten', ...url],
+        '--count expects a number, got "ten"',
+      ],
+      [
+        ['consume', 't', '--subscription', 's', '--idle-exit=5s', ...url],
+        '--idle-exit expects a number, got "5s"',
+      ],
+      [['read', 't', '--connect-timeout', 'soon', ...url], '--connect-timeout expects a number, got "soon"'],
+      [['consume', 't', '--subscription', 's', ...url, '--count'], '--count expects a number, got none'],
+      [
+        ['broker', '--max-open-topics', '--data-dir', dataDir],
+        '--max-open-topics expects a number, got none',
+      ],
+      [
+        ['token', 'create', '--secret-file', join(dataDir, 'k'), '--subject', 'a', '--expiry-seconds', '1h'],
+        '--expiry-seconds expects a number, got "1h"',
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli(args);
+      expect({ code: result.code, stderr: result.stderr }, args.join(' ')).toEqual({
+        code: 2,
+        stderr: `pulsar-ws: ${message}\n`,
+      });
+    }
   });
 
   it('a single 0 retention limit exits 2 with the rule', async () => {
