@@ -9,14 +9,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { AuthenticationError, PermissionFileError, type BrokerAuth } from './auth/index.js';
+import { AuthenticationError, type BrokerAuth } from './auth/index.js';
 import { clientMessage } from './client-message.js';
-import {
-  AlreadyExistsError,
-  NamespaceNotFoundError,
-  TenantNotFoundError,
-  type NamespaceRegistry,
-} from './namespaces.js';
+import type { NamespaceRegistry } from './namespaces.js';
 import {
   formDecode,
   parseTopicName,
@@ -24,24 +19,10 @@ import {
   TopicNameError,
   type TopicName,
 } from '../protocol/index.js';
+import { AdminRequestError, readBody, send, statusOf } from './admin-replies.js';
 import { NAME, namespaceTopicRoutes, type Route } from './admin-routes.js';
-import { checkRetentionPolicy, RetentionPolicyError } from './storage/retention.js';
-import {
-  PartitionedTopicExistsError,
-  TopicInUseError,
-  TopicNotFoundError,
-  type TopicRegistry,
-} from './topics/topic-registry.js';
-
-class AdminRequestError extends Error {
-  override readonly name = 'AdminRequestError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { checkRetentionPolicy } from './storage/retention.js';
+import { TopicNotFoundError, type TopicRegistry } from './topics/topic-registry.js';
 
 /** A percent-encoded path segment (a topic's local name). */
 const SEGMENT = '([^/]+)';
@@ -369,46 +350,5 @@ export class AdminApi {
         },
       );
     return true;
-  }
-}
-
-function statusOf(error: unknown): number {
-  if (error instanceof AdminRequestError) return error.status;
-  if (
-    error instanceof TenantNotFoundError ||
-    error instanceof TopicNotFoundError ||
-    error instanceof NamespaceNotFoundError
-  ) {
-    return 404;
-  }
-  if (error instanceof TopicInUseError) return 412;
-  if (error instanceof PartitionedTopicExistsError) return 409;
-  if (error instanceof AlreadyExistsError) return 409;
-  if (error instanceof PermissionFileError) return 400;
-  if (error instanceof RetentionPolicyError) return 400;
-  return 500;
-}
-
-const MAX_BODY_BYTES = 64 * 1024;
-
-/** Reads a small request body (tenant info, grants); larger ones are refused. */
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new AdminRequestError(413, `request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function send(response: ServerResponse, status: number, body: unknown): void {
-  if (body === undefined) {
-    response.writeHead(status).end();
-  } else if (typeof body === 'string') {
-    response.writeHead(status, { 'Content-Type': 'text/plain' }).end(body);
-  } else {
-    response.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
   }
 }
