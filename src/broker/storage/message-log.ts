@@ -1,8 +1,8 @@
 /**
  * A persistent topic's message log: ledger segments on disk, appended with group commit, read
  * through a bounded cache (read-cache.ts) filled while the topic has readers attached. Entries are
- * addressed by ordinal (0..length-1 across all segments) and map one-to-one to message ids
- * (ledgerId, entryId).
+ * addressed by ordinal (0..length-1 across all segments), which map one-to-one to message ids
+ * (ledgerId, entryId) through the segment index (segment-index.ts).
  *
  * Durability: an append resolves only after its record is written and, with `fsync: true`, on the
  * disk (a synchronous write, see segment.ts). Appends that arrive while a write is in progress share
@@ -34,6 +34,7 @@ import {
 import { CorruptEntryError, EntryDeletedError, LogFailedError } from './log-errors.js';
 import { reportRecovery } from './recovery-report.js';
 import { Segment } from './segment.js';
+import { SegmentIndex } from './segment-index.js';
 
 export interface MessageLogOptions {
   readonly fsync: boolean;
@@ -72,12 +73,7 @@ const SEGMENT_FILE = /^ledger-(\d+)\.log$/;
 const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 export class MessageLog extends EventEmitter<{ appended: [] }> {
-  private readonly segments: Segment[] = [];
-  /** Ordinal of each segment's first entry, parallel to `segments`. */
-  private readonly baseOrdinals: number[] = [];
-  private readonly segmentByLedger = new Map<number, number>();
-  /** Index of the first segment whose file still exists (earlier ones were deleted by retention). */
-  private firstLive = 0;
+  private readonly segments = new SegmentIndex();
   private trimming = false;
   private writable: Segment | undefined;
   private readonly commits: CommitQueue<PendingAppend> = new CommitQueue({
@@ -94,7 +90,6 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
   private readonly cache: ReadCache;
   /** Runs of entries read from disk ahead of the one asked for (bounded, see read-ahead.ts). */
   private readonly readAhead = new ReadAhead();
-  private count = 0;
 
   private constructor(
     private readonly dir: string,
@@ -124,27 +119,20 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
       const path = join(dir, `ledger-${ledgerId}.log`);
       const { segment, recovery } = await Segment.open(path, ledgerId);
       reportRecovery(options.logger, segment, recovery);
-      log.addSegment(segment);
+      log.segments.add(segment);
     }
     // Like a Pulsar topic reloaded by a broker, new messages go to a new ledger.
     return log;
   }
 
-  private addSegment(segment: Segment): void {
-    this.segmentByLedger.set(segment.ledgerId, this.segments.length);
-    this.segments.push(segment);
-    this.baseOrdinals.push(this.count);
-    this.count += segment.entryCount;
-  }
-
   /** Number of durable entries (the ordinal the next append gets). */
   get length(): number {
-    return this.count;
+    return this.segments.length;
   }
 
   /** Ordinal of the first entry still stored; entries before it were deleted by retention. */
   get firstOrdinal(): number {
-    return this.baseOrdinals[this.firstLive] ?? this.count;
+    return this.segments.firstOrdinal;
   }
 
   /**
@@ -153,18 +141,14 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
    * being written (or there is none). A cheap test before a trim, which reads the disk.
    */
   get oldestClosedSegmentEnd(): number | undefined {
-    const segment = this.segments[this.firstLive];
-    if (segment === undefined || segment === this.writable) return undefined;
-    return (this.baseOrdinals[this.firstLive] ?? 0) + segment.entryCount;
+    const oldest = this.segments.oldest;
+    if (oldest === undefined || oldest.segment === this.writable) return undefined;
+    return oldest.base + oldest.segment.entryCount;
   }
 
   /** Bytes of the segment files still on disk. */
   get storedBytes(): number {
-    let bytes = 0;
-    for (let index = this.firstLive; index < this.segments.length; index++) {
-      bytes += this.segments[index]?.byteSize ?? 0;
-    }
-    return bytes;
+    return this.segments.storedBytes;
   }
 
   /**
@@ -227,7 +211,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
         ledgerId,
         this.options.fsync,
       );
-      this.addSegment(segment);
+      this.segments.add(segment);
       this.writable = segment;
     }
     return this.writable;
@@ -246,8 +230,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
       throw error;
     }
     segment.commit(batch.map((pending) => pending.record.length - RECORD_HEADER_BYTES));
-    const firstOrdinal = this.count;
-    this.count += batch.length;
+    const firstOrdinal = this.segments.grow(batch.length);
     batch.forEach((pending, index) => {
       const ordinal = firstOrdinal + index;
       // The cache keeps the payload as a view into the record (memory of its own, see encodeRecord).
@@ -346,47 +329,20 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     for (const pending of queued) pending.reject(behind);
   }
 
-  private segmentIndexOf(ordinal: number): number {
-    let low = 0;
-    let high = this.segments.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >> 1;
-      if ((this.baseOrdinals[mid] ?? 0) <= ordinal) low = mid;
-      else high = mid - 1;
-    }
-    return low;
-  }
-
-  /** The message id position of an ordinal. */
+  /** The message id position of an ordinal. @throws RangeError outside the log */
   positionOf(ordinal: number): { ledgerId: number; entryId: number } {
-    if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= this.count) {
-      throw new RangeError(`ordinal ${ordinal} is outside the log (length ${this.count})`);
-    }
-    const index = this.segmentIndexOf(ordinal);
-    const segment = this.segments[index];
-    if (segment === undefined) throw new RangeError(`no segment for ordinal ${ordinal}`);
-    return { ledgerId: segment.ledgerId, entryId: ordinal - (this.baseOrdinals[index] ?? 0) };
+    const { ledgerId, entryId } = this.segments.locate(ordinal);
+    return { ledgerId, entryId };
   }
 
   /** The ordinal of an exact message id, or undefined when no such entry exists. */
   ordinalOf(id: Pick<MessageIdData, 'ledgerId' | 'entryId'>): number | undefined {
-    const index = this.segmentByLedger.get(id.ledgerId);
-    if (index === undefined) return undefined;
-    const segment = this.segments[index];
-    if (segment === undefined || id.entryId < 0 || id.entryId >= segment.entryCount) return undefined;
-    return (this.baseOrdinals[index] ?? 0) + id.entryId;
+    return this.segments.ordinalOf(id);
   }
 
   /** The first ordinal whose id orders after `id` (exclusive start of a reader). */
   firstOrdinalAfter(id: Pick<MessageIdData, 'ledgerId' | 'entryId'>): number {
-    for (let index = 0; index < this.segments.length; index++) {
-      const segment = this.segments[index];
-      const base = this.baseOrdinals[index] ?? 0;
-      if (segment === undefined || segment.ledgerId < id.ledgerId) continue;
-      if (segment.ledgerId > id.ledgerId) return base;
-      return base + Math.min(Math.max(id.entryId + 1, 0), segment.entryCount);
-    }
-    return this.count;
+    return this.segments.firstOrdinalAfter(id);
   }
 
   /**
@@ -394,14 +350,12 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
    * subclass CorruptEntryError for one recovery found damaged.
    */
   async read(ordinal: number): Promise<LogEntry> {
-    const { ledgerId, entryId } = this.positionOf(ordinal);
+    const { segment, ledgerId, entryId } = this.segments.locate(ordinal);
     if (ordinal < this.firstOrdinal) {
       throw new EntryDeletedError(`entry ${ledgerId}:${entryId} was deleted by retention`);
     }
     let message = this.cache.get(ordinal) ?? this.readAhead.get(ordinal);
     if (message === undefined) {
-      const segment = this.segments[this.segmentIndexOf(ordinal)];
-      if (segment === undefined) throw new RangeError(`no segment for ordinal ${ordinal}`);
       if (segment.isDamaged(entryId)) throw this.damaged(ordinal, ledgerId, entryId);
       // Readers behind the cache read in order: one read serves the next deliveries too.
       const messages = (await segment.readBodies(entryId, RUN_ENTRIES, RUN_BYTES)).map(decodeBody);
@@ -442,13 +396,14 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
     try {
       let storedBytes = this.storedBytes;
       for (;;) {
-        const segment = this.segments[this.firstLive];
-        const base = this.baseOrdinals[this.firstLive] ?? 0;
-        if (segment === undefined || base + segment.entryCount > consumedBefore) break;
+        const oldest = this.segments.oldest;
+        if (oldest === undefined) break;
+        const { segment, base } = oldest;
+        if (base + segment.entryCount > consumedBefore) break;
         if (segment === this.writable && (!includeWritable || this.commits.busy)) break;
         if (!retentionAllowsDeleting(retention, segment.lastWriteAt, storedBytes, now)) break;
         // Readers see the entries as gone before the file is: a read never hits a closed handle.
-        this.firstLive++;
+        this.segments.dropOldest();
         if (segment === this.writable) this.writable = undefined;
         this.cache.forgetBefore(base + segment.entryCount);
         this.readAhead.forgetBefore(base + segment.entryCount);
@@ -472,7 +427,7 @@ export class MessageLog extends EventEmitter<{ appended: [] }> {
       this.options.logger.error({ err: error }, 'closing with a ledger seal not recorded');
     });
     if (this.writable !== undefined) await this.trimPreallocation(this.writable);
-    await Promise.all(this.segments.map((segment) => segment.close()));
+    await Promise.all(this.segments.all.map((segment) => segment.close()));
   }
 
   /**
