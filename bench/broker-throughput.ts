@@ -36,8 +36,17 @@ function text(data: WebSocket.RawData): string {
   return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
 }
 
-async function open(url: string): Promise<WebSocket> {
+/**
+ * Opens a WebSocket. `onMessage` is attached before the connection opens: a server may send frames
+ * right behind its answer to the handshake, in the same read, and ws emits them at once, before code
+ * awaiting 'open' resumes.
+ */
+async function open(
+  url: string,
+  onMessage?: (ws: WebSocket, data: WebSocket.RawData) => void,
+): Promise<WebSocket> {
   const ws = new WebSocket(url);
+  if (onMessage !== undefined) ws.on('message', (data) => onMessage(ws, data));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   return ws;
 }
@@ -102,17 +111,20 @@ async function produce(url: string, topic: string, size: number): Promise<number
 /** Reads MESSAGES back on a new subscription of `type`, acknowledging each; answers msg/s. */
 async function consume(url: string, topic: string, type: string): Promise<number> {
   const started = process.hrtime.bigint();
+  let received = 0;
+  let receivedAll: () => void = () => undefined;
+  const allReceived = new Promise<void>((resolve) => (receivedAll = resolve));
   const ws = await open(
     `${url}/ws/v2/consumer/${NAMESPACE}/${topic}/bench?subscriptionType=${type}` +
       `&receiverQueueSize=${IN_FLIGHT}&subscriptionInitialPosition=Earliest`,
-  );
-  let received = 0;
-  await new Promise<void>((resolve, reject) => {
-    ws.on('message', (data) => {
+    (socket, data) => {
       const { messageId } = JSON.parse(text(data)) as { messageId: string };
-      ws.send(`{"messageId":"${messageId}"}`);
-      if (++received === MESSAGES) resolve();
-    });
+      socket.send(`{"messageId":"${messageId}"}`);
+      if (++received === MESSAGES) receivedAll();
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    void allReceived.then(resolve);
     ws.once('close', () => reject(new Error('consumer closed during the run')));
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

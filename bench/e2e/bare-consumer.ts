@@ -16,13 +16,14 @@ const ws = new WebSocket(
   `${url}/ws/v2/consumer/persistent/public/default/${topic}/bench?subscriptionType=Exclusive` +
     '&receiverQueueSize=1000&subscriptionInitialPosition=Earliest',
 );
-await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-process.stdout.write('subscribed\n');
 const NEWLINE = Buffer.from('\n');
 let received = 0;
 let batch: Buffer[] = [];
 let ids: string[] = [];
 let writing: Promise<void> = Promise.resolve();
+// Listening before the connection opens: the server may send deliveries right behind its answer to
+// the handshake, in the same read, and ws emits them at once, before code awaiting 'open' resumes
+// (messages lost that way left the bench waiting for them forever).
 const done = new Promise<void>((resolve, reject) => {
   // A connection that ends early fails the run (it would otherwise end with the messages missing).
   ws.once('close', (code) =>
@@ -47,6 +48,8 @@ const done = new Promise<void>((resolve, reject) => {
     if (received === count) void writing.then(resolve);
   });
 });
+await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+process.stdout.write('subscribed\n');
 await done;
 await writing;
 await output.sync();
