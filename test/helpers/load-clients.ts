@@ -11,13 +11,17 @@ function textOf(data: WebSocket.RawData): string {
   return (Buffer.isBuffer(data) ? data : Buffer.from(data)).toString('utf8');
 }
 
-/** Opens a socket with `ws`; rejects on an error or a refused upgrade. */
-export function openWebSocket(url: string): Promise<WebSocket> {
+/**
+ * Opens a socket with `ws`; rejects on an error or a refused upgrade. `wrap` runs inside the 'open'
+ * event itself: frames the server sends right behind its answer to the handshake are emitted before
+ * code awaiting the open resumes, so a client's listeners must be attached there or they miss them.
+ */
+export function openWebSocket<T = WebSocket>(url: string, wrap: (ws: WebSocket) => T): Promise<T> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.once('open', () => {
       ws.off('error', reject);
-      resolve(ws);
+      resolve(wrap(ws));
     });
     ws.once('unexpected-response', (_request, response) => {
       ws.off('error', reject);
@@ -107,8 +111,8 @@ export class LoadProducer extends CountingClient {
     });
   }
 
-  static async open(url: string, options: LoadProducerOptions = {}): Promise<LoadProducer> {
-    return new LoadProducer(await openWebSocket(url), options);
+  static open(url: string, options: LoadProducerOptions = {}): Promise<LoadProducer> {
+    return openWebSocket(url, (ws) => new LoadProducer(ws, options));
   }
 
   get acked(): number {
@@ -158,8 +162,8 @@ export class LoadConsumer extends CountingClient {
   }
 
   /** With `trackIds`, keeps every message id to count distinct ones (for small counts only). */
-  static async open(url: string, trackIds = false): Promise<LoadConsumer> {
-    return new LoadConsumer(await openWebSocket(url), trackIds);
+  static open(url: string, trackIds = false): Promise<LoadConsumer> {
+    return openWebSocket(url, (ws) => new LoadConsumer(ws, trackIds));
   }
 
   /** Distinct message ids received (with `trackIds`). */
