@@ -85,7 +85,7 @@ export class ReadCache {
   }
 
   /** Drops every entry (nobody reads the topic any more); the next `add` starts a new run. */
-  clear(): void {
+  private clear(): void {
     this.restartAt(this.next);
   }
 
